@@ -1,0 +1,5 @@
+"""``python -m mmtune`` runs the command line."""
+
+from mmtune.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""The ``mmtune`` command line: one verb per stage of the flow.
+
+This module builds the parser and dispatches; it imports no TensorFlow, so
+``mmtune --help`` answers at once. Each verb's handler lives in
+:mod:`mmtune.commands` and is imported only when that verb runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mmtune import __version__
+from mmtune.errors import MmtuneError
+
+__all__ = ["main", "build_parser"]
+
+TUNERS = ("tpe", "hyperband", "bayesian", "random")
+
+
+def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
+    p.add_argument("--results", metavar="DIR", default="results",
+                   help="results directory (default: ./results)")
+    if storage:
+        p.add_argument("--storage", metavar="URL",
+                       help="Optuna storage URL (default: sqlite file under --results)")
+
+
+def _add_study(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", metavar="NAME", help="study name (default: the latest study)")
+
+
+def _add_data(p: argparse.ArgumentParser, what: str = "data directory") -> None:
+    p.add_argument("--data", metavar="DIR",
+                   help=f"{what} in the competition's layout (default: the demo data set)")
+
+
+def _verb(sub, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=help, **kw)
+    p.set_defaults(handler=handler)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmtune",
+        description="Hyperparameter search for the multimodal (picture + MFCC audio) scene "
+        "classifier: search, read the leaderboard, refit the winner, write the submission.",
+        epilog="Typical path: mmtune search --space direct_mix --trials 40; "
+        "mmtune results; mmtune refit --best",
+    )
+    parser.add_argument("--version", action="version", version=f"mmtune {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    # data
+    data = sub.add_parser("data", help="make the demo data set or check a data directory",
+                          description="Make the demo data set or check a data directory.")
+    data_sub = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
+    demo = _verb(data_sub, "demo", "mmtune.commands.data:demo",
+                 "write the synthetic demo data set in the competition's layout")
+    demo.add_argument("--out", metavar="DIR", help="where to write it (default: the demo cache)")
+    demo.add_argument("--train", type=int, default=None, metavar="N", help="labelled rows")
+    demo.add_argument("--test", type=int, default=None, metavar="N", help="test rows")
+    demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    demo.add_argument("--image-size", type=int, default=256, metavar="PX",
+                      help="picture side in pixels (default 256, as the competition)")
+    demo.add_argument("--force", action="store_true", help="overwrite an existing data set")
+    check = _verb(data_sub, "check", "mmtune.commands.data:check",
+                  "validate a data directory and print a summary, or every problem found")
+    _add_data(check)
+    check.add_argument("--strict", action="store_true",
+                       help="refuse pictures of differing size instead of resizing them")
+    check.add_argument("--resolution", type=int, default=64, metavar="PX",
+                       help="cache resolution to build while checking (default 64)")
+
+    # spaces
+    spaces = _verb(sub, "spaces", "mmtune.commands.spaces:list_spaces",
+                   "list the search spaces, or show one")
+    spaces_sub = spaces.add_subparsers(dest="spaces_verb", metavar="ACTION")
+    show = _verb(spaces_sub, "show", "mmtune.commands.spaces:show",
+                 "print a space's parameters and its default model's size")
+    show.add_argument("space", metavar="NAME|FILE")
+    _add_data(show, "data whose shapes to use (default: the seed's shapes)")
+    show.set_defaults(data_default_seed=True)
+
+    # search
+    search = _verb(sub, "search", "mmtune.commands.search:search",
+                   "run (or resume) a hyperparameter search")
+    search.add_argument("--space", required=True, metavar="NAME|FILE",
+                        help="search space name (see `mmtune spaces`) or YAML file")
+    search.add_argument("--trials", type=int, default=40, metavar="N",
+                        help="trials in the study in total, resumed runs included (default 40)")
+    _add_data(search)
+    search.add_argument("--tuner", choices=TUNERS, default="tpe",
+                        help="tpe (Optuna, with pruning; default), or a Keras Tuner tuner")
+    search.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median",
+                        help="Optuna pruner for --tuner tpe (default median)")
+    search.add_argument("--max-epochs", type=int, default=None, metavar="E",
+                        help="epochs of a full trial (default: the space's)")
+    _add_study(search)
+    _add_results(search)
+    search.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    search.add_argument("--tensorboard", action="store_true",
+                        help="write one TensorBoard run per trial, with its HParams")
+    search.add_argument("--max-failures", type=int, default=5, metavar="N",
+                        help="stop after this many failed trials in a row (default 5)")
+
+    # results
+    results = _verb(sub, "results", "mmtune.commands.results:results",
+                    "print the leaderboard, or one trial's whole record")
+    _add_study(results)
+    _add_results(results)
+    results.add_argument("--top", type=int, default=None, metavar="N", help="show the best N only")
+    results.add_argument("--trial", type=int, default=None, metavar="N",
+                         help="show one trial's record with its per-epoch curve")
+    results.add_argument("--format", choices=("table", "csv", "markdown", "json"),
+                         default="table")
+
+    # refit
+    refit = _verb(sub, "refit", "mmtune.commands.refit:refit",
+                  "retrain a trial's configuration on all labelled data, write the submission")
+    which = refit.add_mutually_exclusive_group(required=True)
+    which.add_argument("--best", action="store_true", help="the leaderboard's winner")
+    which.add_argument("--trial", type=int, metavar="N", help="this trial number")
+    _add_study(refit)
+    _add_results(refit)
+    _add_data(refit, "data directory (default: the one the search used)")
+    refit.add_argument("--force", action="store_true",
+                       help="accept --data whose hash differs from the study's")
+    refit.add_argument("--ensemble", type=int, default=1, metavar="K",
+                       help="average the top K configurations")
+    refit.add_argument("--seeds", type=int, default=1, metavar="K",
+                       help="average K seeds of the chosen configuration")
+    refit.add_argument("--seed", type=int, default=0, metavar="S")
+    refit.add_argument("--no-check", action="store_true",
+                       help="skip the honest check on the training part")
+
+    # predict
+    predict = _verb(sub, "predict", "mmtune.commands.predict:predict",
+                    "write a submission (or class probabilities) from a saved model")
+    predict.add_argument("--model", required=True, metavar="PATH", help="a .keras model")
+    _add_data(predict)
+    predict.add_argument("--out", metavar="FILE", default="submission.csv")
+    predict.add_argument("--probabilities", action="store_true",
+                         help="write per-class probabilities, class names as columns")
+
+    # report
+    report = _verb(sub, "report", "mmtune.commands.report:report",
+                   "write an HTML report of a study (plots embedded)")
+    _add_study(report)
+    _add_results(report)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    module_name, func_name = args.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    return int(handler(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return _dispatch(args)
+    except MmtuneError as exc:
+        print(f"mmtune: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mmtune: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `mmtune results | head`
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""The errors mmtune raises, split by what the caller should do next.
+
+``MmtuneError`` and its subclasses are a user's mistake or a stop the user must
+hear about: the command line prints their message (no traceback) and exits
+non-zero. ``TrialFailed`` is different: it fails one trial, which is recorded
+in the ledger, and the search goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "MmtuneError",
+    "DataError",
+    "Problem",
+    "SpaceError",
+    "LedgerError",
+    "FatalSearchError",
+    "TrialFailed",
+]
+
+
+class MmtuneError(Exception):
+    """A problem the user must fix; printed without a traceback, exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a data set, located by file, row and column.
+
+    ``row`` is the 0-based data row (the submission's ``id``); the CSV line a
+    text editor shows is ``row + 2`` (the header is line 1).
+    """
+
+    file: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    severity: str = "error"  # "error" refuses the data, "warning" only reports
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row} (line {self.row + 2})")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class DataError(MmtuneError):
+    """The data set breaks the data contract; carries every problem found."""
+
+    def __init__(self, problems: list[Problem], data_dir: str = "") -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        head = f"the data in {data_dir} is not usable" if data_dir else "the data is not usable"
+        lines = [f"{head}: {len(errors)} problem(s)"]
+        lines += [f"  {p}" for p in errors[:50]]
+        if len(errors) > 50:
+            lines.append(f"  ... and {len(errors) - 50} more")
+        super().__init__("\n".join(lines))
+
+
+class SpaceError(MmtuneError):
+    """A search space file is malformed; the message names the file and the key."""
+
+
+class LedgerError(MmtuneError):
+    """The ledger (Optuna storage) cannot serve the request: no such study, trial or storage."""
+
+
+class FatalSearchError(MmtuneError):
+    """The search must stop (too many failures in a row, a data change on resume)."""
+
+
+class TrialFailed(Exception):
+    """One trial failed (NaN loss, out of memory, a crash); record it and go on."""
