@@ -1,0 +1,31 @@
+"""``mmtune search``: run or resume a hyperparameter search."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmtune.commands.common import resolve_data_dir
+from mmtune.progress import format_duration
+
+
+def search(args: argparse.Namespace) -> int:
+    from mmtune.spaces import load_space
+
+    space = load_space(args.space)  # a bad space file is refused before anything else
+    data_dir = resolve_data_dir(args.data)
+    from mmtune.search import SearchConfig, run_search
+
+    cfg = SearchConfig(space=space, data_dir=data_dir, trials=args.trials, tuner=args.tuner,
+                       pruner=args.pruner, max_epochs=args.max_epochs, study=args.study,
+                       results_dir=Path(args.results), storage=args.storage, seed=args.seed,
+                       tensorboard=args.tensorboard, max_failures=args.max_failures)
+    outcome = run_search(cfg)
+    best = (f"best val_accuracy {outcome.best_value:.4f} (trial {outcome.best_trial})"
+            if outcome.best_value is not None else "no completed trial yet")
+    print(f"study {outcome.study_name!r}: {outcome.trials_done} trials done "
+          f"({outcome.ran_here} in this run, {format_duration(outcome.elapsed_s)}); {best}")
+    results_flag = f" --results {args.results}" if args.results != "results" else ""
+    print(f"next: mmtune results --study {outcome.study_name}{results_flag}; "
+          f"mmtune refit --best --study {outcome.study_name}{results_flag}")
+    return 0

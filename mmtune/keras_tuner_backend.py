@@ -1,0 +1,129 @@
+"""Keras Tuner's Hyperband, Bayesian optimization and random search, recorded in the ledger.
+
+Keras Tuner keeps its own project folder (``<results>/<study>/keras_tuner``)
+for its own resume; every trial it runs is also one ledger trial, with the
+same parameters and per-epoch curves, and nothing reads the folder for
+results. Hyperband's continued trials load the weights their parent saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import TrialFailed
+from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.training import train_model
+from mmtune.trial_data import DataSource
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.progress import SearchProgress
+
+__all__ = ["study_options", "run"]
+
+WEIGHTS_FILE = "mmtune.weights.h5"
+
+
+def study_options(cfg: SearchConfig) -> dict[str, Any]:
+    """The ledger study only records: Keras Tuner chooses the parameters."""
+    import optuna
+
+    return {"sampler": optuna.samplers.RandomSampler(seed=cfg.seed),
+            "pruner": optuna.pruners.NopPruner()}
+
+
+def _oracle(cfg: SearchConfig, max_trials: int) -> Any:
+    import keras_tuner as kt
+
+    objective = kt.Objective("val_accuracy", direction="max")
+    common = dict(objective=objective, seed=cfg.seed, max_retries_per_trial=0,
+                  max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1)
+    if cfg.tuner == "hyperband":
+        oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.epochs, factor=3, **common)
+        oracle.max_trials = max_trials
+        return oracle
+    if cfg.tuner == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+    return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
+
+
+def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: SearchProgress,
+        streak: FailureStreak) -> None:
+    """Run Keras Tuner until the study holds ``cfg.trials`` finished trials."""
+    import keras
+    import keras_tuner as kt
+    from optuna.trial import TrialState
+
+    from mmtune.ledger import finished_count
+
+    space = cfg.space
+    default_resolution = int(space.defaults().get("resolution", 64))
+    project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
+
+    class LedgerTuner(kt.Tuner):
+        """A Keras Tuner tuner whose trials train through mmtune and land in the ledger."""
+
+        def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+            hp = trial.hyperparameters
+            params = space.keras_tuner_values(hp)
+            epochs = int(hp.values.get("tuner/epochs", cfg.epochs))
+            initial_epoch = int(hp.values.get("tuner/initial_epoch", 0))
+            parent = hp.values.get("tuner/trial_id")
+            study.enqueue_trial(params, skip_if_exists=False)
+            ledger_trial = study.ask(fixed_distributions=space.optuna_distributions(params))
+            ctx = TrialContext(cfg, source, progress, ledger_trial, cfg.tuner)
+            ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+            weights = Path(self.get_trial_dir(trial.trial_id)) / WEIGHTS_FILE
+            initial_weights = None
+            if parent is not None:
+                parent_weights = Path(self.get_trial_dir(parent)) / WEIGHTS_FILE
+                initial_weights = parent_weights if parent_weights.exists() else None
+                if initial_weights is None:
+                    initial_epoch = 0
+            state, reason, value = "COMPLETE", "", None
+            try:
+                with failing_as_trial_error():
+                    split = source.get(int(params.get("resolution", default_resolution)))
+                    result = train_model(space.model, params, split, epochs=epochs,
+                                         initial_epoch=initial_epoch,
+                                         initial_weights=initial_weights,
+                                         seed=cfg.seed + ledger_trial.number, report=ctx.report,
+                                         on_model=ctx.on_model,
+                                         callbacks=ctx.tensorboard_callbacks(params))
+                    weights.parent.mkdir(parents=True, exist_ok=True)
+                    result.model.save_weights(str(weights))
+                    result.model = None
+                ctx.finished(result)
+                value = result.best_val_accuracy
+                study.tell(ledger_trial, value)
+            except TrialFailed as exc:
+                state, reason = "FAIL", str(exc)
+                ctx.failed(reason)
+                study.tell(ledger_trial, state=TrialState.FAIL)
+            except BaseException:
+                ctx.failed("interrupted (Ctrl-C)")
+                study.tell(ledger_trial, state=TrialState.FAIL)
+                raise
+            finally:
+                keras.backend.clear_session()
+            best, ran, duration = ctx.summary()
+            progress.trial_done(ledger_trial.number, state, best, ran, duration, note=reason[:120])
+            streak.update(state, reason)
+            if state == "FAIL":
+                raise kt.errors.FailedTrialError(reason)
+            return {"val_accuracy": float(value)}
+
+    remaining = cfg.trials - finished_count(study)
+    tuner = LedgerTuner(oracle=_oracle(cfg, max_trials=remaining), directory=str(project.parent),
+                        project_name=project.name, overwrite=False)
+    # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
+    # how many more to run, so its budget is topped up until the ledger is full or it stops.
+    while remaining > 0:
+        before = len(tuner.oracle.trials)
+        tuner.oracle.max_trials = before + remaining
+        tuner.search()
+        if len(tuner.oracle.trials) == before:  # the tuner has nothing left to try
+            break
+        remaining = cfg.trials - finished_count(study)

@@ -1,0 +1,208 @@
+"""The ledger: one Optuna storage that every trial of every tuner lands in.
+
+A SQLite file under the results directory by default, any Optuna storage URL
+(PostgreSQL for several workers) with ``--storage``. The leaderboard, the
+report and refit read the ledger and nothing else.
+
+What a trial carries (Optuna ``user_attrs``, keys in :data:`TRIAL_KEYS`):
+the per-epoch curves, the best epoch and its accuracy, the validation loss
+there, the epochs run, the duration, the model's parameter count, the data's
+hash and path, and for a failed trial its reason. Each epoch's validation
+accuracy is also an Optuna intermediate value (step = epoch, 1-based), which
+is what the pruners read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import FatalSearchError, LedgerError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["Ledger", "StudyMeta", "TRIAL_KEYS", "LEDGER_FILE", "finished_count", "record_epoch",
+           "record_result"]
+
+LEDGER_FILE = "ledger.sqlite3"
+
+TRIAL_KEYS = (
+    "val_accuracy_curve", "val_loss_curve", "accuracy_curve", "loss_curve",
+    "best_epoch", "best_val_accuracy", "val_loss", "epochs", "duration_s",
+    "params_count", "data_hash", "data_path", "tuner", "fail_reason", "retry_of",
+)
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """What a study was made from; stored as the study's user attributes."""
+
+    space: str
+    space_file: str
+    model: str
+    tuner: str
+    data_hash: str
+    data_path: str
+    max_epochs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Ledger:
+    """Opens the Optuna storage of a results directory (or a given URL).
+
+    >>> ledger = Ledger(results_dir="results")                    # doctest: +SKIP
+    >>> study, name, latest = ledger.load_study(None)              # doctest: +SKIP
+    """
+
+    def __init__(self, results_dir: str | Path = "results", storage_url: str | None = None,
+                 heartbeat: bool = False) -> None:
+        self.results_dir = Path(results_dir)
+        self.storage_url = storage_url
+        self.heartbeat = heartbeat
+        self._storage: Any = None
+
+    @property
+    def url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"sqlite:///{(self.results_dir / LEDGER_FILE).resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def exists(self) -> bool:
+        """False when the default SQLite ledger has not been written yet."""
+        return bool(self.storage_url) or (self.results_dir / LEDGER_FILE).exists()
+
+    def storage(self) -> optuna.storages.BaseStorage:
+        """The Optuna storage (created on first use, with heartbeats for searches)."""
+        if self._storage is None:
+            import optuna
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+            if self.is_sqlite:
+                self.results_dir.mkdir(parents=True, exist_ok=True)
+            kwargs: dict[str, Any] = {}
+            if self.heartbeat:
+                kwargs = dict(
+                    heartbeat_interval=5,
+                    grace_period=20,
+                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(
+                        max_retry=1, inherit_intermediate_values=False),
+                )
+            try:
+                self._storage = optuna.storages.RDBStorage(self.url, **kwargs)
+            except ImportError as exc:
+                raise LedgerError(
+                    f"cannot open the storage {self.url!r}: {exc}. For PostgreSQL install the "
+                    "extra: pip install 'mmtune[postgres]'") from exc
+            except Exception as exc:  # sqlalchemy errors: bad URL, server down
+                raise LedgerError(f"cannot open the storage {self.url!r}: {exc}") from exc
+        return self._storage
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def study_names(self) -> list[str]:
+        """Names of the studies in the ledger, oldest first."""
+        if not self.exists():
+            return []
+        import optuna
+
+        summaries = optuna.get_all_study_summaries(self.storage(), include_best_trial=False)
+        return [s.study_name for s in sorted(summaries, key=lambda s: s._study_id)]
+
+    def latest_study_name(self) -> str:
+        """The study with the most recently started trial (or the newest study)."""
+        import optuna
+
+        if not self.exists():
+            raise LedgerError(f"no ledger in {self.results_dir}/ yet: run `mmtune search` first")
+        summaries = optuna.get_all_study_summaries(self.storage(), include_best_trial=False)
+        if not summaries:
+            raise LedgerError(f"the ledger {self.url} holds no study: run `mmtune search` first")
+
+        def key(s: optuna.study.StudySummary) -> tuple:
+            started = s.datetime_start.timestamp() if s.datetime_start else 0.0
+            return (started, s._study_id)
+
+        return max(summaries, key=key).study_name
+
+    def load_study(self, name: str | None) -> tuple[optuna.Study, str, bool]:
+        """``(study, name, was_latest)``; ``name=None`` picks the latest study."""
+        import optuna
+
+        was_latest = name is None
+        if name is None:
+            name = self.latest_study_name()
+        if name not in self.study_names():
+            known = ", ".join(self.study_names()) or "none"
+            raise LedgerError(f"no study named {name!r} in {self.url}. Known studies: {known}")
+        return optuna.load_study(study_name=name, storage=self.storage()), name, was_latest
+
+    def open_search_study(self, name: str, meta: StudyMeta, sampler: Any = None,
+                          pruner: Any = None) -> optuna.Study:
+        """Create the study, or resume it when its space and data are the same."""
+        import optuna
+
+        study = optuna.create_study(study_name=name, storage=self.storage(), sampler=sampler,
+                                    pruner=pruner, direction="maximize", load_if_exists=True)
+        stored = study.user_attrs
+        if not stored:
+            for key, value in meta.as_dict().items():
+                study.set_user_attr(key, value)
+            return study
+        if stored.get("data_hash") != meta.data_hash:
+            raise FatalSearchError(
+                f"study {name!r} was searched on other data (hash {stored.get('data_hash', '?')[:12]}, "
+                f"{stored.get('data_path')}); this data's hash is {meta.data_hash[:12]} "
+                f"({meta.data_path}). Resume it on the same data, or name a new study with --study.")
+        if stored.get("model") != meta.model:
+            raise FatalSearchError(
+                f"study {name!r} tunes the model {stored.get('model')!r}, not {meta.model!r}: "
+                "name a new study with --study.")
+        if stored.get("tuner") != meta.tuner:
+            raise FatalSearchError(
+                f"study {name!r} was run with --tuner {stored.get('tuner')}, not {meta.tuner}: "
+                "resume it with the same tuner, or name a new study with --study.")
+        return study
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count toward ``--trials``: completed or pruned (failures are retried, not counted)."""
+    from optuna.trial import TrialState
+
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=done))
+
+
+def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> None:
+    """Append one epoch's logs to the trial's curves and report its validation accuracy.
+
+    Written after every epoch, so a pruned, failed or killed trial keeps its curve.
+    """
+    attrs = trial.user_attrs
+    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        if key in logs:
+            curve = list(attrs.get(f"{key}_curve", []))
+            curve.append(float(logs[key]))
+            trial.set_user_attr(f"{key}_curve", curve)
+    trial.set_user_attr("epochs", epoch)
+    if "val_accuracy" in logs:
+        trial.report(float(logs["val_accuracy"]), epoch)
+
+
+def record_result(trial: optuna.Trial, result: Any) -> None:
+    """Store a finished trial's summary (a :class:`mmtune.training.TrialResult`)."""
+    trial.set_user_attr("best_epoch", result.best_epoch)
+    trial.set_user_attr("best_val_accuracy", result.best_val_accuracy)
+    trial.set_user_attr("val_loss", result.val_loss)
+    trial.set_user_attr("epochs", result.epochs)
+    trial.set_user_attr("duration_s", round(result.duration_s, 3))
+    trial.set_user_attr("params_count", result.params_count)

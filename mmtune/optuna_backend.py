@@ -1,0 +1,97 @@
+"""Optuna's TPE sampler with a pruner fed every epoch's validation accuracy.
+
+Trials run through ``study.optimize``, which keeps a heartbeat on RDB storages:
+a killed worker's trial goes stale, is marked failed and retried by the next
+worker that starts (see :class:`mmtune.ledger.Ledger`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import TrialFailed
+from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.training import run_trial
+from mmtune.trial_data import DataSource
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.progress import SearchProgress
+
+__all__ = ["study_options", "make_pruner", "run"]
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    """``median``: stop a trial whose accuracy is below the median of earlier trials at
+    the same epoch (after 4 complete trials, from epoch 2); ``hyperband``: successive
+    halving brackets over 1..max_epochs; ``none``: never prune."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
+                                              reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def study_options(cfg: SearchConfig) -> dict[str, Any]:
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=8, multivariate=True,
+                                         group=True, warn_independent_sampling=False)
+    return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
+
+
+def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: SearchProgress,
+        streak: FailureStreak) -> None:
+    """Optimize until the study holds ``cfg.trials`` completed or pruned trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    space = cfg.space
+    default_resolution = int(space.defaults().get("resolution", 64))
+    contexts: dict[int, TrialContext] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        ctx = contexts[trial.number] = TrialContext(cfg, source, progress, trial, cfg.tuner)
+        params = space.suggest_optuna(trial)
+        split = source.get(int(params.get("resolution", default_resolution)))
+
+        def report(epoch: int, logs: dict[str, float]) -> None:
+            ctx.report(epoch, logs)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+        try:
+            with failing_as_trial_error():
+                result = run_trial(space.model, params, split, epochs=cfg.epochs,
+                                   seed=cfg.seed + trial.number, report=report,
+                                   on_model=ctx.on_model,
+                                   callbacks=ctx.tensorboard_callbacks(params))
+        except optuna.TrialPruned:
+            ctx.pruned()
+            raise
+        except TrialFailed as exc:
+            ctx.failed(str(exc))
+            raise
+        except KeyboardInterrupt:
+            ctx.failed("interrupted (Ctrl-C)")
+            raise
+        ctx.finished(result)
+        return result.best_val_accuracy
+
+    def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        ctx = contexts.pop(frozen.number, None)
+        best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
+        reason = frozen.user_attrs.get("fail_reason", "")
+        progress.trial_done(frozen.number, frozen.state.name, best, epochs, duration,
+                            note=reason[:120] if frozen.state == TrialState.FAIL else "")
+        streak.update(frozen.state.name, reason)
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED)
+    study.optimize(objective, n_trials=None, catch=(TrialFailed,),
+                   callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=counted),
+                              after_trial],
+                   gc_after_trial=True)

@@ -1,0 +1,204 @@
+"""Run (or resume) a search: check the data, open the study, hand it to a tuner backend.
+
+The backends (:mod:`mmtune.optuna_backend`, :mod:`mmtune.keras_tuner_backend`)
+share what is here: the per-trial bookkeeping of :class:`TrialContext` and
+the consecutive-failure rule of :class:`FailureStreak`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.ledger import Ledger, StudyMeta, finished_count, record_epoch, record_result
+from mmtune.progress import SearchProgress
+from mmtune.trial_data import DataSource
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.spaces import Space
+
+__all__ = ["SearchConfig", "SearchOutcome", "run_search", "TrialContext", "FailureStreak"]
+
+OPTUNA_TUNERS = ("tpe",)
+KERAS_TUNER_TUNERS = ("hyperband", "bayesian", "random")
+
+
+@dataclass
+class SearchConfig:
+    """Everything a search needs, as the command line gives it."""
+
+    space: Space
+    data_dir: Path
+    trials: int = 40
+    tuner: str = "tpe"
+    pruner: str = "median"
+    max_epochs: int | None = None
+    study: str | None = None
+    results_dir: Path = Path("results")
+    storage: str | None = None
+    seed: int = 0
+    tensorboard: bool = False
+    max_failures: int = 5
+    strict: bool = False
+
+    @property
+    def study_name(self) -> str:
+        return self.study or self.space.name
+
+    @property
+    def epochs(self) -> int:
+        return int(self.max_epochs or self.space.max_epochs)
+
+
+@dataclass
+class SearchOutcome:
+    study_name: str
+    storage_url: str
+    trials_done: int
+    ran_here: int
+    best_value: float | None
+    best_trial: int | None
+    elapsed_s: float
+
+
+class FailureStreak:
+    """Stops the search after ``limit`` failed trials in a row."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.last_reason = ""
+
+    def update(self, state: str, reason: str = "") -> None:
+        if state != "FAIL":
+            self.count = 0
+            return
+        self.count += 1
+        self.last_reason = reason
+        if self.limit and self.count >= self.limit:
+            raise FatalSearchError(
+                f"{self.count} trials failed in a row; the search stops. Last failure: "
+                f"{self.last_reason or 'unknown'}. See `mmtune results --trial N` for each "
+                "failed trial's reason.")
+
+
+class TrialContext:
+    """One trial's bookkeeping, shared by every backend: ledger records, progress, timing."""
+
+    def __init__(self, cfg: SearchConfig, source: DataSource, progress: SearchProgress,
+                 trial: optuna.Trial, tuner: str) -> None:
+        self.cfg = cfg
+        self.source = source
+        self.progress = progress
+        self.trial = trial
+        self.started = time.perf_counter()
+        trial.set_user_attr("tuner", tuner)
+        trial.set_user_attr("data_hash", source_hash(source, cfg))
+        trial.set_user_attr("data_path", str(source.data_dir))
+        progress.trial_started(trial.number)
+
+    def report(self, epoch: int, logs: dict[str, float]) -> None:
+        record_epoch(self.trial, epoch, logs)
+        self.progress.epoch_done(epoch, logs.get("val_accuracy"))
+
+    def on_model(self, model: Any) -> None:
+        self.trial.set_user_attr("params_count", int(model.count_params()))
+
+    def tensorboard_callbacks(self, params: dict[str, Any]) -> list[Any]:
+        if not self.cfg.tensorboard:
+            return []
+        from mmtune.tensorboard_runs import trial_callbacks
+
+        log_dir = self.cfg.results_dir / self.cfg.study_name / "tensorboard" / f"trial_{self.trial.number:04d}"
+        return trial_callbacks(log_dir, params)
+
+    def finished(self, result: Any) -> None:
+        record_result(self.trial, result)
+
+    def failed(self, reason: str) -> None:
+        self.trial.set_user_attr("fail_reason", reason[:2000])
+        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+
+    def pruned(self) -> None:
+        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+
+    def summary(self) -> tuple[float | None, int, float]:
+        attrs = self.trial.user_attrs
+        curve = attrs.get("val_accuracy_curve") or []
+        best = max(curve) if curve else None
+        return best, int(attrs.get("epochs", len(curve))), time.perf_counter() - self.started
+
+
+def source_hash(source: DataSource, cfg: SearchConfig) -> str:
+    """The data's content hash (the same at every resolution)."""
+    return source.get(_default_resolution(cfg.space)).data.data_hash
+
+
+def _default_resolution(space: Space) -> int:
+    return int(space.defaults().get("resolution", 64))
+
+
+@contextmanager
+def failing_as_trial_error() -> Iterator[None]:
+    """Turn a crash inside a trial into :class:`TrialFailed`; data and fatal errors pass."""
+    try:
+        yield
+    except (TrialFailed, DataError, FatalSearchError, KeyboardInterrupt):
+        raise
+    except MmtuneError as exc:  # impossible parameters, e.g. too many blocks for the resolution
+        raise TrialFailed(str(exc)) from exc
+    except Exception as exc:
+        if type(exc).__name__ == "TrialPruned":
+            raise
+        raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
+    """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
+    if cfg.tuner not in OPTUNA_TUNERS + KERAS_TUNER_TUNERS:
+        raise MmtuneError(f"Expected a tuner among {OPTUNA_TUNERS + KERAS_TUNER_TUNERS}. "
+                          f"Received: tuner={cfg.tuner!r}")
+    if cfg.trials < 1:
+        raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
+    started = time.perf_counter()
+    source = DataSource(Path(cfg.data_dir), strict=cfg.strict)
+    data = source.get(_default_resolution(cfg.space)).data  # the data check, before any write
+    ledger = Ledger(cfg.results_dir, cfg.storage, heartbeat=cfg.tuner in OPTUNA_TUNERS)
+    meta = StudyMeta(space=cfg.space.name, space_file=str(cfg.space.source), model=cfg.space.model,
+                     tuner=cfg.tuner, data_hash=data.data_hash,
+                     data_path=str(Path(cfg.data_dir).resolve()), max_epochs=cfg.epochs)
+    if cfg.tuner in OPTUNA_TUNERS:
+        from mmtune import optuna_backend as backend
+    else:
+        from mmtune import keras_tuner_backend as backend  # type: ignore[no-redef]
+    study = ledger.open_search_study(cfg.study_name, meta, **backend.study_options(cfg))
+    done = finished_count(study)
+    progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream)
+    if done >= cfg.trials:
+        progress.message(f"study {cfg.study_name!r} already holds {done} finished trials "
+                         f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more.")
+    else:
+        progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
+                         f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, ledger {ledger.url}")
+        backend.run(study, cfg, source, progress, FailureStreak(cfg.max_failures))
+    best_value, best_trial = _best(study)
+    return SearchOutcome(cfg.study_name, ledger.url, finished_count(study),
+                         finished_count(study) - done, best_value, best_trial,
+                         time.perf_counter() - started)
+
+
+def _best(study: optuna.Study) -> tuple[float | None, int | None]:
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None, None
+    best = max(complete, key=lambda t: (t.value if t.value is not None else -1.0, -t.number))
+    return best.value, best.number

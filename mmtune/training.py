@@ -1,0 +1,141 @@
+"""One trial's training: build the model from plain values, fit it, report each epoch.
+
+Tuner backends call :func:`run_trial`; it knows nothing of Keras Tuner or
+Optuna. A NaN loss or an out-of-memory error raises :class:`TrialFailed`,
+which the backends record as a failed trial before going on.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmtune.errors import TrialFailed
+from mmtune.trial_data import SplitData
+
+__all__ = ["TrialResult", "EpochReport", "run_trial", "train_model", "curves_summary"]
+
+EpochReport = Callable[[int, dict[str, float]], None]
+"""Called after each epoch with the 1-based epoch and its logs; may raise to stop the trial."""
+
+
+@dataclass
+class TrialResult:
+    """What one trial's training gave."""
+
+    curves: dict[str, list[float]]
+    best_epoch: int
+    best_val_accuracy: float
+    val_loss: float
+    epochs: int
+    duration_s: float
+    params_count: int
+    model: Any = field(default=None, repr=False)
+
+
+def curves_summary(curves: dict[str, list[float]]) -> tuple[int, float, float]:
+    """``(best_epoch, best_val_accuracy, val_loss at that epoch)``; epochs are 1-based.
+
+    Ties go to the earliest epoch (fewer epochs to refit for the same accuracy).
+    """
+    acc = curves.get("val_accuracy") or []
+    if not acc:
+        return 0, float("nan"), float("nan")
+    best = max(range(len(acc)), key=lambda i: (acc[i], -i))
+    losses = curves.get("val_loss") or []
+    return best + 1, float(acc[best]), float(losses[best]) if best < len(losses) else float("nan")
+
+
+def _epoch_callback(report: EpochReport | None, offset: int) -> Any:
+    import keras
+
+    class _Report(keras.callbacks.Callback):
+        """Fails the trial on a NaN loss and hands each epoch's logs to ``report``."""
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise TrialFailed(f"loss became {float(loss)} in epoch {offset + 1} (batch {batch})")
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if report is not None:
+                report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+    return _Report()
+
+
+def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, epochs: int,
+                seed: int = 0, validate: bool = True, full: bool = False,
+                report: EpochReport | None = None, initial_epoch: int = 0,
+                initial_weights: str | Path | None = None,
+                callbacks: list[Any] | None = None,
+                on_model: Callable[[Any], None] | None = None) -> TrialResult:
+    """Build ``model_name`` from ``params`` and fit it on ``split``.
+
+    ``full=True`` trains on every labelled row (refit) and validates on none.
+    ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
+    ``on_model`` sees the compiled model before training (to record its size).
+    """
+    import keras
+    import tensorflow as tf
+
+    from mmtune.models import MODEL_INPUTS, build_model, compile_model
+    from mmtune.pipeline import make_dataset
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    spec = split.input_spec(full=full)
+    inputs = MODEL_INPUTS[model_name]
+    batch_size = int(params.get("batch_size", 32))
+    images, mfcc, labels = split.part("all" if full else "train")
+    train_ds = make_dataset(images, mfcc, labels, inputs=inputs, batch_size=batch_size,
+                            shuffle=True, seed=seed)
+    val_ds = None
+    if validate and not full:
+        v_images, v_mfcc, v_labels = split.part("val")
+        val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
+    model = build_model(model_name, params, spec)
+    compile_model(model, params)
+    if initial_weights:
+        model.load_weights(str(initial_weights))
+    if on_model is not None:
+        on_model(model)
+    history: dict[str, list[float]] = {}
+
+    def collect(epoch: int, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
+        if report is not None:
+            report(epoch, logs)
+
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                  verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *(callbacks or [])])
+    except tf.errors.ResourceExhaustedError as exc:
+        raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
+    best_epoch, best_acc, val_loss = curves_summary(history)
+    return TrialResult(curves=history, best_epoch=best_epoch + initial_epoch if best_epoch else 0,
+                       best_val_accuracy=best_acc, val_loss=val_loss,
+                       epochs=initial_epoch + len(history.get("loss", [])),
+                       duration_s=time.perf_counter() - started,
+                       params_count=int(model.count_params()), model=model)
+
+
+def run_trial(model_name: str, params: dict[str, Any], split: SplitData, *, epochs: int,
+              seed: int = 0, report: EpochReport | None = None, **kwargs: Any) -> TrialResult:
+    """Train one search trial and free its graph and memory afterwards (model not kept)."""
+    import keras
+
+    try:
+        result = train_model(model_name, params, split, epochs=epochs, seed=seed,
+                             report=report, **kwargs)
+        result.model = None
+        return result
+    finally:
+        keras.backend.clear_session()
+        gc.collect()
