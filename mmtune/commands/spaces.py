@@ -1,0 +1,80 @@
+"""`mmtune spaces` and `mmtune spaces show NAME|FILE [--data DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from mmtune.spaces import Param, Space, list_spaces as _all_spaces, load_space
+
+__all__ = ["list_spaces", "show", "parameter_table"]
+
+
+def list_spaces(args: argparse.Namespace) -> int:
+    """Print one line per built-in space: name, model, description."""
+    spaces = _all_spaces()
+    if not spaces:
+        print("no search spaces found")
+        return 0
+    name_w = max(len(s.name) for s in spaces)
+    model_w = max(len(s.model) for s in spaces)
+    for s in spaces:
+        print(f"{s.name:<{name_w}}  {s.model:<{model_w}}  {s.description}")
+    return 0
+
+
+def _range(p: Param) -> str:
+    if p.type in ("choice", "bool"):
+        return ", ".join(str(v) for v in p.choices)
+    text = f"{p.low:g} .. {p.high:g}"
+    return f"{text} step {p.step:g}" if p.step is not None else text
+
+
+def _condition(p: Param) -> str:
+    return "; ".join(f"{parent} in {list(allowed)}" if len(allowed) > 1 else f"{parent} = {allowed[0]}"
+                     for parent, allowed in p.when)
+
+
+def parameter_table(space: Space) -> str:
+    """The space's parameters as an aligned text table."""
+    header = ("name", "type", "range/choices", "log", "default", "condition")
+    rows = [header] + [
+        (p.name, p.type, _range(p), "log" if p.log else "", f"{p.default:g}"
+         if isinstance(p.default, float) else str(p.default), _condition(p))
+        for p in space.parameters
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def show(args: argparse.Namespace) -> int:
+    """Print a space's parameters and its default model's summary and parameter count."""
+    space = load_space(args.space)
+    print(f"{space.name}: {space.description}")
+    print(f"model: {space.model}   max_epochs: {space.max_epochs}   file: {space.source}")
+    print()
+    print(parameter_table(space))
+    print()
+
+    from mmtune.models import SEED_PARAMS, InputSpec, build_model
+
+    defaults = space.defaults()
+    resolution = int(defaults.get("resolution", SEED_PARAMS[space.model].get("resolution", 64)))
+    if getattr(args, "data", None):
+        from mmtune.contract import read_tables
+
+        data_spec = read_tables(args.data).spec
+        spec = InputSpec(resolution=resolution, n_mfcc=int(data_spec.n_mfcc),
+                         n_classes=int(data_spec.n_classes))
+        shapes = f"the data in {args.data}"
+    else:
+        spec = dataclasses.replace(InputSpec.seed(), resolution=resolution)
+        shapes = "the seed's shapes"
+    print(f"default model for {shapes}: {spec.n_mfcc} MFCC, {spec.n_classes} classes, "
+          f"pictures {spec.resolution}x{spec.resolution}")
+    model = build_model(space.model, defaults, spec)
+    model.summary(line_length=100, print_fn=lambda line, *a, **k: print(line))
+    print(f"parameters: {model.count_params():,}")
+    return 0
