@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--image-size", type=int, default=256, metavar="PX",
                       help="picture side in pixels (default 256, as the competition)")
     demo.add_argument("--force", action="store_true", help="overwrite an existing data set")
-    check = _verb(data_sub, "check", "mmtune.commands.data:check",
+    check = _verb(data_sub, "check", "mmtune.commands.check:check",
                   "validate a data directory and print a summary, or every problem found")
     _add_data(check)
     check.add_argument("--strict", action="store_true",

@@ -1,0 +1,69 @@
+"""``mmtune data check``: validate a data directory and print its summary.
+
+Every CSV and picture problem is raised as one :class:`~mmtune.errors.DataError`
+(the command line prints it, exit code 2); usable data prints a summary and
+its warnings, exit code 0. The check builds (or reuses) the picture cache, so
+a later search starts from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["check", "format_summary"]
+
+_MAX_WARNINGS = 50
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run the check for the parsed ``data check`` arguments."""
+    from mmtune.cache import load_data
+
+    if args.data:
+        data_dir = args.data
+    else:
+        from mmtune.demo import ensure_demo
+
+        data_dir = ensure_demo()
+        print(f"using the synthetic demo data set in {data_dir} (give --data DIR for real data)",
+              file=sys.stderr)
+    data = load_data(data_dir, resolution=args.resolution, strict=args.strict)
+    print(format_summary(data.summary, [str(w) for w in data.warnings]))
+    return 0
+
+
+def format_summary(summary: dict[str, Any], warnings: list[str]) -> str:
+    """The human-readable summary of a checked data set."""
+    lines = [f"data: {summary['data_dir']}"]
+    width = max(len(name) for name in summary["rows"])
+    for name, rows in summary["rows"].items():
+        lines.append(f"  {name:<{width}}  {rows:>7,} rows")
+    classes = summary["classes"]
+    total = sum(c["rows"] for c in classes) or 1
+    lines.append(f"classes ({len(classes)}):")
+    name_width = max((len(c["name"]) for c in classes), default=4)
+    for c in classes:
+        lines.append(f"  {c['index']:>3}  {c['name']:<{name_width}}  {c['rows']:>7,}"
+                     f"  ({100 * c['rows'] / total:4.1f}%)")
+    sizes = ", ".join(f"{size}: {n:,}" for size, n in summary["picture_sizes"].items())
+    modes = ", ".join(f"{mode}: {n:,}" for mode, n in summary["picture_modes"].items())
+    lines.append(f"pictures (width x height): {sizes}")
+    lines.append(f"picture modes: {modes}")
+    m = summary["mfcc"]
+    lines.append(f"MFCC: {m['columns']} columns ({m['names']}), values in "
+                 f"[{m['min']:.4g}, {m['max']:.4g}], mean {m['mean']:.4g}, std {m['std']:.4g}")
+    cache = summary["cache"]
+    r = summary["resolution"]
+    how = "reused" if cache["hit"] else f"built in {cache['build_seconds']:.1f} s"
+    size = f", {cache['bytes'] / 1e6:.1f} MB" if cache.get("bytes") else ""
+    lines.append(f"picture cache at {r}x{r}: {how} ({cache['path']}{size})")
+    lines.append(f"data hash: {summary['data_hash']}")
+    if warnings:
+        lines.append(f"warnings ({len(warnings)}):")
+        lines += [f"  {w}" for w in warnings[:_MAX_WARNINGS]]
+        if len(warnings) > _MAX_WARNINGS:
+            lines.append(f"  ... and {len(warnings) - _MAX_WARNINGS} more")
+    lines.append("the data is usable")
+    return "\n".join(lines)
