@@ -1,0 +1,187 @@
+"""The picture cache: hit, miss, rebuild on change, survival of an interrupted build."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from tinydata import edit_csv, write_dataset
+
+import mmtune.cache as cache
+from mmtune.cache import load_data
+from mmtune.errors import DataError
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return write_dataset(tmp_path / "data", n_train=16, n_test=6, size=32)
+
+
+@pytest.fixture
+def where(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+def _forbid_decoding(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("a cache hit must not decode pictures")
+    monkeypatch.setattr(cache, "_decode_chunk", boom)
+
+
+def test_contract_shapes_and_dtypes(data, where):
+    d = load_data(data, 8, cache_dir=where)
+    assert d.train_images.shape == (16, 8, 8, 3) and d.train_images.dtype == np.uint8
+    assert d.test_images.shape == (6, 8, 8, 3)
+    assert d.train_mfcc.dtype == np.float32 and d.train_mfcc.shape == (16, 6)
+    assert d.train_labels.dtype == np.int32
+    assert d.spec.image_size == (32, 32) and d.resolution == 8
+    assert d.summary["rows"] == {"data_train.csv": 16, "data_test_novt.csv": 6}
+    assert [c["name"] for c in d.summary["classes"]] == ["PLACE-A", "PLACE-B", "PLACE-C"]
+    assert d.summary["picture_sizes"] == {"32x32": 22} and d.summary["picture_modes"] == {"RGB": 22}
+
+
+def test_area_resize_equals_average_pooling(data, where):
+    d = load_data(data, 8, cache_dir=where)
+    full = np.asarray(Image.open(data / "trainimg_00005.png"), dtype=np.float64)
+    pooled = full.reshape(8, 4, 8, 4, 3).mean(axis=(1, 3))  # AveragePooling2D((4, 4))
+    assert np.abs(d.train_images[5] - pooled).max() <= 0.5 + 1e-9
+
+
+def test_hit_decodes_nothing(data, where, monkeypatch):
+    first = load_data(data, 8, cache_dir=where)
+    assert first.summary["cache"]["hit"] is False
+    _forbid_decoding(monkeypatch)
+    second = load_data(data, 8, cache_dir=where)
+    assert second.summary["cache"]["hit"] is True
+    np.testing.assert_array_equal(first.train_images, second.train_images)
+    np.testing.assert_array_equal(first.test_images, second.test_images)
+    assert first.data_hash == second.data_hash
+    assert len(list(where.glob("*.npz"))) == 1 and len(list(where.glob("*.json"))) == 1
+
+
+def test_default_cache_dir_is_under_cache_root(data, _private_cache):
+    d = load_data(data, 8)
+    assert Path(d.summary["cache"]["path"]).parent == _private_cache / "pictures"
+
+
+def test_rebuilt_when_a_picture_changes(data, where):
+    first = load_data(data, 8, cache_dir=where)
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(data / "testimg_00002.png")
+    second = load_data(data, 8, cache_dir=where)
+    assert second.summary["cache"]["hit"] is False
+    assert second.data_hash != first.data_hash
+    assert (second.test_images[2] == [1, 2, 3]).all()
+
+
+def test_rebuilt_when_a_csv_changes(data, where):
+    first = load_data(data, 8, cache_dir=where)
+    edit_csv(data / "data_train.csv", 0, "mfcc_1", "123.5")
+    second = load_data(data, 8, cache_dir=where)
+    assert second.summary["cache"]["hit"] is False and second.data_hash != first.data_hash
+    assert second.train_mfcc[0, 0] == 123.5
+
+
+def test_touch_rebuilds_but_content_hash_stays(data, where):
+    first = load_data(data, 8, cache_dir=where)
+    path = data / "trainimg_00000.png"
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    second = load_data(data, 8, cache_dir=where)
+    assert second.summary["cache"]["hit"] is False
+    assert second.data_hash == first.data_hash
+
+
+def test_resolution_has_its_own_cache_and_same_data_hash(data, where):
+    small = load_data(data, 8, cache_dir=where)
+    large = load_data(data, 16, cache_dir=where)
+    assert large.summary["cache"]["hit"] is False and large.train_images.shape[1:] == (16, 16, 3)
+    assert small.data_hash == large.data_hash
+    assert load_data(data, 8, cache_dir=where).summary["cache"]["hit"] is True
+
+
+def test_interrupted_build_is_ignored_and_rebuilt(data, where):
+    good = load_data(data, 8, cache_dir=where)
+    target = Path(good.summary["cache"]["path"])
+    # what a crash leaves: a stray temporary file and a cache cut short
+    (where / f".tmp-{target.name}-abc123.npz").write_bytes(target.read_bytes()[:100])
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    again = load_data(data, 8, cache_dir=where)
+    assert again.summary["cache"]["hit"] is False
+    np.testing.assert_array_equal(good.train_images, again.train_images)
+    assert load_data(data, 8, cache_dir=where).summary["cache"]["hit"] is True
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "flipped byte"])
+def test_damaged_cache_is_rebuilt(damage, data, where):
+    good = load_data(data, 8, cache_dir=where)
+    target = Path(good.summary["cache"]["path"])
+    raw = bytearray(target.read_bytes())
+    if damage == "garbage":
+        raw = bytearray(b"not a zip file at all")
+    elif damage == "empty":
+        raw = bytearray()
+    else:
+        raw[len(raw) // 3] ^= 0xFF  # inside the pictures: the zip CRC catches it
+    target.write_bytes(bytes(raw))
+    again = load_data(data, 8, cache_dir=where)
+    np.testing.assert_array_equal(good.train_images, again.train_images)
+
+
+def test_stale_temp_files_are_swept(data, where):
+    where.mkdir()
+    stale = where / ".tmp-old.npz-xyz.npz"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    fresh = where / ".tmp-other.npz-xyz.npz"  # maybe another process's build in progress
+    fresh.write_bytes(b"half")
+    load_data(data, 8, cache_dir=where)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_picture_problems_survive_a_hit(data, where, monkeypatch):
+    path = data / "trainimg_00002.png"
+    Image.open(path).convert("L").save(path)
+    first = load_data(data, 8, cache_dir=where)
+    _forbid_decoding(monkeypatch)
+    second = load_data(data, 8, cache_dir=where)
+    assert [str(w) for w in first.warnings] == [str(w) for w in second.warnings]
+    assert any("grayscale" in str(w) and w.row == 2 for w in second.warnings)
+    assert (second.train_images[2, ..., 0] == second.train_images[2, ..., 1]).all()
+
+
+def test_strict_refuses_other_sizes_even_on_a_hit(data, where):
+    path = data / "trainimg_00001.png"
+    Image.open(path).resize((40, 40)).save(path)
+    d = load_data(data, 8, cache_dir=where)
+    assert d.spec.image_size == (32, 32) and any("40x40" in str(w) for w in d.warnings)
+    with pytest.raises(DataError) as exc:
+        load_data(data, 8, cache_dir=where, strict=True)
+    (problem,) = [p for p in exc.value.problems if p.severity == "error"]
+    assert (problem.file, problem.row, problem.column) == ("data_train.csv", 1, "IMAGE")
+
+
+def test_undecodable_picture_is_never_cached(data, where):
+    path = data / "testimg_00003.png"
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(DataError) as exc:
+        load_data(data, 8, cache_dir=where)
+    assert "testimg_00003.png" in str(exc.value) and "row 3" in str(exc.value)
+    assert not list(where.glob("*.npz"))
+
+
+def test_parallel_build_equals_serial(data, tmp_path):
+    serial = load_data(data, 8, cache_dir=tmp_path / "a", workers=1)
+    parallel = load_data(data, 8, cache_dir=tmp_path / "b", workers=2)
+    np.testing.assert_array_equal(serial.train_images, parallel.train_images)
+    np.testing.assert_array_equal(serial.test_images, parallel.test_images)
+    assert serial.data_hash == parallel.data_hash
+
+
+def test_progress_bar_on_request(data, where, capsys):
+    load_data(data, 8, cache_dir=where, progress=True)
+    assert "decoding pictures" in capsys.readouterr().err
+    load_data(data, 16, cache_dir=where)  # stderr is not a terminal under pytest: quiet
+    assert capsys.readouterr().err == ""
