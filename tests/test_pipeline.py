@@ -1,0 +1,108 @@
+"""The split's stratification, the audio statistics' source, datasets that keep every row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tinydata import write_dataset
+
+from mmtune.cache import load_data
+from mmtune.pipeline import (
+    AudioStats,
+    fit_audio_stats,
+    make_dataset,
+    stratified_split,
+    train_val_arrays,
+)
+
+
+def _rows(ds):
+    return list(ds.as_numpy_iterator())
+
+
+def test_split_is_stratified_disjoint_and_seeded():
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    train, val = stratified_split(labels, 0.2, seed=42)
+    assert len(val) == 20 and len(train) == 80
+    assert np.intersect1d(train, val).size == 0
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(100))
+    assert np.bincount(labels[val]).tolist() == [10, 6, 4]
+    again, _ = stratified_split(labels, 0.2, seed=42)
+    other, _ = stratified_split(labels, 0.2, seed=7)
+    assert np.array_equal(train, again) and not np.array_equal(train, other)
+
+
+def test_split_falls_back_for_tiny_classes():
+    labels = np.array([0] * 10 + [1] * 10 + [2])  # class 2 has a single row
+    train, val = stratified_split(labels, 0.2, seed=0)
+    assert 20 in train  # a lone row trains
+    assert np.bincount(labels[val], minlength=3).tolist() == [2, 2, 0]
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(21))
+
+
+def test_full_data_mode_and_bad_fraction():
+    train, val = stratified_split(np.array([0, 1, 0, 1]), 0.0)
+    assert train.tolist() == [0, 1, 2, 3] and val.size == 0
+    with pytest.raises(ValueError, match="Expected val_fraction in"):
+        stratified_split(np.array([0, 1]), 1.0)
+
+
+def test_audio_stats_come_from_the_training_part_only(tmp_path):
+    data = load_data(write_dataset(tmp_path, n_train=30, n_test=6), 8, cache_dir=tmp_path / "c")
+    train, val = train_val_arrays(data, seed=1)
+    assert len(train.labels) + len(val.labels) == 30
+    assert train.images.shape[1:] == (8, 8, 3) and train.mfcc.dtype == np.float32
+    stats = fit_audio_stats(train.mfcc)
+    np.testing.assert_allclose(stats.mean, train.mfcc.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.std, train.mfcc.std(axis=0), rtol=1e-5)
+    assert not np.allclose(stats.mean, data.train_mfcc.mean(axis=0))
+
+
+def test_audio_stats_never_divide_by_zero():
+    mfcc = np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32)
+    stats = fit_audio_stats(mfcc)
+    assert isinstance(stats, AudioStats)
+    assert stats.mean.tolist() == [2.0, 5.0] and stats.std.tolist() == [1.0, 1.0]
+    assert stats.mean.dtype == np.float32
+    with pytest.raises(ValueError, match="Expected MFCCs of shape"):
+        fit_audio_stats(np.zeros((0, 3)))
+
+
+def test_test_rows_keep_their_order_and_count():
+    images = (np.arange(11)[:, None, None, None] * np.ones((1, 4, 4, 3))).astype(np.uint8)
+    mfcc = np.arange(22, dtype=np.float32).reshape(11, 2)
+    batches = _rows(make_dataset(images, mfcc, batch_size=4))
+    assert [len(b["image"]) for b in batches] == [4, 4, 3]  # last batch kept, partial
+    assert np.concatenate([b["image"][:, 0, 0, 0] for b in batches]).tolist() == list(range(11))
+    np.testing.assert_array_equal(np.concatenate([b["audio"] for b in batches]), mfcc)
+    assert batches[0]["image"].dtype == np.uint8 and batches[0]["audio"].dtype == np.float32
+
+
+def test_inputs_restrict_what_is_yielded():
+    mfcc = np.ones((5, 3), dtype=np.float32)
+    labels = np.arange(5)
+    (features, y), = _rows(make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=8))
+    assert set(features) == {"audio"} and y.dtype == np.int32 and y.tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="Expected inputs among"):
+        make_dataset(None, mfcc, inputs=("video",))
+    with pytest.raises(ValueError, match="same number of rows"):
+        make_dataset(None, mfcc, labels[:3], inputs=("audio",))
+
+
+def test_training_shuffle_is_seeded_and_reshuffled_each_epoch():
+    labels = np.arange(40)
+    mfcc = labels[:, None].astype(np.float32)
+    ds = make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=16, shuffle=True, seed=3)
+
+    def epoch(d):
+        rows = _rows(d)
+        order = np.concatenate([y for _, y in rows])
+        feats = np.concatenate([x["audio"][:, 0] for x, _ in rows])
+        assert np.array_equal(order, feats)  # features stay with their labels
+        return order.tolist()
+
+    first, second = epoch(ds), epoch(ds)
+    assert sorted(first) == list(range(40)) and sorted(second) == list(range(40))
+    assert first != list(range(40)) and first != second
+    again = make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=16, shuffle=True, seed=3)
+    assert epoch(again) == first
