@@ -26,11 +26,11 @@ __all__ = ["study_options", "run"]
 WEIGHTS_FILE = "mmtune.weights.h5"
 
 
-def study_options(cfg: SearchConfig) -> dict[str, Any]:
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
     """The ledger study only records: Keras Tuner chooses the parameters."""
     import optuna
 
-    return {"sampler": optuna.samplers.RandomSampler(seed=cfg.seed),
+    return {"sampler": optuna.samplers.RandomSampler(seed=cfg.seed + resumed_trials),
             "pruner": optuna.pruners.NopPruner()}
 
 

@@ -15,6 +15,7 @@ is what the pruners read.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,7 @@ class Ledger:
         if self._storage is None:
             import optuna
 
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
             if self.is_sqlite:
@@ -94,8 +96,8 @@ class Ledger:
                 kwargs = dict(
                     heartbeat_interval=5,
                     grace_period=20,
-                    failed_trial_callback=optuna.storages.RetryFailedTrialCallback(
-                        max_retry=1, inherit_intermediate_values=False),
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=2),
                 )
             try:
                 self._storage = optuna.storages.RDBStorage(self.url, **kwargs)

@@ -36,11 +36,11 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def study_options(cfg: SearchConfig) -> dict[str, Any]:
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=8, multivariate=True,
-                                         group=True, warn_independent_sampling=False)
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=8, multivariate=True,
+                                         group=True)
     return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
 
 

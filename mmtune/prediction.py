@@ -24,6 +24,9 @@ __all__ = ["predict_probabilities", "write_submission", "write_probabilities", "
 
 def load_model(path: str | Path) -> Any:
     """Load a ``.keras`` model written by mmtune (its custom layers registered)."""
+    from mmtune.tf_setup import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     import mmtune.layers  # noqa: F401  registers Standardize for deserialization

@@ -138,8 +138,10 @@ def _versions() -> dict[str, str]:
 
 def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
     """Refit the chosen members, average their probabilities, write model(s), submission, record."""
+    from mmtune.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from mmtune.prediction import predict_probabilities, write_submission
     from mmtune.training import train_model

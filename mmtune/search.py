@@ -168,6 +168,9 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
     started = time.perf_counter()
+    from mmtune.tf_setup import import_tensorflow
+
+    import_tensorflow()
     source = DataSource(Path(cfg.data_dir), strict=cfg.strict)
     data = source.get(_default_resolution(cfg.space)).data  # the data check, before any write
     ledger = Ledger(cfg.results_dir, cfg.storage, heartbeat=cfg.tuner in OPTUNA_TUNERS)
@@ -178,7 +181,8 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
         from mmtune import optuna_backend as backend
     else:
         from mmtune import keras_tuner_backend as backend  # type: ignore[no-redef]
-    study = ledger.open_search_study(cfg.study_name, meta, **backend.study_options(cfg))
+    study = ledger.open_search_study(cfg.study_name, meta,
+                                     **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)))
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream)
     if done >= cfg.trials:
@@ -192,6 +196,16 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     return SearchOutcome(cfg.study_name, ledger.url, finished_count(study),
                          finished_count(study) - done, best_value, best_trial,
                          time.perf_counter() - started)
+
+
+def _trials_in(ledger: Ledger, name: str) -> int:
+    """Trials a study already holds: a resumed search seeds its sampler past them, so it
+    does not draw the same random configurations again."""
+    import optuna
+
+    if name not in ledger.study_names():
+        return 0
+    return len(optuna.load_study(study_name=name, storage=ledger.storage()).trials)
 
 
 def _best(study: optuna.Study) -> tuple[float | None, int | None]:

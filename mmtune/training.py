@@ -81,8 +81,10 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     ``on_model`` sees the compiled model before training (to record its size).
     """
+    from mmtune.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from mmtune.models import MODEL_INPUTS, build_model, compile_model
     from mmtune.pipeline import make_dataset
@@ -115,7 +117,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
 
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *(callbacks or [])])
+                  shuffle=False, verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *(callbacks or [])])
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
     best_epoch, best_acc, val_loss = curves_summary(history)

@@ -1,0 +1,49 @@
+"""Import TensorFlow once, quietly, with the process set up for training.
+
+TensorFlow 2.21 writes start-up lines to the C-level stderr before its
+logging is initialised (oneDNN notices, "Could not find cuda drivers"),
+which no environment variable silences; they are hidden here during the
+import only. GPUs get memory growth, so several trials can share one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["import_tensorflow"]
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr() -> Iterator[None]:
+    if os.environ.get("MMTUNE_TF_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow() -> Any:
+    """``tensorflow``, imported without start-up noise, GPUs set to grow their memory."""
+    if "tensorflow" in sys.modules and "keras" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_c_stderr():
+        import tensorflow as tf
+        import keras  # noqa: F401
+
+        gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):  # already initialised
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return tf
