@@ -38,10 +38,15 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> Any:
     import keras_tuner as kt
 
     objective = kt.Objective("val_accuracy", direction="max")
-    common = dict(objective=objective, seed=cfg.seed, max_retries_per_trial=0,
+    declared = kt.HyperParameters()  # declared up front: Hyperband stops on an empty space
+    cfg.space.keras_tuner_values(declared)
+    common = dict(objective=objective, seed=cfg.seed, hyperparameters=declared,
+                  max_retries_per_trial=0,
                   max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1)
     if cfg.tuner == "hyperband":
-        oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.epochs, factor=3, **common)
+        # Many iterations: the ledger's --trials, not the bracket count, ends the search.
+        oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.epochs, factor=3,
+                                            hyperband_iterations=1000, **common)
         oracle.max_trials = max_trials
         return oracle
     if cfg.tuner == "bayesian":
@@ -123,7 +128,9 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     while remaining > 0:
         before = len(tuner.oracle.trials)
         tuner.oracle.max_trials = before + remaining
-        tuner.search()
+        tuner.search(verbose=0)
         if len(tuner.oracle.trials) == before:  # the tuner has nothing left to try
+            progress.message(f"Keras Tuner's {cfg.tuner} has no new configuration to try; "
+                             f"stopping {remaining} trial(s) short of --trials {cfg.trials}")
             break
         remaining = cfg.trials - finished_count(study)
