@@ -37,10 +37,14 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 
 
 def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+    import warnings
+
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=8, multivariate=True,
-                                         group=True)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # group: conditional parameters (momentum only with sgd) get their own TPE groups.
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=8,
+                                         multivariate=True, group=True)
     return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
 
 

@@ -1,0 +1,215 @@
+"""`mmtune search` and `mmtune results` end to end on tiny data: real Keras training, a real
+SQLite ledger, both tuner families."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import optuna
+import pytest
+from searchkit import TINY_SPACE, tiny_data, tiny_space
+
+from mmtune.cli import main
+from mmtune.ledger import Ledger
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    return {"data": tiny_data(root / "data"), "space": tiny_space(root), "root": root}
+
+
+@pytest.fixture(scope="module")
+def tpe_study(workdir):
+    """One 3-trial TPE search, shared by the read-only tests below."""
+    results = workdir["root"] / "results-tpe"
+    code = main(["search", "--space", str(workdir["space"]), "--trials", "3", "--data",
+                 str(workdir["data"]), "--results", str(results), "--tuner", "tpe"])
+    assert code == 0
+    return results
+
+
+def _trials(results, study="tiny"):
+    return Ledger(results).load_study(study)[0].get_trials()
+
+
+def test_tpe_search_records_every_trial_in_the_ledger(tpe_study, workdir):
+    trials = _trials(tpe_study)
+    assert len(trials) == 3
+    assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
+    for t in trials:
+        attrs = t.user_attrs
+        assert len(attrs["val_accuracy_curve"]) == attrs["epochs"] == 1
+        assert 0.0 <= attrs["val_accuracy_curve"][0] <= 1.0
+        assert attrs["params_count"] > 0 and attrs["duration_s"] > 0
+        assert attrs["data_path"] == str(workdir["data"])
+        assert len(attrs["data_hash"]) == 64
+        assert t.intermediate_values == {1: attrs["val_accuracy_curve"][0]}
+        assert 1e-3 <= t.params["learning_rate"] <= 1e-2
+
+
+def test_resume_counts_trials_in_the_study(workdir, tmp_path):
+    results = tmp_path / "results"
+    args = ["search", "--space", str(workdir["space"]), "--data", str(workdir["data"]),
+            "--results", str(results)]
+    assert main(args + ["--trials", "2"]) == 0
+    assert main(args + ["--trials", "3"]) == 0
+    assert len(_trials(results)) == 3
+    assert main(args + ["--trials", "3"]) == 0  # already full: runs nothing
+    trials = _trials(results)
+    assert len(trials) == 3
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 3, "resume redrew a config"
+
+
+def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(workdir["space"]), "--trials", "3", "--data",
+                 str(workdir["data"]), "--results", str(results), "--tuner", "random"]) == 0
+    trials = _trials(results)
+    assert len(trials) == 3 and all(t.state.name == "COMPLETE" for t in trials)
+    assert all(t.user_attrs["tuner"] == "random" for t in trials)
+    assert (results / "tiny" / "keras_tuner").is_dir()
+
+    # The leaderboard reads the ledger only: deleting Keras Tuner's folder changes nothing.
+    capsys.readouterr()
+    assert main(["results", "--results", str(results), "--format", "csv"]) == 0
+    before = capsys.readouterr().out
+    shutil.rmtree(results / "tiny" / "keras_tuner")
+    assert main(["results", "--results", str(results), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == before
+
+
+def test_hyperband_search_runs_and_records(workdir, tmp_path):
+    results = tmp_path / "results"
+    space = tiny_space(tmp_path, name="hb")
+    space.write_text(space.read_text().replace("max_epochs: 1", "max_epochs: 2"))
+    assert main(["search", "--space", str(space), "--trials", "2", "--data",
+                 str(workdir["data"]), "--results", str(results), "--tuner", "hyperband"]) == 0
+    trials = _trials(results, "hb")
+    assert len(trials) == 2 and all(t.user_attrs["tuner"] == "hyperband" for t in trials)
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(workdir, tmp_path):
+    results = tmp_path / "results"
+    space = tmp_path / "failing.yaml"
+    # Six conv blocks cannot run on 16px pictures: those trials fail, the others complete.
+    space.write_text(TINY_SPACE.replace("name: tiny", "name: failing").replace(
+        "conv_blocks: {type: int, low: 1, high: 2, default: 1}",
+        "conv_blocks: {type: choice, values: [1, 6], default: 1}"))
+    assert main(["search", "--space", str(space), "--trials", "4", "--data",
+                 str(workdir["data"]), "--results", str(results), "--max-failures", "10"]) == 0
+    trials = _trials(results, "failing")
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == 4, "failures are not counted toward --trials"
+    assert failed, "expected at least one trial with six blocks"
+    assert all(t.params["conv_blocks"] == 6 for t in failed)
+    assert all("block" in t.user_attrs["fail_reason"] for t in failed)
+
+
+def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path, capsys):
+    results = tmp_path / "results"
+    space = tmp_path / "nan.yaml"
+    space.write_text(TINY_SPACE.replace("name: tiny", "name: nan").replace(
+        "learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2, log: true, default: 3.0e-3}",
+        "learning_rate: {type: float, low: 1.0e+20, high: 1.0e+30, log: true, default: 1.0e+25}")
+        + "  optimizer: {type: choice, values: [sgd], default: sgd}\n")
+    code = main(["search", "--space", str(space), "--trials", "5", "--data",
+                 str(workdir["data"]), "--results", str(results), "--max-failures", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2 trials failed in a row" in err and "Traceback" not in err
+    trials = _trials(results, "nan")
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert all("nan" in t.user_attrs["fail_reason"].lower() for t in trials)
+
+
+def test_bad_data_stops_the_search_before_anything_is_written(workdir, tmp_path, capsys):
+    data = tiny_data(tmp_path / "data")
+    (data / "trainimg_00003.png").unlink()
+    results = tmp_path / "results"
+    code = main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data", str(data),
+                 "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "trainimg_00003.png" in err and "row 3" in err and "Traceback" not in err
+    assert not results.exists()
+
+
+def test_resume_on_other_data_is_refused(workdir, tpe_study, tmp_path, capsys):
+    other = tiny_data(tmp_path / "other", seed=7)
+    code = main(["search", "--space", str(workdir["space"]), "--trials", "4", "--data", str(other),
+                 "--results", str(tpe_study)])
+    assert code == 2
+    assert "other data" in capsys.readouterr().err
+    assert len(_trials(tpe_study)) == 3
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown", "json"])
+def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
+    assert main(["results", "--results", str(tpe_study), "--format", fmt]) == 0
+    captured = capsys.readouterr()
+    assert "latest" in captured.err  # says which study it used
+    out = captured.out
+    base = ["rank", "trial", "state", "val_accuracy", "best_epoch", "epochs", "duration_s", "params"]
+    if fmt == "json":
+        rows = json.loads(out)
+        header = list(rows[0])
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        header = list(rows[0])
+    elif fmt == "markdown":
+        lines = out.strip().splitlines()
+        header = [c.strip() for c in lines[0].strip("|").split("|")]
+        assert set(lines[1].replace("|", "")) == {"-"}
+        rows = lines[2:]
+    else:
+        lines = out.strip().splitlines()
+        header = lines[0].split()
+        rows = lines[1:]
+    assert header[:8] == base
+    assert {"learning_rate", "batch_size", "conv_blocks"} <= set(header[8:])
+    assert len(rows) == 3
+    if fmt in ("json", "csv"):
+        accs = [float(r["val_accuracy"]) for r in rows]
+        assert accs == sorted(accs, reverse=True), "best first"
+        assert [int(r["rank"]) for r in rows] == [1, 2, 3]
+
+
+def test_results_top_and_one_trial(tpe_study, capsys):
+    assert main(["results", "--results", str(tpe_study), "--top", "1", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["results", "--results", str(tpe_study), "--trial", "1", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["trial"] == 1 and len(record["curves"]["val_accuracy"]) == 1
+    assert main(["results", "--results", str(tpe_study), "--trial", "1"]) == 0
+    assert "per-epoch curve" in capsys.readouterr().out
+    assert main(["results", "--results", str(tpe_study), "--trial", "99"]) == 2
+    assert "no trial 99" in capsys.readouterr().err
+
+
+def test_failed_and_pruned_trials_rank_after_completed_ones():
+    from mmtune.leaderboard import leaderboard_rows
+
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"x": .1},
+                                              distributions=dist))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params={"x": .2},
+                                              distributions=dist, intermediate_values={1: 0.9}))
+    study.add_trial(optuna.trial.create_trial(value=0.5, params={"x": .3}, distributions=dist,
+                                              intermediate_values={1: 0.5}))
+    study.add_trial(optuna.trial.create_trial(value=0.7, params={"x": .4}, distributions=dist,
+                                              intermediate_values={1: 0.7}))
+    rows = leaderboard_rows(study)
+    assert [(r["trial"], r["state"]) for r in rows] == [
+        (3, "COMPLETE"), (2, "COMPLETE"), (1, "PRUNED"), (0, "FAIL")]
+    assert rows[2]["val_accuracy"] == 0.9
+
+
+def test_results_without_a_ledger_says_so(tmp_path, capsys):
+    assert main(["results", "--results", str(tmp_path / "none")]) == 2
+    assert "run `mmtune search` first" in capsys.readouterr().err
