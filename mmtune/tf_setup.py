@@ -42,8 +42,8 @@ def import_tensorflow() -> Any:
         import tensorflow as tf
         import keras  # noqa: F401
 
-        gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        with contextlib.suppress(RuntimeError):  # already initialised
-            tf.config.experimental.set_memory_growth(gpu, True)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            with contextlib.suppress(RuntimeError):  # already initialised
+                tf.config.experimental.set_memory_growth(gpu, True)
+        tf.constant(0)  # start the runtime now, while its device probing is hidden
     return tf

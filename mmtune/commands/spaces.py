@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import dataclasses
 
 from mmtune.spaces import Param, Space, list_spaces as _all_spaces, load_space
@@ -49,6 +50,20 @@ def parameter_table(space: Space) -> str:
     return "\n".join(lines)
 
 
+def model_table(model: Any) -> str:
+    """One line per layer: name, type, output shape, parameters (no terminal-width tricks)."""
+    rows = [("layer", "type", "output shape", "params")]
+    for layer in model.layers:
+        shape = getattr(getattr(layer, "output", None), "shape", "")
+        rows.append((layer.name, type(layer).__name__, str(tuple(shape)).replace("None", "batch"),
+                     f"{layer.count_params():,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def show(args: argparse.Namespace) -> int:
     """Print a space's parameters and its default model's summary and parameter count."""
     space = load_space(args.space)
@@ -74,7 +89,10 @@ def show(args: argparse.Namespace) -> int:
         shapes = "the seed's shapes"
     print(f"default model for {shapes}: {spec.n_mfcc} MFCC, {spec.n_classes} classes, "
           f"pictures {spec.resolution}x{spec.resolution}")
+    from mmtune.tf_setup import import_tensorflow
+
+    import_tensorflow()
     model = build_model(space.model, defaults, spec)
-    model.summary(line_length=100, print_fn=lambda line, *a, **k: print(line))
+    print(model_table(model))
     print(f"parameters: {model.count_params():,}")
     return 0
