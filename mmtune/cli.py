@@ -151,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "write an HTML report of a study (plots embedded)")
     _add_study(report)
     _add_results(report)
+
+    # dashboard
+    dashboard = _verb(sub, "dashboard", "mmtune.commands.dashboard:dashboard",
+                      "serve optuna-dashboard on the study's ledger (the `dashboard` extra)")
+    _add_study(dashboard)
+    _add_results(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: loopback)")
+    dashboard.add_argument("--port", type=int, default=8080)
     return parser
 
 
