@@ -1,0 +1,148 @@
+"""The synthetic demo data set: layout, determinism, atomic write, CLI, learnability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mmtune import demo
+from mmtune.cli import main
+from mmtune.demo import CLASS_NAMES, ensure_demo, mfcc, write_demo
+
+TINY = dict(n_train=36, n_test=9, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_demo(tmp_path_factory.mktemp("demo") / "data", seed=1, **TINY)
+
+
+def test_layout_and_columns(tiny):
+    train = pd.read_csv(tiny / "data_train.csv")
+    test = pd.read_csv(tiny / "data_test_novt.csv")
+    mfccs = [f"mfcc_{j}" for j in range(1, 105)]
+    assert list(train.columns) == ["IMAGE", *mfccs, "CLASS"]
+    assert list(test.columns) == ["IMAGE", *mfccs]
+    assert len(train) == 36 and len(test) == 9
+    assert train.IMAGE[0] == "trainimg_00000.png" and test.IMAGE[8] == "testimg_00008.png"
+    assert train.CLASS.dtype.kind == "i"
+    assert sorted(train.CLASS.unique()) == list(range(9))
+    assert train.CLASS.value_counts().tolist() == [4] * 9
+    assert np.isfinite(train[mfccs].to_numpy()).all() and np.isfinite(test[mfccs].to_numpy()).all()
+    assert (tiny / "class_names.txt").read_text().splitlines() == list(CLASS_NAMES)
+    assert "synthetic" in (tiny / "README.txt").read_text().lower()
+
+
+def test_pictures_are_rgb_of_the_asked_size(tiny):
+    names = pd.concat([pd.read_csv(tiny / f).IMAGE for f in ("data_train.csv", "data_test_novt.csv")])
+    for name in names:
+        with Image.open(tiny / name) as img:
+            assert img.format == "PNG" and img.mode == "RGB" and img.size == (32, 32)
+
+
+def test_other_mfcc_counts(tmp_path):
+    d = write_demo(tmp_path / "d", n_train=9, n_test=1, image_size=16, n_mfcc=20)
+    assert pd.read_csv(d / "data_train.csv").shape == (9, 22)
+    assert mfcc(np.zeros(16000), 7).shape == (7,)
+
+
+def test_same_seed_same_bytes(tiny, tmp_path):
+    again = write_demo(tmp_path / "again", seed=1, **TINY)
+    other = write_demo(tmp_path / "other", seed=2, **TINY)
+    for name in ("data_train.csv", "data_test_novt.csv"):
+        assert (again / name).read_bytes() == (tiny / name).read_bytes()
+        assert (other / name).read_bytes() != (tiny / name).read_bytes()
+    assert (again / "trainimg_00003.png").read_bytes() == (tiny / "trainimg_00003.png").read_bytes()
+
+
+def _fail_after(monkeypatch, rows: int) -> None:
+    real, calls = demo.mfcc, [0]
+
+    def failing(*a, **kw):
+        calls[0] += 1
+        if calls[0] > rows:
+            raise RuntimeError("simulated crash")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(demo, "mfcc", failing)
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    _fail_after(monkeypatch, 20)
+    with pytest.raises(RuntimeError, match="simulated"):
+        write_demo(tmp_path / "data", **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_overwrite_keeps_the_old_set(tiny, tmp_path, monkeypatch):
+    out = write_demo(tmp_path / "data", seed=1, **TINY)
+    before = (out / "data_train.csv").read_bytes()
+    _fail_after(monkeypatch, 20)
+    with pytest.raises(RuntimeError):
+        write_demo(out, seed=5, overwrite=True, **TINY)
+    assert (out / "data_train.csv").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+def test_refuses_a_non_empty_dir_unless_overwrite(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        write_demo(tmp_path / "d", **TINY)
+    write_demo(tmp_path / "d", overwrite=True, **TINY)
+    assert not (tmp_path / "d" / "mine.txt").exists()
+    with pytest.raises(ValueError, match="n_train=5"):
+        write_demo(tmp_path / "e", n_train=5)
+
+
+def test_ensure_demo_makes_once_then_reuses(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MMTUNE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(demo, "DEFAULT_TRAIN", 18)
+    monkeypatch.setattr(demo, "DEFAULT_TEST", 9)
+    monkeypatch.setattr(demo, "DEFAULT_IMAGE_SIZE", 16)
+    first = ensure_demo()
+    assert first == tmp_path / "demo" and "(first use)" in capsys.readouterr().err
+    stamp = (first / "data_train.csv").stat().st_mtime_ns
+    assert ensure_demo() == first and capsys.readouterr().err == ""
+    assert (first / "data_train.csv").stat().st_mtime_ns == stamp
+    monkeypatch.setattr(demo, "GENERATOR_VERSION", demo.GENERATOR_VERSION + 1)
+    ensure_demo()
+    assert "(first use)" in capsys.readouterr().err
+
+
+def test_cli_writes_then_refuses_then_forces(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["data", "demo", "--out", str(out), "--train", "18", "--test", "9", "--image-size", "16"]
+    assert main(argv) == 0
+    assert "18 labelled rows" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "data_train.csv")) == 18
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "not empty" in err and "--force" in err and "Traceback" not in err
+    assert main([*argv, "--seed", "3", "--force"]) == 0
+    assert main(["data", "demo", "--out", str(tmp_path / "x"), "--train", "4"]) == 2
+    assert "n_train=4" in capsys.readouterr().err
+
+
+def test_each_modality_alone_is_clearly_below_both(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    d = write_demo(tmp_path / "d", n_train=180, n_test=9, image_size=64, seed=0)
+    df = pd.read_csv(d / "data_train.csv")
+    audio, y = df.filter(like="mfcc_").to_numpy(), df.CLASS.to_numpy()
+    pixels = np.stack([np.asarray(Image.open(d / n).resize((16, 16), Image.BOX))
+                       for n in df.IMAGE]).reshape(len(df), -1) / 255.0
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+
+    def score(features):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000))
+        return cross_val_score(model, features, y, cv=cv).mean()
+
+    a, p, both = score(audio), score(pixels), score(np.hstack([audio, pixels]))
+    assert 0.4 < a < 0.85 and 0.4 < p < 0.85, (a, p, both)
+    assert both > 0.9 and both > max(a, p) + 0.15, (a, p, both)
