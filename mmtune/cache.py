@@ -183,7 +183,7 @@ def _write_cache(target: Path, pictures: np.ndarray, meta: dict[str, Any]) -> No
                 np.savez(fh, pictures=pictures,
                          metadata=np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
         atomic_write_text(target.with_suffix(".json"), text)
-    except OSError as exc:  # a read-only or full cache disk costs speed, not the run
+    except (OSError, MmtuneError) as exc:  # a read-only or full disk costs speed, not the run
         print(f"mmtune: warning: could not write the picture cache {target}: {exc}", file=sys.stderr)
 
 

@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write one TensorBoard run per trial, with its HParams")
     search.add_argument("--max-failures", type=int, default=5, metavar="N",
                         help="stop after this many failed trials in a row (default 5)")
+    search.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="local worker processes sharing the study (needs --storage "
+                        "postgresql://...; default 1)")
+    search.add_argument("--heartbeat", type=int, default=10, metavar="S",
+                        help="seconds between a worker's heartbeats; a trial silent for 3x as "
+                        "long is taken as dead, failed and retried (default 10)")
 
     # results
     results = _verb(sub, "results", "mmtune.commands.results:results",

@@ -8,6 +8,7 @@ results. Hyperband's continued trials load the weights their parent saved.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,8 +122,21 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             return {"val_accuracy": float(value)}
 
     remaining = cfg.trials - finished_count(study)
-    tuner = LedgerTuner(oracle=_oracle(cfg, max_trials=remaining), directory=str(project.parent),
-                        project_name=project.name, overwrite=False)
+
+    def make_tuner() -> LedgerTuner:
+        return LedgerTuner(oracle=_oracle(cfg, max_trials=remaining),
+                           directory=str(project.parent), project_name=project.name,
+                           overwrite=False)
+
+    try:
+        tuner = make_tuner()
+    except Exception as exc:  # a state file half-written by a crash: Keras Tuner cannot resume
+        broken = project.with_name(f"{project.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        project.rename(broken)
+        progress.message(f"Keras Tuner's own state in {project} is unreadable "
+                         f"({type(exc).__name__}: {str(exc)[:200]}); moved it to {broken} and "
+                         "started its tuner afresh. The ledger's trials are unaffected.")
+        tuner = make_tuner()
     # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
     # how many more to run, so its budget is topped up until the ledger is full or it stops.
     while remaining > 0:

@@ -3,6 +3,7 @@
 Columns: ``rank, trial, state, val_accuracy, best_epoch, epochs, duration_s,
 params`` and then one column per hyperparameter. Completed trials come
 first (best validation accuracy first), then pruned, failed and running ones.
+A last ``retry_of`` column appears when a trial retries one whose worker died.
 Nothing but the ledger is read.
 """
 
@@ -33,7 +34,7 @@ def _best_accuracy(trial: optuna.trial.FrozenTrial) -> float | None:
 
 
 def _best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
-    if "best_epoch" in trial.user_attrs:
+    if trial.user_attrs.get("best_epoch"):
         return int(trial.user_attrs["best_epoch"])
     steps = trial.intermediate_values
     if not steps:
@@ -49,6 +50,8 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
         for name in t.params:
             if name not in param_names:
                 param_names.append(name)
+
+    any_retry = any(t.user_attrs.get("retry_of") is not None for t in trials)
 
     def order(t: optuna.trial.FrozenTrial) -> tuple:
         acc = _best_accuracy(t)
@@ -67,12 +70,14 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
             "state": t.state.name,
             "val_accuracy": round(acc, 4) if acc is not None else None,
             "best_epoch": _best_epoch(t),
-            "epochs": attrs.get("epochs", len(t.intermediate_values)),
+            "epochs": attrs.get("epochs") or len(t.intermediate_values),
             "duration_s": round(float(duration), 1) if duration is not None else None,
             "params": attrs.get("params_count"),
         }
         for name in param_names:
             row[name] = t.params.get(name)
+        if any_retry:
+            row["retry_of"] = attrs.get("retry_of")
         rows.append(row)
     return rows[:top] if top else rows
 
@@ -116,7 +121,7 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
         raise LedgerError(f"study {study.study_name!r} has no trial {number} "
                           f"(it has {len(study.trials)} trials: 0..{len(study.trials) - 1})")
     t = matches[0]
-    attrs = dict(t.user_attrs)
+    attrs = {k: v for k, v in t.user_attrs.items() if v is not None}
     curves = {k[: -len("_curve")]: attrs.pop(k) for k in list(attrs) if k.endswith("_curve")}
     acc = _best_accuracy(t)
     return {

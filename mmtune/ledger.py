@@ -58,10 +58,13 @@ class Ledger:
 
     >>> ledger = Ledger(results_dir="results")                    # doctest: +SKIP
     >>> study, name, latest = ledger.load_study(None)              # doctest: +SKIP
+
+    ``heartbeat`` (seconds) makes running trials beat; one silent for three beats is stale:
+    failed, and its parameters queued again (Optuna's heartbeat and retry callback).
     """
 
     def __init__(self, results_dir: str | Path = "results", storage_url: str | None = None,
-                 heartbeat: bool = False) -> None:
+                 heartbeat: int | None = None) -> None:
         self.results_dir = Path(results_dir)
         self.storage_url = storage_url
         self.heartbeat = heartbeat
@@ -87,15 +90,16 @@ class Ledger:
             import optuna
 
             warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            # Failed trials are reported by mmtune with their reason; Optuna would add tracebacks.
+            optuna.logging.set_verbosity(optuna.logging.ERROR)
             logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
             if self.is_sqlite:
                 self.results_dir.mkdir(parents=True, exist_ok=True)
             kwargs: dict[str, Any] = {}
             if self.heartbeat:
                 kwargs = dict(
-                    heartbeat_interval=5,
-                    grace_period=20,
+                    heartbeat_interval=self.heartbeat,
+                    grace_period=3 * self.heartbeat,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=2),
                 )
@@ -192,7 +196,7 @@ def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> Non
     attrs = trial.user_attrs
     for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
         if key in logs:
-            curve = list(attrs.get(f"{key}_curve", []))
+            curve = list(attrs.get(f"{key}_curve") or [])
             curve.append(float(logs[key]))
             trial.set_user_attr(f"{key}_curve", curve)
     trial.set_user_attr("epochs", epoch)

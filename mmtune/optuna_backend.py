@@ -94,8 +94,20 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                             note=reason[:120] if frozen.state == TrialState.FAIL else "")
         streak.update(frozen.state.name, reason)
 
-    counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    study.optimize(objective, n_trials=None, catch=(TrialFailed,),
-                   callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=counted),
-                              after_trial],
-                   gc_after_trial=True)
+    # One trial per optimize call, each after a look at the study: several workers share it,
+    # and --trials counts the study's completed or pruned trials, not this process's.
+    while _should_start_another(study, cfg.trials):
+        study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[after_trial],
+                       gc_after_trial=True)
+
+
+def _should_start_another(study: optuna.Study, target: int) -> bool:
+    """True while completed + pruned + running (live) trials fall short of ``target``."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+    running = sum(s == TrialState.RUNNING for s in states)
+    return finished + running < target

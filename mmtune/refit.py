@@ -58,6 +58,10 @@ class Member:
     check_val_accuracy: float | None = None
     model_file: str = ""
     duration_s: float = 0.0
+    # The honest check's confusion matrix on the validation part (rows: true, columns:
+    # predicted), for the report; None without a check.
+    val_confusion: list[list[int]] | None = None
+    val_class_names: list[str] | None = None
 
 
 @dataclass
@@ -124,6 +128,18 @@ def choose_members(study: optuna.Study, trial: int | None, ensemble: int, seeds:
     return members
 
 
+def _val_confusion(model: Any, split: Any) -> tuple[list[list[int]], list[str]]:
+    """The check model's confusion matrix on the validation part, and the class names."""
+    from mmtune.prediction import predict_probabilities
+
+    images, mfcc, labels = split.part("val")
+    predicted = predict_probabilities(model, images, mfcc).argmax(axis=1)
+    names = list(split.data.spec.class_names)
+    counts = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels, dtype=np.int64), predicted), 1)
+    return counts.tolist(), names
+
+
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -178,6 +194,7 @@ def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
         if cfg.check:
             check = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed)
             m.check_val_accuracy = float(check.curves["val_accuracy"][-1])
+            m.val_confusion, m.val_class_names = _val_confusion(check.model, split)
             keras.backend.clear_session()
             log(f"honest check, trial {m.trial}: {m.epochs} epochs on the training part give "
                 f"val_accuracy {m.check_val_accuracy:.4f} (search: "

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from mmtune.spaces import Space
 
-__all__ = ["SearchConfig", "SearchOutcome", "run_search", "TrialContext", "FailureStreak"]
+__all__ = ["SearchConfig", "SearchOutcome", "PreparedSearch", "prepare_search", "run_search",
+           "TrialContext", "FailureStreak"]
 
 OPTUNA_TUNERS = ("tpe",)
 KERAS_TUNER_TUNERS = ("hyperband", "bayesian", "random")
@@ -47,6 +48,8 @@ class SearchConfig:
     tensorboard: bool = False
     max_failures: int = 5
     strict: bool = False
+    workers: int = 1
+    heartbeat: int = 10
 
     @property
     def study_name(self) -> str:
@@ -99,10 +102,25 @@ class TrialContext:
         self.progress = progress
         self.trial = trial
         self.started = time.perf_counter()
+        self._start_clean(trial)
         trial.set_user_attr("tuner", tuner)
         trial.set_user_attr("data_hash", source_hash(source, cfg))
         trial.set_user_attr("data_path", str(source.data_dir))
         progress.trial_started(trial.number)
+
+    @staticmethod
+    def _start_clean(trial: optuna.Trial) -> None:
+        """A retried trial arrives with the killed one's records: keep only where it came from."""
+        frozen = next((t for t in trial.study.get_trials(deepcopy=False)
+                       if t.number == trial.number), None)
+        if frozen is None:
+            return
+        retry_of = frozen.system_attrs.get("failed_trial")
+        if retry_of is not None:
+            trial.set_user_attr("retry_of", int(retry_of))
+            for key in frozen.user_attrs:
+                if key != "retry_of":
+                    trial.set_user_attr(key, None)
 
     def report(self, epoch: int, logs: dict[str, float]) -> None:
         record_epoch(self.trial, epoch, logs)
@@ -133,7 +151,7 @@ class TrialContext:
         attrs = self.trial.user_attrs
         curve = attrs.get("val_accuracy_curve") or []
         best = max(curve) if curve else None
-        return best, int(attrs.get("epochs", len(curve))), time.perf_counter() - self.started
+        return best, int(attrs.get("epochs") or len(curve)), time.perf_counter() - self.started
 
 
 def source_hash(source: DataSource, cfg: SearchConfig) -> str:
@@ -160,20 +178,30 @@ def failing_as_trial_error() -> Iterator[None]:
         raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
-    """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
+@dataclass
+class PreparedSearch:
+    """A checked data set and an open study, ready for a backend."""
+
+    source: DataSource
+    ledger: Ledger
+    study: optuna.Study
+    backend: Any
+
+
+def prepare_search(cfg: SearchConfig) -> PreparedSearch:
+    """Check the data (building its cache), then create or resume the study."""
     if cfg.tuner not in OPTUNA_TUNERS + KERAS_TUNER_TUNERS:
         raise MmtuneError(f"Expected a tuner among {OPTUNA_TUNERS + KERAS_TUNER_TUNERS}. "
                           f"Received: tuner={cfg.tuner!r}")
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
-    started = time.perf_counter()
     from mmtune.tf_setup import import_tensorflow
 
     import_tensorflow()
     source = DataSource(Path(cfg.data_dir), strict=cfg.strict)
     data = source.get(_default_resolution(cfg.space)).data  # the data check, before any write
-    ledger = Ledger(cfg.results_dir, cfg.storage, heartbeat=cfg.tuner in OPTUNA_TUNERS)
+    ledger = Ledger(cfg.results_dir, cfg.storage,
+                    heartbeat=cfg.heartbeat if cfg.tuner in OPTUNA_TUNERS else None)
     meta = StudyMeta(space=cfg.space.name, space_file=str(cfg.space.source), model=cfg.space.model,
                      tuner=cfg.tuner, data_hash=data.data_hash,
                      data_path=str(Path(cfg.data_dir).resolve()), max_epochs=cfg.epochs)
@@ -183,6 +211,14 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
         from mmtune import keras_tuner_backend as backend  # type: ignore[no-redef]
     study = ledger.open_search_study(cfg.study_name, meta,
                                      **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)))
+    return PreparedSearch(source, ledger, study, backend)
+
+
+def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
+    """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
+    started = time.perf_counter()
+    prepared = prepare_search(cfg)
+    study = prepared.study
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream)
     if done >= cfg.trials:
@@ -190,10 +226,11 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
                          f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more.")
     else:
         progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
-                         f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, ledger {ledger.url}")
-        backend.run(study, cfg, source, progress, FailureStreak(cfg.max_failures))
+                         f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, "
+                         f"ledger {prepared.ledger.url}")
+        prepared.backend.run(study, cfg, prepared.source, progress, FailureStreak(cfg.max_failures))
     best_value, best_trial = _best(study)
-    return SearchOutcome(cfg.study_name, ledger.url, finished_count(study),
+    return SearchOutcome(cfg.study_name, prepared.ledger.url, finished_count(study),
                          finished_count(study) - done, best_value, best_trial,
                          time.perf_counter() - started)
 

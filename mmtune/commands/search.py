@@ -9,6 +9,21 @@ from mmtune.commands.common import resolve_data_dir
 from mmtune.progress import format_duration
 
 
+def worker_argv(args: argparse.Namespace) -> list[str]:
+    """The command line one worker process runs: this search, as a single worker."""
+    argv = ["search", "--space", args.space, "--trials", str(args.trials), "--tuner", args.tuner,
+            "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
+            "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
+            "--workers", "1"]
+    for flag, value in (("--data", args.data), ("--study", args.study),
+                        ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.tensorboard:
+        argv.append("--tensorboard")
+    return argv
+
+
 def search(args: argparse.Namespace) -> int:
     from mmtune.spaces import load_space
 
@@ -19,7 +34,12 @@ def search(args: argparse.Namespace) -> int:
     cfg = SearchConfig(space=space, data_dir=data_dir, trials=args.trials, tuner=args.tuner,
                        pruner=args.pruner, max_epochs=args.max_epochs, study=args.study,
                        results_dir=Path(args.results), storage=args.storage, seed=args.seed,
-                       tensorboard=args.tensorboard, max_failures=args.max_failures)
+                       tensorboard=args.tensorboard, max_failures=args.max_failures,
+                       workers=args.workers, heartbeat=args.heartbeat)
+    if args.workers > 1:
+        from mmtune.workers import run_workers
+
+        return run_workers(cfg, worker_argv(args))
     outcome = run_search(cfg)
     best = (f"best val_accuracy {outcome.best_value:.4f} (trial {outcome.best_trial})"
             if outcome.best_value is not None else "no completed trial yet")

@@ -1,0 +1,213 @@
+"""The reliability matrix: several workers on PostgreSQL, killed and interrupted workers,
+half-written state, a full disk, bad data through every verb, a change of data on resume."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from searchkit import TINY_SPACE, tiny_data, tiny_space
+
+from mmtune.cli import main
+from mmtune.ledger import Ledger
+
+# Trials long enough to be caught mid-way: five epochs of a few seconds in all.
+SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace("max_epochs: 1", "max_epochs: 5")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tiny_data(tmp_path_factory.mktemp("reliability") / "data")
+
+
+def _study(results=None, storage=None, name="tiny"):
+    return Ledger(results or "results", storage).load_study(name)[0]
+
+
+def _search_cmd(space, data, results, trials, *extra):
+    return [sys.executable, "-m", "mmtune", "search", "--space", str(space), "--data", str(data),
+            "--results", str(results), "--trials", str(trials), *extra]
+
+
+def _wait_for_running_epoch(results, name, timeout=120.0, completed=0):
+    """Wait until a trial is RUNNING with at least one epoch recorded (and ``completed`` done)."""
+    deadline = time.monotonic() + timeout
+    storage = f"sqlite:///{Path(results).resolve() / 'ledger.sqlite3'}"
+    while time.monotonic() < deadline:
+        try:
+            trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+        except Exception:  # the ledger or study does not exist yet
+            time.sleep(0.3)
+            continue
+        done = [t for t in trials if t.state.name == "COMPLETE"]
+        running = [t for t in trials if t.state.name == "RUNNING"
+                   and (t.user_attrs.get("val_accuracy_curve") or [])]
+        if running and len(done) >= completed:
+            return running[0].number, {t.number: (t.value, t.params) for t in done}
+        time.sleep(0.2)
+    raise AssertionError("no trial reached its first epoch in time")
+
+
+def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, postgres_url):
+    space = tiny_space(tmp_path)
+    assert main(["search", "--space", str(space), "--data", str(data), "--trials", "4",
+                 "--workers", "2", "--storage", postgres_url, "--results", str(tmp_path)]) == 0
+    trials = _study(storage=postgres_url).get_trials()
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 4
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert not (tmp_path / "ledger.sqlite3").exists(), "nothing went to SQLite"
+
+
+def test_several_workers_on_sqlite_are_refused(data, tmp_path, capsys):
+    code = main(["search", "--space", str(tiny_space(tmp_path)), "--data", str(data), "--trials",
+                 "2", "--workers", "2", "--results", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "SQLite is not safe" in err and "postgresql" in err
+    assert not (tmp_path / "ledger.sqlite3").exists()
+
+
+def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
+    space = tmp_path / "slow.yaml"
+    space.write_text(SLOW_SPACE)
+    results = tmp_path / "results"
+    cmd = _search_cmd(space, data, results, 3, "--heartbeat", "1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        killed, completed = _wait_for_running_epoch(results, "slow", completed=1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    time.sleep(3.5)  # three heartbeats of silence: the trial is stale
+    restart = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert restart.returncode == 0, restart.stderr[-2000:]
+    trials = {t.number: t for t in _study(results, name="slow").get_trials()}
+    assert trials[killed].state.name == "FAIL"
+    retries = [t for t in trials.values() if t.user_attrs.get("retry_of") == killed]
+    assert len(retries) == 1 and retries[0].params == trials[killed].params
+    assert retries[0].state.name in ("COMPLETE", "PRUNED")
+    assert len(retries[0].user_attrs["val_accuracy_curve"]) == retries[0].user_attrs["epochs"]
+    for number, (value, params) in completed.items():
+        assert (trials[number].value, trials[number].params) == (value, params)
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 3
+    board = subprocess.run([sys.executable, "-m", "mmtune", "results", "--results", str(results),
+                            "--format", "json"], capture_output=True, text=True)
+    rows = json.loads(board.stdout)
+    assert any(r["retry_of"] == killed for r in rows), "the leaderboard shows the retry"
+
+
+def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path):
+    space = tmp_path / "slow.yaml"
+    space.write_text(SLOW_SPACE)
+    results = tmp_path / "results"
+    proc = subprocess.Popen(_search_cmd(space, data, results, 5), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    running, completed = _wait_for_running_epoch(results, "slow")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err
+    trials = {t.number: t for t in _study(results, name="slow").get_trials()}
+    assert trials[running].state.name == "FAIL"
+    assert "interrupted" in trials[running].user_attrs["fail_reason"]
+    for number, (value, params) in completed.items():
+        assert (trials[number].value, trials[number].params) == (value, params)
+
+
+def test_half_written_keras_tuner_state_is_set_aside(data, tmp_path, capsys):
+    space = tiny_space(tmp_path)
+    results = tmp_path / "results"
+    args = ["search", "--space", str(space), "--data", str(data), "--results", str(results),
+            "--tuner", "random"]
+    assert main(args + ["--trials", "2"]) == 0
+    oracle = results / "tiny" / "keras_tuner" / "oracle.json"
+    oracle.write_text(oracle.read_text()[:40])  # cut off mid-write
+    assert main(args + ["--trials", "3"]) == 0
+    assert "unreadable" in capsys.readouterr().err
+    assert len(_study(results).get_trials()) == 3
+    assert list((results / "tiny").glob("keras_tuner.broken-*"))
+
+
+def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tmp_path):
+    """A stray temporary file beside the cache and the submission is ignored."""
+    cache = Path(os.environ["MMTUNE_CACHE_DIR"]) / "pictures"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / ".tmp-half.npz").write_bytes(b"PK\x03\x04 half a zip")
+    space = tiny_space(tmp_path)
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+                 "--trials", "1"]) == 0
+    refit_dir = results / "tiny" / "refit"
+    refit_dir.mkdir(parents=True)
+    (refit_dir / ".tmp-submission.csv-x").write_text("id,CLA")
+    assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
+    rows = (refit_dir / "submission.csv").read_text().splitlines()
+    assert rows[0] == "id,CLASS" and len(rows) == 10
+
+
+def _enospc_on(monkeypatch, fragment):
+    real = Path.write_bytes
+
+    def full_disk(self, data):
+        if fragment in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+
+
+def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, capsys):
+    space = tiny_space(tmp_path)
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+                 "--trials", "1"]) == 0
+    assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
+    submission = results / "tiny" / "refit" / "submission.csv"
+    before = submission.read_bytes()
+    _enospc_on(monkeypatch, "submission.csv")
+    capsys.readouterr()
+    assert main(["refit", "--best", "--no-check", "--seed", "4", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "no space left" in err and "submission.csv" in err and "Traceback" not in err
+    assert submission.read_bytes() == before
+    assert not list(submission.parent.glob(".tmp-*"))
+
+
+def test_disk_full_while_caching(data, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("MMTUNE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(np, "savez", full_disk)
+    assert main(["data", "check", "--data", str(data)]) == 0  # the cache costs speed, not the run
+    err = capsys.readouterr().err
+    assert "could not write the picture cache" in err and "no space left" in err.lower()
+    cache_dir = tmp_path / "cache" / "pictures"
+    assert not list(cache_dir.glob("*.npz")) and not list(cache_dir.glob(".tmp-*"))
+
+
+def test_bad_data_is_refused_by_refit_and_predict_with_the_ledger_untouched(tmp_path, capsys):
+    data = tiny_data(tmp_path / "data")
+    space = tiny_space(tmp_path)
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+                 "--trials", "1"]) == 0
+    ledger_before = (results / "ledger.sqlite3").read_bytes()
+    (data / "testimg_00002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    capsys.readouterr()
+    assert main(["refit", "--best", "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "testimg_00002.png" in err and "data_test_novt.csv" in err and "Traceback" not in err
+    assert (results / "ledger.sqlite3").read_bytes() == ledger_before
+    assert not (results / "tiny" / "refit" / "submission.csv").exists()
