@@ -142,6 +142,13 @@ def test_dropouts_follow_start_and_step():
                                    "dropout4": 0.55, "image_dense_dropout": 0.3})
 
 
+def test_bn_momentum_reaches_every_batchnorm():
+    seed_model = build_model("direct_mix", {}, SEED)
+    assert {bn.momentum for bn in _of(seed_model, layers.BatchNormalization)} == {0.99}
+    model = build_model("split", {"bn_momentum": 0.9}, SEED)
+    assert {bn.momentum for bn in _of(model, layers.BatchNormalization)} == {0.9}
+
+
 def test_widths_set_the_dense_units():
     model = build_model("direct_mix", {"dense_units": 64, "audio_units_1": 100,
                                        "audio_units_2": 50}, SEED)
