@@ -1,0 +1,42 @@
+"""``mmtune dashboard``: serve optuna-dashboard on the ledger (the ``dashboard`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mmtune.errors import MmtuneError
+from mmtune.ledger import Ledger
+
+
+def dashboard_url(host: str, port: int, study_id: int | None = None) -> str:
+    """The address a browser opens: the study's page, or the list of studies."""
+    shown = f"[{host}]" if ":" in host else host
+    path = f"/dashboard/studies/{study_id}" if study_id is not None else "/dashboard"
+    return f"http://{shown}:{port}{path}"
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    try:
+        import optuna_dashboard
+    except ImportError as exc:
+        raise MmtuneError("optuna-dashboard is not installed: pip install 'mmtune[dashboard]' "
+                          "(or pip install 'optuna-dashboard>=0.21')") from exc
+    if not 0 < args.port < 65536:
+        raise MmtuneError(f"Expected --port between 1 and 65535. Received: port={args.port}")
+    ledger = Ledger(args.results, args.storage)
+    study, name, was_latest = ledger.load_study(args.study)
+    if was_latest:
+        print(f"study {name!r} (the latest; --study NAME for another)", file=sys.stderr)
+    storage = ledger.storage()
+    study_id = storage.get_study_id_from_name(name)
+    print(f"optuna-dashboard on {ledger.url}\nstudy {name!r}: "
+          f"{dashboard_url(args.host, args.port, study_id)}\nCtrl-C to stop", flush=True)
+    try:
+        optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    except OSError as exc:
+        raise MmtuneError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}; "
+                          "choose another --port (or --host)") from exc
+    except KeyboardInterrupt:
+        print("dashboard stopped", file=sys.stderr)
+    return 0
