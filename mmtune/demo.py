@@ -561,7 +561,7 @@ def ensure_demo() -> Path:
         return out
     print(f"mmtune: making the synthetic demo data set in {out} (first use)", file=sys.stderr)
     try:
-        return write_demo(out, **sizes, progress=True, overwrite=True)
+        return write_demo(out, **sizes, progress=sys.stderr.isatty(), overwrite=True)
     except OSError:
         # Another process may have made it at the same moment: use theirs.
         if marker.is_file() and marker.read_text() == expected:

@@ -3,7 +3,7 @@
     from browser import find_chromium, screenshot
     png = screenshot(find_chromium(), page, tmp_path / "shot.png")
 
-Debian's ``chromium`` package; ``.ci/install-browser`` installs it. The tests skip with the
+Debian's ``chromium`` package; ``.ci/install-system`` installs it. The tests skip with the
 reason when it is missing.
 """
 

@@ -141,7 +141,7 @@ def test_report_is_rewritten_atomically_and_names_its_study(reported, capsys):
 def test_report_renders_in_a_real_headless_browser(reported, tmp_path):
     chromium = find_chromium()
     if chromium is None:
-        pytest.skip("chromium is not installed (run .ci/install-browser)")
+        pytest.skip("chromium is not installed (run .ci/install-system)")
     from PIL import Image
 
     shot = screenshot(chromium, reported["page"], tmp_path / "report.png")
