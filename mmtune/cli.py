@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     search.add_argument("--tensorboard", action="store_true",
                         help="write one TensorBoard run per trial, with its HParams")
+    search.add_argument("--patience", type=int, default=3, metavar="N",
+                        help="end a trial after N epochs without a better validation accuracy "
+                        "(0: never; default 3)")
     search.add_argument("--max-failures", type=int, default=5, metavar="N",
                         help="stop after this many failed trials in a row (default 5)")
     search.add_argument("--workers", type=int, default=1, metavar="N",

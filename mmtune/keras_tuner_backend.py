@@ -96,7 +96,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                                          initial_epoch=initial_epoch,
                                          initial_weights=initial_weights,
                                          seed=cfg.seed + ledger_trial.number, report=ctx.report,
-                                         on_model=ctx.on_model,
+                                         on_model=ctx.on_model, patience=cfg.patience,
                                          callbacks=ctx.tensorboard_callbacks(params))
                     weights.parent.mkdir(parents=True, exist_ok=True)
                     result.model.save_weights(str(weights))

@@ -24,12 +24,12 @@ __all__ = ["study_options", "make_pruner", "run"]
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     """``median``: stop a trial whose accuracy is below the median of earlier trials at
-    the same epoch (after 4 complete trials, from epoch 2); ``hyperband``: successive
+    the same epoch (after 3 complete trials, from epoch 2); ``hyperband``: successive
     halving brackets over 1..max_epochs; ``none``: never prune."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
                                               reduction_factor=3)
@@ -72,7 +72,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             with failing_as_trial_error():
                 result = run_trial(space.model, params, split, epochs=cfg.epochs,
                                    seed=cfg.seed + trial.number, report=report,
-                                   on_model=ctx.on_model,
+                                   on_model=ctx.on_model, patience=cfg.patience,
                                    callbacks=ctx.tensorboard_callbacks(params))
         except optuna.TrialPruned:
             ctx.pruned()

@@ -50,6 +50,7 @@ class SearchConfig:
     strict: bool = False
     workers: int = 1
     heartbeat: int = 10
+    patience: int = 3
 
     @property
     def study_name(self) -> str:
@@ -211,6 +212,8 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         from mmtune import keras_tuner_backend as backend  # type: ignore[no-redef]
     study = ledger.open_search_study(cfg.study_name, meta,
                                      **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)))
+    if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(cfg.space.defaults())  # a new study starts from the seed's network
     return PreparedSearch(source, ledger, study, backend)
 
 

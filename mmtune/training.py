@@ -74,12 +74,14 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
                 report: EpochReport | None = None, initial_epoch: int = 0,
                 initial_weights: str | Path | None = None,
                 callbacks: list[Any] | None = None,
-                on_model: Callable[[Any], None] | None = None) -> TrialResult:
+                on_model: Callable[[Any], None] | None = None, patience: int = 0) -> TrialResult:
     """Build ``model_name`` from ``params`` and fit it on ``split``.
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     ``on_model`` sees the compiled model before training (to record its size).
+    ``patience`` > 0 ends training after that many epochs without a better validation
+    accuracy (the best epoch is what refit uses, so the epochs after it only cost time).
     """
     from mmtune.tf_setup import import_tensorflow
 
@@ -115,9 +117,13 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         if report is not None:
             report(epoch, logs)
 
+    callbacks = list(callbacks or [])
+    if patience > 0 and val_ds is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                                       patience=patience))
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  shuffle=False, verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *(callbacks or [])])
+                  shuffle=False, verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *callbacks])
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
     best_epoch, best_acc, val_loss = curves_summary(history)

@@ -197,7 +197,7 @@ def test_disk_full_while_caching(data, tmp_path, monkeypatch, capsys):
     assert not list(cache_dir.glob("*.npz")) and not list(cache_dir.glob(".tmp-*"))
 
 
-def test_bad_data_is_refused_by_refit_and_predict_with_the_ledger_untouched(tmp_path, capsys):
+def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys):
     data = tiny_data(tmp_path / "data")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
