@@ -37,6 +37,14 @@ def _add_data(p: argparse.ArgumentParser, what: str = "data directory") -> None:
                    help=f"{what} in the competition's layout (default: the demo data set)")
 
 
+def _add_compute(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("float32", "mixed"), default="float32",
+                   help="mixed: float16 compute on a GPU (bfloat16 on a CPU), float32 softmax "
+                   "and variables (default float32, as the seed)")
+    p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
+                   help="XLA compilation of the training step (default: Keras' choice)")
+
+
 def _verb(sub, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help, description=help, **kw)
     p.set_defaults(handler=handler)
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     search.add_argument("--tensorboard", action="store_true",
                         help="write one TensorBoard run per trial, with its HParams")
+    _add_compute(search)
     search.add_argument("--patience", type=int, default=3, metavar="N",
                         help="end a trial after N epochs without a better validation accuracy "
                         "(0: never; default 3)")
@@ -145,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     refit.add_argument("--seed", type=int, default=0, metavar="S")
     refit.add_argument("--no-check", action="store_true",
                        help="skip the honest check on the training part")
+    _add_compute(refit)
 
     # predict
     predict = _verb(sub, "predict", "mmtune.commands.predict:predict",

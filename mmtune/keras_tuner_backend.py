@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import TrialFailed
 from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.tf_setup import jit_setting
 from mmtune.training import train_model
 from mmtune.trial_data import DataSource
 
@@ -97,6 +98,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                                          initial_weights=initial_weights,
                                          seed=cfg.seed + ledger_trial.number, report=ctx.report,
                                          on_model=ctx.on_model, patience=cfg.patience,
+                                         jit_compile=jit_setting(cfg.jit),
                                          callbacks=ctx.tensorboard_callbacks(params))
                     weights.parent.mkdir(parents=True, exist_ok=True)
                     result.model.save_weights(str(weights))

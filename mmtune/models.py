@@ -220,7 +220,7 @@ def _mlp(x, values: Mapping[str, Any], n_classes: int, prefix: str):
     for i in (1, 2, 3):
         x = layers.Dense(_positive_int(values, f"audio_units_{i}"), activation="relu",
                          name=f"{prefix}_dense{i}")(x)
-    return layers.Dense(n_classes, activation="softmax", name=f"{prefix}_softmax")(x)
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name=f"{prefix}_softmax")(x)
 
 
 def _build_direct_mix(values, spec):
@@ -234,7 +234,7 @@ def _build_direct_mix(values, spec):
         audio = layers.Dense(_positive_int(values, f"audio_units_{i}"), activation="relu",
                              kernel_initializer="he_uniform", name=f"audio_dense{i}")(audio)
     x = layers.Concatenate(name="fusion")([image, audio])
-    output = layers.Dense(spec.n_classes, activation="softmax", name="softmax")(x)
+    output = layers.Dense(spec.n_classes, activation="softmax", dtype="float32", name="softmax")(x)
     return keras.Model({"image": image_input, "audio": audio_input}, output, name="direct_mix")
 
 
@@ -246,11 +246,11 @@ def _build_split(values, spec):
     audio_input, audio = _audio_input(spec)
     audio_probs = _mlp(audio, values, spec.n_classes, "audio")
     image = _image_features(image_input, values)
-    image_probs = layers.Dense(spec.n_classes, activation="softmax", name="image_softmax")(image)
+    image_probs = layers.Dense(spec.n_classes, activation="softmax", dtype="float32", name="image_softmax")(image)
     x = layers.Concatenate(name="fusion")([audio_probs, image_probs])
     x = layers.Dense(_positive_int(values, "fusion_units"), activation="relu",
                      name="fusion_dense")(x)
-    output = layers.Dense(spec.n_classes, activation="softmax", name="softmax")(x)
+    output = layers.Dense(spec.n_classes, activation="softmax", dtype="float32", name="softmax")(x)
     return keras.Model({"image": image_input, "audio": audio_input}, output, name="split")
 
 
@@ -268,7 +268,7 @@ def _build_image_cnn(values, spec):
 
     image_input = _image_input(spec)
     image = _image_features(image_input, values)
-    output = layers.Dense(spec.n_classes, activation="softmax", name="softmax")(image)
+    output = layers.Dense(spec.n_classes, activation="softmax", dtype="float32", name="softmax")(image)
     return keras.Model({"image": image_input}, output, name="image_cnn")
 
 
@@ -324,7 +324,8 @@ def make_optimizer(params: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     return classes[name](learning_rate=rate)
 
 
-def compile_model(model: keras.Model, params: Mapping[str, Any]) -> keras.Model:
+def compile_model(model: keras.Model, params: Mapping[str, Any],
+                  jit_compile: bool | str = "auto") -> keras.Model:
     """Compile ``model`` with the optimizer of ``params``; returns the same model.
 
     The loss is ``SparseCategoricalCrossentropy(from_logits=False)``: every
@@ -332,7 +333,8 @@ def compile_model(model: keras.Model, params: Mapping[str, Any]) -> keras.Model:
     that softmax output, which applies a second softmax inside the loss (a
     flattened, wrong loss and gradient); that bug is fixed here.
     ``compile`` is called with keywords only: its third positional argument is
-    ``loss_weights``, not ``metrics``.
+    ``loss_weights``, not ``metrics``. ``jit_compile``: XLA on (True), off (False) or
+    Keras' choice ("auto").
     """
     import keras
 
@@ -340,5 +342,6 @@ def compile_model(model: keras.Model, params: Mapping[str, Any]) -> keras.Model:
         optimizer=make_optimizer(params),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
     return model

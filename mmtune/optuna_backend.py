@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import TrialFailed
 from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.tf_setup import jit_setting
 from mmtune.training import run_trial
 from mmtune.trial_data import DataSource
 
@@ -43,7 +44,7 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # group: conditional parameters (momentum only with sgd) get their own TPE groups.
-    sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=8,
+    sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=6,
                                          multivariate=True, group=True)
     return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
 
@@ -73,6 +74,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                 result = run_trial(space.model, params, split, epochs=cfg.epochs,
                                    seed=cfg.seed + trial.number, report=report,
                                    on_model=ctx.on_model, patience=cfg.patience,
+                                   jit_compile=jit_setting(cfg.jit),
                                    callbacks=ctx.tensorboard_callbacks(params))
         except optuna.TrialPruned:
             ctx.pruned()

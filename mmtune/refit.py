@@ -44,6 +44,8 @@ class RefitConfig:
     check: bool = True
     data_dir: Path | None = None
     force: bool = False
+    precision: str = "float32"
+    jit: str = "auto"
 
 
 @dataclass
@@ -154,9 +156,10 @@ def _versions() -> dict[str, str]:
 
 def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
     """Refit the chosen members, average their probabilities, write model(s), submission, record."""
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune.tf_setup import import_tensorflow, jit_setting, set_precision
 
     tf = import_tensorflow()
+    set_precision(cfg.precision)
     import keras
 
     from mmtune.prediction import predict_probabilities, write_submission
@@ -192,7 +195,8 @@ def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
         split = source.get(int(m.params.get("resolution", 64)))
         t0 = time.perf_counter()
         if cfg.check:
-            check = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed)
+            check = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed,
+                                jit_compile=jit_setting(cfg.jit))
             m.check_val_accuracy = float(check.curves["val_accuracy"][-1])
             m.val_confusion, m.val_class_names = _val_confusion(check.model, split)
             keras.backend.clear_session()
@@ -202,7 +206,8 @@ def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
                 f"honest check, trial {m.trial}: val_accuracy {m.check_val_accuracy:.4f}")
         log(f"refitting trial {m.trial} (seed {m.seed}) on all {len(split.data.train_labels)} "
             f"labelled rows for {m.epochs} epochs")
-        full = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed, full=True)
+        full = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed, full=True,
+                           jit_compile=jit_setting(cfg.jit))
         m.model_file = "model.keras" if len(members) == 1 else f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
         with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
             full.model.save(str(tmp))

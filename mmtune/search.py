@@ -51,6 +51,8 @@ class SearchConfig:
     workers: int = 1
     heartbeat: int = 10
     patience: int = 3
+    precision: str = "float32"
+    jit: str = "auto"
 
     @property
     def study_name(self) -> str:
@@ -196,9 +198,9 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
                           f"Received: tuner={cfg.tuner!r}")
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune.tf_setup import set_precision
 
-    import_tensorflow()
+    set_precision(cfg.precision)
     source = DataSource(Path(cfg.data_dir), strict=cfg.strict)
     data = source.get(_default_resolution(cfg.space)).data  # the data check, before any write
     ledger = Ledger(cfg.results_dir, cfg.storage,

@@ -14,7 +14,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["import_tensorflow"]
+__all__ = ["import_tensorflow", "set_precision", "PRECISIONS", "jit_setting"]
+
+PRECISIONS = ("float32", "mixed")
 
 
 @contextlib.contextmanager
@@ -47,3 +49,29 @@ def import_tensorflow() -> Any:
                 tf.config.experimental.set_memory_growth(gpu, True)
         tf.constant(0)  # start the runtime now, while its device probing is hidden
     return tf
+
+
+def set_precision(precision: str) -> str:
+    """Set Keras' global dtype policy; returns the policy's name.
+
+    ``mixed`` computes in float16 on a GPU (bfloat16 on a CPU, where float16 has no fast
+    kernels) and keeps variables and the softmax in float32; ``float32`` is the seed's.
+    """
+    import keras
+
+    tf = import_tensorflow()
+    if precision not in PRECISIONS:
+        from mmtune.errors import MmtuneError
+
+        raise MmtuneError(f"Expected a precision among {PRECISIONS}. Received: {precision!r}")
+    if precision == "float32":
+        policy = "float32"
+    else:
+        policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+    keras.mixed_precision.set_dtype_policy(policy)
+    return policy
+
+
+def jit_setting(jit: str) -> bool | str:
+    """``--jit on|off|auto`` as Keras' ``jit_compile`` value."""
+    return {"on": True, "off": False}.get(jit, "auto")

@@ -69,19 +69,34 @@ def _epoch_callback(report: EpochReport | None, offset: int) -> Any:
     return _Report()
 
 
+def _stop_when_perfect() -> Any:
+    import keras
+
+    class _StopWhenPerfect(keras.callbacks.Callback):
+        """Ends training at a perfect validation accuracy: no later epoch can beat it."""
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if float((logs or {}).get("val_accuracy", 0.0)) >= 1.0:
+                self.model.stop_training = True
+
+    return _StopWhenPerfect()
+
+
 def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, epochs: int,
                 seed: int = 0, validate: bool = True, full: bool = False,
                 report: EpochReport | None = None, initial_epoch: int = 0,
                 initial_weights: str | Path | None = None,
                 callbacks: list[Any] | None = None,
-                on_model: Callable[[Any], None] | None = None, patience: int = 0) -> TrialResult:
+                on_model: Callable[[Any], None] | None = None, patience: int = 0,
+                jit_compile: bool | str = "auto") -> TrialResult:
     """Build ``model_name`` from ``params`` and fit it on ``split``.
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     ``on_model`` sees the compiled model before training (to record its size).
     ``patience`` > 0 ends training after that many epochs without a better validation
-    accuracy (the best epoch is what refit uses, so the epochs after it only cost time).
+    accuracy, or at a perfect one (the best epoch is what refit uses, so the epochs after
+    it only cost time).
     """
     from mmtune.tf_setup import import_tensorflow
 
@@ -104,7 +119,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         v_images, v_mfcc, v_labels = split.part("val")
         val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
     model = build_model(model_name, params, spec)
-    compile_model(model, params)
+    compile_model(model, params, jit_compile=jit_compile)
     if initial_weights:
         model.load_weights(str(initial_weights))
     if on_model is not None:
@@ -119,8 +134,8 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
 
     callbacks = list(callbacks or [])
     if patience > 0 and val_ds is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
-                                                       patience=patience))
+        callbacks += [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                                    patience=patience), _stop_when_perfect()]
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                   shuffle=False, verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *callbacks])

@@ -12,7 +12,8 @@ def refit(args: argparse.Namespace) -> int:
     cfg = RefitConfig(results_dir=Path(args.results), storage=args.storage, study=args.study,
                       trial=None if args.best else args.trial, ensemble=args.ensemble,
                       seeds=args.seeds, seed=args.seed, check=not args.no_check,
-                      data_dir=Path(args.data) if args.data else None, force=args.force)
+                      data_dir=Path(args.data) if args.data else None, force=args.force,
+                      precision=args.precision, jit=args.jit)
     outcome = run_refit(cfg)
     for m in outcome.members:
         check = (f", honest check {m.check_val_accuracy:.4f} vs search "

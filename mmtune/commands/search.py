@@ -14,7 +14,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     argv = ["search", "--space", args.space, "--trials", str(args.trials), "--tuner", args.tuner,
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
-            "--patience", str(args.patience),
+            "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
                         ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
@@ -36,7 +36,8 @@ def search(args: argparse.Namespace) -> int:
                        pruner=args.pruner, max_epochs=args.max_epochs, study=args.study,
                        results_dir=Path(args.results), storage=args.storage, seed=args.seed,
                        tensorboard=args.tensorboard, max_failures=args.max_failures,
-                       workers=args.workers, heartbeat=args.heartbeat, patience=args.patience)
+                       workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
+                       precision=args.precision, jit=args.jit)
     if args.workers > 1:
         from mmtune.workers import run_workers
 
