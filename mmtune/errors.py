@@ -18,6 +18,7 @@ __all__ = [
     "LedgerError",
     "FatalSearchError",
     "TrialFailed",
+    "ModelTooLarge",
 ]
 
 
@@ -78,3 +79,7 @@ class FatalSearchError(MmtuneError):
 
 class TrialFailed(Exception):
     """One trial failed (NaN loss, out of memory, a crash); record it and go on."""
+
+
+class ModelTooLarge(TrialFailed):
+    """A configuration's model exceeds ``--max-params``: skipped before any training."""

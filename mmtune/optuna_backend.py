@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmtune.errors import TrialFailed
+from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
 from mmtune.tf_setup import jit_setting
 from mmtune.training import run_trial
@@ -75,10 +75,14 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                                    seed=cfg.seed + trial.number, report=report,
                                    on_model=ctx.on_model, patience=cfg.patience,
                                    jit_compile=jit_setting(cfg.jit),
+                                   max_params=cfg.max_params,
                                    callbacks=ctx.tensorboard_callbacks(params))
         except optuna.TrialPruned:
             ctx.pruned()
             raise
+        except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
+            ctx.pruned(str(exc))
+            raise optuna.TrialPruned(str(exc)) from exc
         except TrialFailed as exc:
             ctx.failed(str(exc))
             raise
@@ -91,9 +95,10 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
         ctx = contexts.pop(frozen.number, None)
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
-        reason = frozen.user_attrs.get("fail_reason", "")
+        reason = frozen.user_attrs.get("fail_reason") or ""
+        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
         progress.trial_done(frozen.number, frozen.state.name, best, epochs, duration,
-                            note=reason[:120] if frozen.state == TrialState.FAIL else "")
+                            note=(note or "")[:120])
         streak.update(frozen.state.name, reason)
 
     # One trial per optimize call, each after a look at the study: several workers share it,

@@ -53,6 +53,7 @@ class SearchConfig:
     patience: int = 3
     precision: str = "float32"
     jit: str = "auto"
+    max_params: int | None = 8_000_000
 
     @property
     def study_name(self) -> str:
@@ -147,7 +148,9 @@ class TrialContext:
         self.trial.set_user_attr("fail_reason", reason[:2000])
         self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
 
-    def pruned(self) -> None:
+    def pruned(self, reason: str = "") -> None:
+        if reason:
+            self.trial.set_user_attr("prune_reason", reason[:2000])
         self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
 
     def summary(self) -> tuple[float | None, int, float]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmtune.errors import TrialFailed
+from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.trial_data import SplitData
 
 __all__ = ["TrialResult", "EpochReport", "run_trial", "train_model", "curves_summary"]
@@ -88,12 +88,13 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
                 initial_weights: str | Path | None = None,
                 callbacks: list[Any] | None = None,
                 on_model: Callable[[Any], None] | None = None, patience: int = 0,
-                jit_compile: bool | str = "auto") -> TrialResult:
+                jit_compile: bool | str = "auto", max_params: int | None = None) -> TrialResult:
     """Build ``model_name`` from ``params`` and fit it on ``split``.
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
-    ``on_model`` sees the compiled model before training (to record its size).
+    ``on_model`` sees the compiled model before training (to record its size);
+    a model above ``max_params`` parameters raises :class:`ModelTooLarge` untrained.
     ``patience`` > 0 ends training after that many epochs without a better validation
     accuracy, or at a perfect one (the best epoch is what refit uses, so the epochs after
     it only cost time).
@@ -124,6 +125,9 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         model.load_weights(str(initial_weights))
     if on_model is not None:
         on_model(model)
+    if max_params and model.count_params() > max_params:
+        raise ModelTooLarge(f"{model.count_params():,} parameters, above --max-params "
+                            f"{max_params:,}: skipped untrained")
     history: dict[str, list[float]] = {}
 
     def collect(epoch: int, logs: dict[str, float]) -> None:

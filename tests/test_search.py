@@ -213,3 +213,38 @@ def test_failed_and_pruned_trials_rank_after_completed_ones():
 def test_results_without_a_ledger_says_so(tmp_path, capsys):
     assert main(["results", "--results", str(tmp_path / "none")]) == 2
     assert "run `mmtune search` first" in capsys.readouterr().err
+
+
+def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(workdir["space"]), "--trials", "1", "--data",
+                 str(workdir["data"]), "--results", str(results), "--precision", "mixed",
+                 "--jit", "off"]) == 0
+    trial = _trials(results)[0]
+    assert trial.state.name == "COMPLETE" and 0 <= trial.value <= 1
+
+    import keras
+
+    from mmtune.models import InputSpec, build_model
+    from mmtune.tf_setup import set_precision
+
+    try:
+        assert set_precision("mixed") == "mixed_bfloat16"  # no GPU here: bfloat16 on the CPU
+        model = build_model("direct_mix", {"resolution": 16},
+                            InputSpec(resolution=16, n_mfcc=6, n_classes=3))
+        assert model.get_layer("conv1_1").compute_dtype == "bfloat16"
+        assert model.output.dtype == "float32", "the softmax stays in float32"
+    finally:
+        set_precision("float32")
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+def test_models_above_max_params_are_pruned_untrained(workdir, tmp_path):
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data",
+                 str(workdir["data"]), "--results", str(results), "--max-params", "100"]) == 0
+    trials = _trials(results)
+    assert [t.state.name for t in trials] == ["PRUNED", "PRUNED"]
+    for t in trials:
+        assert "above --max-params 100" in t.user_attrs["prune_reason"]
+        assert t.user_attrs["params_count"] > 100 and not t.intermediate_values

@@ -15,6 +15,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
+            "--max-params", str(args.max_params),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
                         ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
@@ -37,7 +38,8 @@ def search(args: argparse.Namespace) -> int:
                        results_dir=Path(args.results), storage=args.storage, seed=args.seed,
                        tensorboard=args.tensorboard, max_failures=args.max_failures,
                        workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
-                       precision=args.precision, jit=args.jit)
+                       precision=args.precision, jit=args.jit,
+                       max_params=args.max_params or None)
     if args.workers > 1:
         from mmtune.workers import run_workers
 
