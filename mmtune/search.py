@@ -233,9 +233,11 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
         progress.message(f"study {cfg.study_name!r} already holds {done} finished trials "
                          f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more.")
     else:
+        from mmtune.tf_setup import device_description
+
         progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
-                         f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, "
-                         f"ledger {prepared.ledger.url}")
+                         f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, on "
+                         f"{device_description()}; ledger {prepared.ledger.url}")
         prepared.backend.run(study, cfg, prepared.source, progress, FailureStreak(cfg.max_failures))
     best_value, best_trial = _best(study)
     return SearchOutcome(cfg.study_name, prepared.ledger.url, finished_count(study),

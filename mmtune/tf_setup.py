@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["import_tensorflow", "set_precision", "PRECISIONS", "jit_setting"]
+__all__ = ["import_tensorflow", "set_precision", "PRECISIONS", "jit_setting", "device_description"]
 
 PRECISIONS = ("float32", "mixed")
 
@@ -75,3 +75,14 @@ def set_precision(precision: str) -> str:
 def jit_setting(jit: str) -> bool | str:
     """``--jit on|off|auto`` as Keras' ``jit_compile`` value."""
     return {"on": True, "off": False}.get(jit, "auto")
+
+
+def device_description() -> str:
+    """Where trials train: ``"GPU (NVIDIA H100 80GB HBM3)"`` or ``"CPU (2 cores)"``."""
+    tf = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                 for g in gpus]
+        return f"GPU ({', '.join(names)})"
+    return f"CPU ({os.cpu_count()} cores)"
