@@ -27,12 +27,13 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     """``median``: stop a trial whose accuracy is below the median of earlier trials at
     the same epoch, from the first completed trial on (a new study's first trial is the
     seed's network: a fair yardstick, and an expensive configuration that trails it is
-    stopped within an epoch or two); ``hyperband``: successive halving brackets over
+    stopped early), from epoch 2 (steps are 1-based epochs; after one epoch BatchNorm's
+    moving statistics are still far off, so epoch-1 accuracy says little); ``hyperband``: successive halving brackets over
     1..max_epochs; ``none``: never prune."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=2)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
                                               reduction_factor=3)
