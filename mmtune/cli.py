@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-params", type=int, default=8_000_000, metavar="N",
                         help="skip (prune untrained) configurations whose model has more "
                         "parameters (0: no limit; default 8,000,000; the seed's is 1.4M)")
+    search.add_argument("--max-cost", type=float, default=4.0, metavar="X",
+                        help="skip (prune untrained) configurations costing more than X times "
+                        "the space's default model in multiply-accumulates a sample (0: no "
+                        "limit; default 4)")
     search.add_argument("--max-failures", type=int, default=5, metavar="N",
                         help="stop after this many failed trials in a row (default 5)")
     search.add_argument("--workers", type=int, default=1, metavar="N",

@@ -82,4 +82,4 @@ class TrialFailed(Exception):
 
 
 class ModelTooLarge(TrialFailed):
-    """A configuration's model exceeds ``--max-params``: skipped before any training."""
+    """A configuration's model exceeds ``--max-params`` or ``--max-cost``: skipped untrained."""

@@ -41,6 +41,7 @@ __all__ = [
     "OPTIMIZERS",
     "build_model",
     "compile_model",
+    "model_macs",
 ]
 
 MODEL_INPUTS: dict[str, tuple[str, ...]] = {
@@ -322,6 +323,22 @@ def make_optimizer(params: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     if name == "sgd":
         return classes[name](learning_rate=rate, momentum=float(params.get("momentum", 0.0)))
     return classes[name](learning_rate=rate)
+
+
+def model_macs(model: keras.Model) -> int:
+    """Multiply-accumulates of one sample's forward pass through the kernels (Conv2D, Dense):
+    a device-independent measure of a configuration's training cost."""
+    import math
+
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        shape = tuple(layer.output.shape)
+        positions = math.prod(int(d) for d in shape[1:-1]) if len(shape) > 2 else 1
+        total += positions * math.prod(int(d) for d in kernel.shape)
+    return int(total)
 
 
 def compile_model(model: keras.Model, params: Mapping[str, Any],

@@ -25,15 +25,14 @@ __all__ = ["study_options", "make_pruner", "run"]
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     """``median``: stop a trial whose accuracy is below the median of earlier trials at
-    the same epoch, from the first completed trial on (a new study's first trial is the
-    seed's network: a fair yardstick, and an expensive configuration that trails it is
-    stopped early), from epoch 2 (steps are 1-based epochs; after one epoch BatchNorm's
+    the same epoch, once 3 trials have completed (a new study's first trial is the seed's
+    network; --max-cost keeps the unpruned start-up trials affordable), from epoch 2 (steps are 1-based epochs; after one epoch BatchNorm's
     moving statistics are still far off, so epoch-1 accuracy says little); ``hyperband``: successive halving brackets over
     1..max_epochs; ``none``: never prune."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=2)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
                                               reduction_factor=3)
@@ -78,7 +77,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                                    seed=cfg.seed + trial.number, report=report,
                                    on_model=ctx.on_model, patience=cfg.patience,
                                    jit_compile=jit_setting(cfg.jit),
-                                   max_params=cfg.max_params,
+                                   max_params=cfg.max_params, max_macs=cfg.max_macs,
                                    callbacks=ctx.tensorboard_callbacks(params))
         except optuna.TrialPruned:
             ctx.pruned()

@@ -54,6 +54,8 @@ class SearchConfig:
     precision: str = "float32"
     jit: str = "auto"
     max_params: int | None = 8_000_000
+    max_cost: float | None = 4.0
+    max_macs: int | None = None  # set from max_cost when the search starts
 
     @property
     def study_name(self) -> str:
@@ -194,6 +196,22 @@ class PreparedSearch:
     backend: Any
 
 
+def max_macs(cfg: SearchConfig, source: DataSource) -> int | None:
+    """``--max-cost`` in multiply-accumulates: that many times the space's default model's."""
+    if not cfg.max_cost:
+        return None
+    import keras
+
+    from mmtune.models import build_model, model_macs
+
+    defaults = cfg.space.defaults()
+    seed_model = build_model(cfg.space.model, defaults,
+                             source.get(_default_resolution(cfg.space)).input_spec())
+    budget = int(cfg.max_cost * model_macs(seed_model))
+    keras.backend.clear_session()
+    return budget
+
+
 def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     """Check the data (building its cache), then create or resume the study."""
     if cfg.tuner not in OPTUNA_TUNERS + KERAS_TUNER_TUNERS:
@@ -238,6 +256,7 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
         progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
                          f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, on "
                          f"{device_description()}; ledger {prepared.ledger.url}")
+        cfg.max_macs = max_macs(cfg, prepared.source)
         prepared.backend.run(study, cfg, prepared.source, progress, FailureStreak(cfg.max_failures))
     best_value, best_trial = _best(study)
     return SearchOutcome(cfg.study_name, prepared.ledger.url, finished_count(study),

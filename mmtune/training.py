@@ -88,13 +88,15 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
                 initial_weights: str | Path | None = None,
                 callbacks: list[Any] | None = None,
                 on_model: Callable[[Any], None] | None = None, patience: int = 0,
-                jit_compile: bool | str = "auto", max_params: int | None = None) -> TrialResult:
+                jit_compile: bool | str = "auto", max_params: int | None = None,
+                max_macs: int | None = None) -> TrialResult:
     """Build ``model_name`` from ``params`` and fit it on ``split``.
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     ``on_model`` sees the compiled model before training (to record its size);
-    a model above ``max_params`` parameters raises :class:`ModelTooLarge` untrained.
+    a model above ``max_params`` parameters or ``max_macs`` multiply-accumulates per sample
+    raises :class:`ModelTooLarge` untrained.
     ``patience`` > 0 ends training after that many epochs without a better validation
     accuracy, or at a perfect one (the best epoch is what refit uses, so the epochs after
     it only cost time).
@@ -104,7 +106,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     tf = import_tensorflow()
     import keras
 
-    from mmtune.models import MODEL_INPUTS, build_model, compile_model
+    from mmtune.models import MODEL_INPUTS, build_model, compile_model, model_macs
     from mmtune.pipeline import make_dataset
 
     started = time.perf_counter()
@@ -128,6 +130,9 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     if max_params and model.count_params() > max_params:
         raise ModelTooLarge(f"{model.count_params():,} parameters, above --max-params "
                             f"{max_params:,}: skipped untrained")
+    if max_macs and model_macs(model) > max_macs:
+        raise ModelTooLarge(f"{model_macs(model) / 1e6:,.0f}M multiply-accumulates a sample, above "
+                            f"--max-cost ({max_macs / 1e6:,.0f}M): skipped untrained")
     history: dict[str, list[float]] = {}
 
     def collect(epoch: int, logs: dict[str, float]) -> None:

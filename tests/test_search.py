@@ -239,12 +239,14 @@ def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
     assert keras.mixed_precision.dtype_policy().name == "float32"
 
 
-def test_models_above_max_params_are_pruned_untrained(workdir, tmp_path):
+@pytest.mark.parametrize("flag, value, reason", [("--max-params", "100", "above --max-params 100"),
+                                                 ("--max-cost", "0.01", "above --max-cost")])
+def test_models_over_budget_are_pruned_untrained(workdir, tmp_path, flag, value, reason):
     results = tmp_path / "results"
     assert main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), "--max-params", "100"]) == 0
+                 str(workdir["data"]), "--results", str(results), flag, value]) == 0
     trials = _trials(results)
     assert [t.state.name for t in trials] == ["PRUNED", "PRUNED"]
     for t in trials:
-        assert "above --max-params 100" in t.user_attrs["prune_reason"]
-        assert t.user_attrs["params_count"] > 100 and not t.intermediate_values
+        assert reason in t.user_attrs["prune_reason"]
+        assert t.user_attrs["params_count"] > 0 and not t.intermediate_values

@@ -15,7 +15,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
-            "--max-params", str(args.max_params),
+            "--max-params", str(args.max_params), "--max-cost", str(args.max_cost),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
                         ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
@@ -39,7 +39,7 @@ def search(args: argparse.Namespace) -> int:
                        tensorboard=args.tensorboard, max_failures=args.max_failures,
                        workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
                        precision=args.precision, jit=args.jit,
-                       max_params=args.max_params or None)
+                       max_params=args.max_params or None, max_cost=args.max_cost or None)
     if args.workers > 1:
         from mmtune.workers import run_workers
 
