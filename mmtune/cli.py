@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "limit; default 4)")
     search.add_argument("--max-failures", type=int, default=5, metavar="N",
                         help="stop after this many failed trials in a row (default 5)")
+    search.add_argument("--recycle-mb", type=int, default=1024, metavar="MB",
+                        help="between trials, restart the search process (it resumes from the "
+                        "ledger) once it has grown this much since its first trial (0: never; "
+                        "default 1024)")
     search.add_argument("--workers", type=int, default=1, metavar="N",
                         help="local worker processes sharing the study (needs --storage "
                         "postgresql://...; default 1)")
@@ -201,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    args.own_process = argv is None  # a real command line may re-exec itself (search recycling)
     try:
         return _dispatch(args)
     except MmtuneError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.memory import MemoryWatch
 from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
 from mmtune.tf_setup import jit_setting
 from mmtune.training import run_trial
@@ -105,9 +106,11 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
+    memory = MemoryWatch(cfg.recycle_mb)
     while _should_start_another(study, cfg.trials):
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[after_trial],
                        gc_after_trial=True)
+        memory.after_trial()
 
 
 def _should_start_another(study: optuna.Study, target: int) -> bool:

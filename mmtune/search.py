@@ -56,6 +56,7 @@ class SearchConfig:
     max_params: int | None = 8_000_000
     max_cost: float | None = 4.0
     max_macs: int | None = None  # set from max_cost when the search starts
+    recycle_mb: int | None = None  # re-exec after this much growth (command line only)
 
     @property
     def study_name(self) -> str:

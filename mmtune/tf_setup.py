@@ -48,6 +48,7 @@ def import_tensorflow() -> Any:
             with contextlib.suppress(RuntimeError):  # already initialised
                 tf.config.experimental.set_memory_growth(gpu, True)
         tf.constant(0)  # start the runtime now, while its device probing is hidden
+    tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model
     return tf
 
 

@@ -211,3 +211,14 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     assert "testimg_00002.png" in err and "data_test_novt.csv" in err and "Traceback" not in err
     assert (results / "ledger.sqlite3").read_bytes() == ledger_before
     assert not (results / "tiny" / "refit" / "submission.csv").exists()
+
+
+def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path):
+    results = tmp_path / "results"
+    run = subprocess.run(_search_cmd(tiny_space(tmp_path), data, results, 3, "--recycle-mb", "1"),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "restarting the search process" in run.stderr
+    trials = _study(results).get_trials()
+    assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
+    assert "3 trials done" in run.stdout

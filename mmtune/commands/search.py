@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import os
+import sys
+import time
+
 from mmtune.commands.common import resolve_data_dir
+from mmtune.memory import STARTED_ENV, RecycleProcess, reexec_self
 from mmtune.progress import format_duration
 
 
@@ -16,6 +21,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
             "--max-params", str(args.max_params), "--max-cost", str(args.max_cost),
+            "--recycle-mb", str(args.recycle_mb),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
                         ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
@@ -27,6 +33,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
 
 
 def search(args: argparse.Namespace) -> int:
+    started = float(os.environ.get(STARTED_ENV) or time.time())
     from mmtune.spaces import load_space
 
     space = load_space(args.space)  # a bad space file is refused before anything else
@@ -39,16 +46,23 @@ def search(args: argparse.Namespace) -> int:
                        tensorboard=args.tensorboard, max_failures=args.max_failures,
                        workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
                        precision=args.precision, jit=args.jit,
-                       max_params=args.max_params or None, max_cost=args.max_cost or None)
+                       max_params=args.max_params or None, max_cost=args.max_cost or None,
+                       recycle_mb=(args.recycle_mb or None) if args.own_process else None)
     if args.workers > 1:
         from mmtune.workers import run_workers
 
         return run_workers(cfg, worker_argv(args))
-    outcome = run_search(cfg)
+    try:
+        outcome = run_search(cfg)
+    except RecycleProcess as exc:
+        print(f"mmtune: {exc}: restarting the search process; it resumes from the ledger",
+              file=sys.stderr)
+        os.environ.setdefault(STARTED_ENV, str(started))
+        reexec_self(sys.argv[1:])
     best = (f"best val_accuracy {outcome.best_value:.4f} (trial {outcome.best_trial})"
             if outcome.best_value is not None else "no completed trial yet")
     print(f"study {outcome.study_name!r}: {outcome.trials_done} trials done "
-          f"({outcome.ran_here} in this run, {format_duration(outcome.elapsed_s)}); {best}")
+          f"({format_duration(time.time() - started)}); {best}")
     results_flag = f" --results {args.results}" if args.results != "results" else ""
     print(f"next: mmtune results --study {outcome.study_name}{results_flag}; "
           f"mmtune refit --best --study {outcome.study_name}{results_flag}")
