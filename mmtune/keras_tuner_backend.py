@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmtune.errors import TrialFailed
+from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
 from mmtune.tf_setup import jit_setting
 from mmtune.training import train_model
@@ -107,6 +107,10 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                 ctx.finished(result)
                 value = result.best_val_accuracy
                 study.tell(ledger_trial, value)
+            except ModelTooLarge as exc:  # pruned untrained; Keras Tuner sees a worthless trial
+                state, reason, value = "PRUNED", str(exc), 0.0
+                ctx.pruned(reason)
+                study.tell(ledger_trial, state=TrialState.PRUNED)
             except TrialFailed as exc:
                 state, reason = "FAIL", str(exc)
                 ctx.failed(reason)

@@ -131,8 +131,8 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         raise ModelTooLarge(f"{model.count_params():,} parameters, above --max-params "
                             f"{max_params:,}: skipped untrained")
     if max_macs and model_macs(model) > max_macs:
-        raise ModelTooLarge(f"{model_macs(model) / 1e6:,.0f}M multiply-accumulates a sample, above "
-                            f"--max-cost ({max_macs / 1e6:,.0f}M): skipped untrained")
+        raise ModelTooLarge(f"{model_macs(model):,} multiply-accumulates a sample, above "
+                            f"--max-cost ({max_macs:,}): skipped untrained")
     history: dict[str, list[float]] = {}
 
     def collect(epoch: int, logs: dict[str, float]) -> None:

@@ -69,7 +69,8 @@ def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys
     assert main(["search", "--space", str(workdir["space"]), "--trials", "3", "--data",
                  str(workdir["data"]), "--results", str(results), "--tuner", "random"]) == 0
     trials = _trials(results)
-    assert len(trials) == 3 and all(t.state.name == "COMPLETE" for t in trials)
+    assert len(trials) == 3 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    assert any(t.state.name == "COMPLETE" for t in trials)
     assert all(t.user_attrs["tuner"] == "random" for t in trials)
     assert (results / "tiny" / "keras_tuner").is_dir()
 
