@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import ModelTooLarge, TrialFailed
-from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
+                           trial_split)
 from mmtune.tf_setup import jit_setting
 from mmtune.training import train_model
 from mmtune.trial_data import DataSource
@@ -66,7 +67,6 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     from mmtune.ledger import finished_count
 
     space = cfg.space
-    default_resolution = int(space.defaults().get("resolution", 64))
     project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
 
     class LedgerTuner(kt.Tuner):
@@ -92,7 +92,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             state, reason, value = "COMPLETE", "", None
             try:
                 with failing_as_trial_error():
-                    split = source.get(int(params.get("resolution", default_resolution)))
+                    split = trial_split(source, space, params)
                     result = train_model(space.model, params, split, epochs=epochs,
                                          initial_epoch=initial_epoch,
                                          initial_weights=initial_weights,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.memory import MemoryWatch
-from mmtune.search import FailureStreak, SearchConfig, TrialContext, failing_as_trial_error
+from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
+                           trial_split)
 from mmtune.tf_setup import jit_setting
 from mmtune.training import run_trial
 from mmtune.trial_data import DataSource
@@ -59,13 +60,12 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     from optuna.trial import TrialState
 
     space = cfg.space
-    default_resolution = int(space.defaults().get("resolution", 64))
     contexts: dict[int, TrialContext] = {}
 
     def objective(trial: optuna.Trial) -> float:
         ctx = contexts[trial.number] = TrialContext(cfg, source, progress, trial, cfg.tuner)
         params = space.suggest_optuna(trial)
-        split = source.get(int(params.get("resolution", default_resolution)))
+        split = trial_split(source, space, params)
 
         def report(epoch: int, logs: dict[str, float]) -> None:
             ctx.report(epoch, logs)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
 from mmtune.ledger import Ledger, StudyMeta, finished_count, record_epoch, record_result
 from mmtune.progress import SearchProgress
-from mmtune.trial_data import DataSource
+from mmtune.trial_data import DataSource, SplitData
 
 if TYPE_CHECKING:
     import optuna
@@ -70,12 +70,9 @@ class SearchConfig:
 @dataclass
 class SearchOutcome:
     study_name: str
-    storage_url: str
     trials_done: int
-    ran_here: int
     best_value: float | None
     best_trial: int | None
-    elapsed_s: float
 
 
 class FailureStreak:
@@ -141,8 +138,8 @@ class TrialContext:
             return []
         from mmtune.tensorboard_runs import trial_callbacks
 
-        log_dir = self.cfg.results_dir / self.cfg.study_name / "tensorboard" / f"trial_{self.trial.number:04d}"
-        return trial_callbacks(log_dir, params)
+        runs = self.cfg.results_dir / self.cfg.study_name / "tensorboard"
+        return trial_callbacks(runs / f"trial_{self.trial.number:04d}", params)
 
     def finished(self, result: Any) -> None:
         record_result(self.trial, result)
@@ -172,18 +169,23 @@ def _default_resolution(space: Space) -> int:
     return int(space.defaults().get("resolution", 64))
 
 
+def trial_split(source: DataSource, space: Space, params: dict[str, Any]) -> SplitData:
+    """The data at the resolution a trial's parameters ask for."""
+    return source.get(int(params.get("resolution", _default_resolution(space))))
+
+
 @contextmanager
 def failing_as_trial_error() -> Iterator[None]:
     """Turn a crash inside a trial into :class:`TrialFailed`; data and fatal errors pass."""
+    import optuna
+
     try:
         yield
-    except (TrialFailed, DataError, FatalSearchError, KeyboardInterrupt):
+    except (TrialFailed, optuna.TrialPruned, DataError, FatalSearchError, KeyboardInterrupt):
         raise
     except MmtuneError as exc:  # impossible parameters, e.g. too many blocks for the resolution
         raise TrialFailed(str(exc)) from exc
     except Exception as exc:
-        if type(exc).__name__ == "TrialPruned":
-            raise
         raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -243,7 +245,6 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
 
 def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
-    started = time.perf_counter()
     prepared = prepare_search(cfg)
     study = prepared.study
     done = finished_count(study)
@@ -260,9 +261,7 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
         cfg.max_macs = max_macs(cfg, prepared.source)
         prepared.backend.run(study, cfg, prepared.source, progress, FailureStreak(cfg.max_failures))
     best_value, best_trial = _best(study)
-    return SearchOutcome(cfg.study_name, prepared.ledger.url, finished_count(study),
-                         finished_count(study) - done, best_value, best_trial,
-                         time.perf_counter() - started)
+    return SearchOutcome(cfg.study_name, finished_count(study), best_value, best_trial)
 
 
 def _trials_in(ledger: Ledger, name: str) -> int:
