@@ -43,6 +43,9 @@ def _add_compute(p: argparse.ArgumentParser) -> None:
                    "and variables (default float32, as the seed)")
     p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                    help="XLA compilation of the training step (default: Keras' choice)")
+    p.add_argument("--feed", choices=("pipeline", "device"), default="pipeline",
+                   help="pipeline: tf.data over the cache (default); device: the data set on "
+                   "the training device (GPU), batches gathered there")
 
 
 def _verb(sub, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:

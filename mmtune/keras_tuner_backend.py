@@ -98,7 +98,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                                          initial_weights=initial_weights,
                                          seed=cfg.seed + ledger_trial.number, report=ctx.report,
                                          on_model=ctx.on_model, patience=cfg.patience,
-                                         jit_compile=jit_setting(cfg.jit),
+                                         jit_compile=jit_setting(cfg.jit), feed=cfg.feed,
                                          max_params=cfg.max_params, max_macs=cfg.max_macs,
                                          callbacks=ctx.tensorboard_callbacks(params))
                     weights.parent.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                 result = run_trial(space.model, params, split, epochs=cfg.epochs,
                                    seed=cfg.seed + trial.number, report=report,
                                    on_model=ctx.on_model, patience=cfg.patience,
-                                   jit_compile=jit_setting(cfg.jit),
+                                   jit_compile=jit_setting(cfg.jit), feed=cfg.feed,
                                    max_params=cfg.max_params, max_macs=cfg.max_macs,
                                    callbacks=ctx.tensorboard_callbacks(params))
         except optuna.TrialPruned:

@@ -46,6 +46,7 @@ class RefitConfig:
     force: bool = False
     precision: str = "float32"
     jit: str = "auto"
+    feed: str = "pipeline"
 
 
 @dataclass
@@ -196,7 +197,7 @@ def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
         t0 = time.perf_counter()
         if cfg.check:
             check = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed,
-                                jit_compile=jit_setting(cfg.jit))
+                                jit_compile=jit_setting(cfg.jit), feed=cfg.feed)
             m.check_val_accuracy = float(check.curves["val_accuracy"][-1])
             m.val_confusion, m.val_class_names = _val_confusion(check.model, split)
             keras.backend.clear_session()
@@ -207,7 +208,7 @@ def run_refit(cfg: RefitConfig, log: Any = None) -> RefitOutcome:
         log(f"refitting trial {m.trial} (seed {m.seed}) on all {len(split.data.train_labels)} "
             f"labelled rows for {m.epochs} epochs")
         full = train_model(model_name, m.params, split, epochs=m.epochs, seed=m.seed, full=True,
-                           jit_compile=jit_setting(cfg.jit))
+                           jit_compile=jit_setting(cfg.jit), feed=cfg.feed)
         m.model_file = "model.keras" if len(members) == 1 else f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
         with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
             full.model.save(str(tmp))

@@ -53,6 +53,7 @@ class SearchConfig:
     patience: int = 3
     precision: str = "float32"
     jit: str = "auto"
+    feed: str = "pipeline"
     max_params: int | None = 8_000_000
     max_cost: float | None = 4.0
     max_macs: int | None = None  # set from max_cost when the search starts

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.trial_data import SplitData
 
@@ -89,7 +91,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
                 callbacks: list[Any] | None = None,
                 on_model: Callable[[Any], None] | None = None, patience: int = 0,
                 jit_compile: bool | str = "auto", max_params: int | None = None,
-                max_macs: int | None = None) -> TrialResult:
+                max_macs: int | None = None, feed: str = "pipeline") -> TrialResult:
     """Build ``model_name`` from ``params`` and fit it on ``split``.
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
@@ -100,6 +102,8 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     ``patience`` > 0 ends training after that many epochs without a better validation
     accuracy, or at a perfect one (the best epoch is what refit uses, so the epochs after
     it only cost time).
+    ``feed``: ``pipeline`` (tf.data over the cache) or ``device`` (the data on the training
+    device, batches gathered there: :mod:`mmtune.device_feed`).
     """
     from mmtune.tf_setup import import_tensorflow
 
@@ -114,15 +118,28 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     spec = split.input_spec(full=full)
     inputs = MODEL_INPUTS[model_name]
     batch_size = int(params.get("batch_size", 32))
-    images, mfcc, labels = split.part("all" if full else "train")
-    train_ds = make_dataset(images, mfcc, labels, inputs=inputs, batch_size=batch_size,
-                            shuffle=True, seed=seed)
-    val_ds = None
-    if validate and not full:
-        v_images, v_mfcc, v_labels = split.part("val")
-        val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
+    if feed == "device":
+        from mmtune.device_feed import device_trainer, index_dataset
+
+        every = split.data
+        train_rows = np.arange(len(every.train_labels)) if full else split.train_idx
+        train_ds = index_dataset(train_rows, every.train_labels[train_rows],
+                                 batch_size=batch_size, shuffle=True, seed=seed)
+        val_ds = (index_dataset(split.val_idx, every.train_labels[split.val_idx], batch_size=256,
+                                shuffle=False) if validate and not full else None)
+    else:
+        images, mfcc, labels = split.part("all" if full else "train")
+        train_ds = make_dataset(images, mfcc, labels, inputs=inputs, batch_size=batch_size,
+                                shuffle=True, seed=seed)
+        val_ds = None
+        if validate and not full:
+            v_images, v_mfcc, v_labels = split.part("val")
+            val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
     model = build_model(model_name, params, spec)
-    compile_model(model, params, jit_compile=jit_compile)
+    trainer = model
+    if feed == "device":
+        trainer = device_trainer(model, split.data.train_images, split.data.train_mfcc, inputs)
+    compile_model(trainer, params, jit_compile=jit_compile)
     if initial_weights:
         model.load_weights(str(initial_weights))
     if on_model is not None:
@@ -146,8 +163,9 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         callbacks += [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                     patience=patience), _stop_when_perfect()]
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  shuffle=False, verbose=0, callbacks=[_epoch_callback(collect, initial_epoch), *callbacks])
+        trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                    shuffle=False, verbose=0,
+                    callbacks=[_epoch_callback(collect, initial_epoch), *callbacks])
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
     best_epoch, best_acc, val_loss = curves_summary(history)

@@ -13,7 +13,7 @@ def refit(args: argparse.Namespace) -> int:
                       trial=None if args.best else args.trial, ensemble=args.ensemble,
                       seeds=args.seeds, seed=args.seed, check=not args.no_check,
                       data_dir=Path(args.data) if args.data else None, force=args.force,
-                      precision=args.precision, jit=args.jit)
+                      precision=args.precision, jit=args.jit, feed=args.feed)
     outcome = run_refit(cfg)
     for m in outcome.members:
         check = (f", honest check {m.check_val_accuracy:.4f} vs search "

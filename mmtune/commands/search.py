@@ -20,6 +20,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
+            "--feed", args.feed,
             "--max-params", str(args.max_params), "--max-cost", str(args.max_cost),
             "--recycle-mb", str(args.recycle_mb),
             "--workers", "1"]
@@ -45,7 +46,7 @@ def search(args: argparse.Namespace) -> int:
                        results_dir=Path(args.results), storage=args.storage, seed=args.seed,
                        tensorboard=args.tensorboard, max_failures=args.max_failures,
                        workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
-                       precision=args.precision, jit=args.jit,
+                       precision=args.precision, jit=args.jit, feed=args.feed,
                        max_params=args.max_params or None, max_cost=args.max_cost or None,
                        recycle_mb=(args.recycle_mb or None) if args.own_process else None)
     if args.workers > 1:
