@@ -19,8 +19,9 @@ from searchkit import TINY_SPACE, tiny_data, tiny_space
 from mmtune.cli import main
 from mmtune.ledger import Ledger
 
-# Trials long enough to be caught mid-way: five epochs of a few seconds in all.
-SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace("max_epochs: 1", "max_epochs: 5")
+# Trials long enough to be caught mid-way: 20 epochs, never stopped early or skipped.
+SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace("max_epochs: 1", "max_epochs: 20")
+STEADY = ("--patience", "0", "--max-cost", "0", "--pruner", "none")
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +38,14 @@ def _search_cmd(space, data, results, trials, *extra):
             "--results", str(results), "--trials", str(trials), *extra]
 
 
-def _wait_for_running_epoch(results, name, timeout=120.0, completed=0):
+def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=None):
     """Wait until a trial is RUNNING with at least one epoch recorded (and ``completed`` done)."""
     deadline = time.monotonic() + timeout
     storage = f"sqlite:///{Path(results).resolve() / 'ledger.sqlite3'}"
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the search ended (exit {process.returncode}) before a trial "
+                                 "could be caught mid-way")
         try:
             trials = optuna.load_study(study_name=name, storage=storage).get_trials()
         except Exception:  # the ledger or study does not exist yet
@@ -80,10 +84,10 @@ def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
-    cmd = _search_cmd(space, data, results, 3, "--heartbeat", "1")
+    cmd = _search_cmd(space, data, results, 3, "--heartbeat", "1", *STEADY)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        killed, completed = _wait_for_running_epoch(results, "slow", completed=1)
+        killed, completed = _wait_for_running_epoch(results, "slow", completed=1, process=proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -109,9 +113,9 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
-    proc = subprocess.Popen(_search_cmd(space, data, results, 5), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_search_cmd(space, data, results, 5, *STEADY), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    running, completed = _wait_for_running_epoch(results, "slow")
+    running, completed = _wait_for_running_epoch(results, "slow", process=proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
