@@ -270,3 +270,16 @@ def test_device_resident_feed_trains_exactly_like_the_pipeline(workdir):
     full = train_model("direct_mix", params, split, epochs=1, seed=3, feed="device", full=True)
     # refit saves the model itself, not the row-gathering wrapper
     assert {tuple(t.shape[1:]) for t in full.model.inputs} == {(16, 16, 3), (6,)}
+
+
+def test_tensorboard_writes_one_run_per_trial_with_its_hparams(workdir, tmp_path):
+    results = tmp_path / "results"
+    assert main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data",
+                 str(workdir["data"]), "--results", str(results), "--tensorboard"]) == 0
+    runs = sorted(p.name for p in (results / "tiny" / "tensorboard").iterdir())
+    assert runs == ["trial_0000", "trial_0001"]
+    for run in runs:
+        events = list((results / "tiny" / "tensorboard" / run).rglob("events.out.tfevents.*"))
+        assert events, f"no TensorBoard events in {run}"
+        blob = b"".join(e.read_bytes() for e in events)
+        assert b"_hparams_/session_start_info" in blob and b"learning_rate" in blob
