@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
                            trial_split)
-from mmtune.tf_setup import jit_setting
 from mmtune.training import train_model
 from mmtune.trial_data import DataSource
 
@@ -95,12 +94,8 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                     split = trial_split(source, space, params)
                     result = train_model(space.model, params, split, epochs=epochs,
                                          initial_epoch=initial_epoch,
-                                         initial_weights=initial_weights,
-                                         seed=cfg.seed + ledger_trial.number, report=ctx.report,
-                                         on_model=ctx.on_model, patience=cfg.patience,
-                                         jit_compile=jit_setting(cfg.jit), feed=cfg.feed,
-                                         max_params=cfg.max_params, max_macs=cfg.max_macs,
-                                         callbacks=ctx.tensorboard_callbacks(params))
+                                         initial_weights=initial_weights, report=ctx.report,
+                                         **ctx.training_options(params))
                     weights.parent.mkdir(parents=True, exist_ok=True)
                     result.model.save_weights(str(weights))
                     result.model = None

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["BASE_COLUMNS", "leaderboard_rows", "render", "trial_record", "render_trial"]
+__all__ = ["BASE_COLUMNS", "best_accuracy", "best_epoch", "leaderboard_rows", "render", "trial_record", "render_trial"]
 
 BASE_COLUMNS = ("rank", "trial", "state", "val_accuracy", "best_epoch", "epochs", "duration_s",
                 "params")
 STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
 
 
-def _best_accuracy(trial: optuna.trial.FrozenTrial) -> float | None:
+def best_accuracy(trial: optuna.trial.FrozenTrial) -> float | None:
+    """A trial's objective, or for a pruned/failed one the best of its epochs' accuracies."""
     if trial.value is not None:
         return float(trial.value)
     curve = trial.user_attrs.get("val_accuracy_curve") or list(trial.intermediate_values.values())
@@ -33,7 +34,8 @@ def _best_accuracy(trial: optuna.trial.FrozenTrial) -> float | None:
     return max(finite) if finite else None
 
 
-def _best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
+def best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The 1-based epoch of a trial's best validation accuracy (earliest on ties)."""
     if trial.user_attrs.get("best_epoch"):
         return int(trial.user_attrs["best_epoch"])
     steps = trial.intermediate_values
@@ -54,7 +56,7 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
     any_retry = any(t.user_attrs.get("retry_of") is not None for t in trials)
 
     def order(t: optuna.trial.FrozenTrial) -> tuple:
-        acc = _best_accuracy(t)
+        acc = best_accuracy(t)
         return (STATE_ORDER.get(t.state.name, 5), -(acc if acc is not None else -1.0), t.number)
 
     rows = []
@@ -63,13 +65,13 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
         duration = attrs.get("duration_s")
         if duration is None and t.datetime_start and t.datetime_complete:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
-        acc = _best_accuracy(t)
+        acc = best_accuracy(t)
         row: dict[str, Any] = {
             "rank": rank,
             "trial": t.number,
             "state": t.state.name,
             "val_accuracy": round(acc, 4) if acc is not None else None,
-            "best_epoch": _best_epoch(t),
+            "best_epoch": best_epoch(t),
             "epochs": attrs.get("epochs") or len(t.intermediate_values),
             "duration_s": round(float(duration), 1) if duration is not None else None,
             "params": attrs.get("params_count"),
@@ -123,12 +125,12 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
     t = matches[0]
     attrs = {k: v for k, v in t.user_attrs.items() if v is not None}
     curves = {k[: -len("_curve")]: attrs.pop(k) for k in list(attrs) if k.endswith("_curve")}
-    acc = _best_accuracy(t)
+    acc = best_accuracy(t)
     return {
         "trial": t.number,
         "state": t.state.name,
         "val_accuracy": acc,
-        "best_epoch": _best_epoch(t),
+        "best_epoch": best_epoch(t),
         "started": t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
         "finished": t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None,
         "params": dict(t.params),

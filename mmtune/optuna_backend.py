@@ -13,7 +13,6 @@ from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.memory import MemoryWatch
 from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
                            trial_split)
-from mmtune.tf_setup import jit_setting
 from mmtune.training import run_trial
 from mmtune.trial_data import DataSource
 
@@ -74,12 +73,8 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
         try:
             with failing_as_trial_error():
-                result = run_trial(space.model, params, split, epochs=cfg.epochs,
-                                   seed=cfg.seed + trial.number, report=report,
-                                   on_model=ctx.on_model, patience=cfg.patience,
-                                   jit_compile=jit_setting(cfg.jit), feed=cfg.feed,
-                                   max_params=cfg.max_params, max_macs=cfg.max_macs,
-                                   callbacks=ctx.tensorboard_callbacks(params))
+                result = run_trial(space.model, params, split, epochs=cfg.epochs, report=report,
+                                   **ctx.training_options(params))
         except optuna.TrialPruned:
             ctx.pruned()
             raise

@@ -23,6 +23,7 @@ import numpy as np
 
 from mmtune.atomic import atomic_path, atomic_write_text
 from mmtune.errors import LedgerError, MmtuneError
+from mmtune.leaderboard import best_accuracy, best_epoch
 from mmtune.ledger import Ledger
 from mmtune.trial_data import DataSource
 
@@ -77,21 +78,11 @@ class RefitOutcome:
     class_counts: dict[str, int] = field(default_factory=dict)
 
 
-def _search_accuracy(t: optuna.trial.FrozenTrial) -> float | None:
-    if t.value is not None:
-        return float(t.value)
-    curve = t.user_attrs.get("val_accuracy_curve") or []
-    return max(curve) if curve else None
-
-
 def _epochs(t: optuna.trial.FrozenTrial) -> int:
-    epoch = t.user_attrs.get("best_epoch")
-    if not epoch:
-        values = t.intermediate_values
-        epoch = min(values, key=lambda s: (-values[s], s)) if values else 0
+    epoch = best_epoch(t)
     if not epoch:
         raise LedgerError(f"trial {t.number} finished no epoch: nothing to refit")
-    return int(epoch)
+    return epoch
 
 
 def choose_members(study: optuna.Study, trial: int | None, ensemble: int, seeds: int,
@@ -123,7 +114,7 @@ def choose_members(study: optuna.Study, trial: int | None, ensemble: int, seeds:
     if ensemble > len(chosen):
         raise LedgerError(f"--ensemble {ensemble}: study {study.study_name!r} has only "
                           f"{len(chosen)} completed trial(s)")
-    members = [Member(t.number, dict(t.params), _epochs(t), seed, _search_accuracy(t))
+    members = [Member(t.number, dict(t.params), _epochs(t), seed, best_accuracy(t))
                for t in chosen]
     if seeds > 1:
         members = [Member(members[0].trial, members[0].params, members[0].epochs, seed + k,

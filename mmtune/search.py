@@ -142,6 +142,15 @@ class TrialContext:
         runs = self.cfg.results_dir / self.cfg.study_name / "tensorboard"
         return trial_callbacks(runs / f"trial_{self.trial.number:04d}", params)
 
+    def training_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The search-wide ``train_model`` keywords every backend passes for this trial."""
+        from mmtune.tf_setup import jit_setting
+
+        return dict(seed=self.cfg.seed + self.trial.number, on_model=self.on_model,
+                    patience=self.cfg.patience, jit_compile=jit_setting(self.cfg.jit),
+                    feed=self.cfg.feed, max_params=self.cfg.max_params,
+                    max_macs=self.cfg.max_macs, callbacks=self.tensorboard_callbacks(params))
+
     def finished(self, result: Any) -> None:
         record_result(self.trial, result)
 
