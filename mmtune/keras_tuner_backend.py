@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from mmtune.progress import SearchProgress
 
-__all__ = ["study_options", "run"]
+__all__ = ["study_options", "run", "keras_tuner_seed"]
 
 WEIGHTS_FILE = "mmtune.weights.h5"
 
@@ -36,13 +36,19 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
             "pruner": optuna.pruners.NopPruner()}
 
 
+def keras_tuner_seed(seed: int) -> int:
+    """The oracle seed for mmtune's ``--seed``: Keras Tuner takes a seed of 0 as "none" and
+    draws a random one (``seed or random.randint(1, 10000)``), which made seed 0 unrepeatable."""
+    return seed + 1
+
+
 def _oracle(cfg: SearchConfig, max_trials: int) -> Any:
     import keras_tuner as kt
 
     objective = kt.Objective("val_accuracy", direction="max")
     declared = kt.HyperParameters()  # declared up front: Hyperband stops on an empty space
     cfg.space.keras_tuner_values(declared)
-    common = dict(objective=objective, seed=cfg.seed, hyperparameters=declared,
+    common = dict(objective=objective, seed=keras_tuner_seed(cfg.seed), hyperparameters=declared,
                   max_retries_per_trial=0,
                   max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1)
     if cfg.tuner == "hyperband":

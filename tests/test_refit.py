@@ -10,6 +10,7 @@ import pytest
 from searchkit import tiny_data, tiny_space
 
 from mmtune.cli import main
+from mmtune.ledger import Ledger
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +18,11 @@ def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("refit")
     data = tiny_data(root / "data")
     results = root / "results"
+    # --max-cost 0: no configuration is skipped untrained, so all three trials complete.
     assert main(["search", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
-                 "--results", str(results), "--tuner", "random"]) == 0
+                 "--results", str(results), "--tuner", "random", "--max-cost", "0"]) == 0
+    study = Ledger(results).load_study("tiny")[0]
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
     return {"data": data, "results": results, "root": root}
 
 

@@ -113,8 +113,11 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
+    # A terminal's Ctrl-C reaches a process whose SIGINT is not ignored; a test run started in
+    # the background (`pytest &` in a script) passes SIGINT ignored to its children.
     proc = subprocess.Popen(_search_cmd(space, data, results, 5, *STEADY), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     running, completed = _wait_for_running_epoch(results, "slow", process=proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
