@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     demo.add_argument("--image-size", type=int, default=256, metavar="PX",
                       help="picture side in pixels (default 256, as the competition)")
+    demo.add_argument("--difficulty", default="demo", metavar="NAME",
+                      help="a graded preset: easy, demo (the default data set's), medium, hard")
     demo.add_argument("--force", action="store_true", help="overwrite an existing data set")
     check = _verb(data_sub, "check", "mmtune.commands.check:check",
                   "validate a data directory and print a summary, or every problem found")
@@ -126,8 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip (prune untrained) configurations costing more than X times "
                         "the space's default model in multiply-accumulates a sample (0: no "
                         "limit; default 4)")
+    search.add_argument("--warm-start", metavar="STUDY",
+                        help="a new study first tries the best configurations of this earlier "
+                        "study in the same ledger (after the seed's network and the space's "
+                        "portfolio); --tuner tpe")
+    search.add_argument("--finalists", type=int, default=3, metavar="K",
+                        help="before naming its best, the search re-evaluates its top K "
+                        "configurations with other seeds (0: none; default 3)")
+    search.add_argument("--repeats", type=int, default=3, metavar="R",
+                        help="evaluations (seeds) each finalist gets, its search trial "
+                        "included; the leaderboard ranks by their mean (default 3)")
     search.add_argument("--max-failures", type=int, default=5, metavar="N",
                         help="stop after this many failed trials in a row (default 5)")
+    search.add_argument("--max-skips", type=int, default=20, metavar="N",
+                        help="stop after this many configurations in a row were refused before "
+                        "training by --max-params / --max-cost (0: never; default 20)")
     search.add_argument("--recycle-mb", type=int, default=1024, metavar="MB",
                         help="between trials, restart the search process (it resumes from the "
                         "ledger) once it has grown this much since its first trial (0: never; "
@@ -168,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     refit.add_argument("--seed", type=int, default=0, metavar="S")
     refit.add_argument("--no-check", action="store_true",
                        help="skip the honest check on the training part")
+    refit.add_argument("--candidates", type=int, default=3, metavar="K",
+                       help="configurations the honest check may try, in leaderboard order, "
+                       "before refitting one that falls below its figure with a warning "
+                       "(default 3)")
     _add_compute(refit)
 
     # predict

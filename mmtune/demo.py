@@ -14,8 +14,14 @@ CITY~FOOTBALL-MATCH); in sound, in *different* sound-alike pairs
 (FOREST~RIVER, CITY~GROCERY-STORE, BEACH~FOOTBALL-MATCH, JUNGLE~RESTAURANT).
 A tell-tale object (a mushroom, a boat, a taxi ..) or sound (a bird, a horn,
 a whistle ..) separates twins in one modality, but only in some rows
-(:data:`CUE_PROBABILITY`). One modality alone therefore tops out near 75%;
-both together name the class.
+(:attr:`Difficulty.cue`). One modality alone therefore tops out well below
+both together.
+
+How hard the set is comes from a :class:`Difficulty` (videos per class, cue
+probability, camera, light and sensor noise, look-alike palettes, sound noise);
+:data:`DIFFICULTIES` names graded presets, ``"demo"`` being the default. The
+generator knows every test row's class and writes it to ``test_answers.csv``
+(``id,CLASS``), so a submission made on this data can be scored.
 
 Only numpy and Pillow are used: making the data never imports TensorFlow.
 """
@@ -27,6 +33,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +42,21 @@ from PIL import Image, ImageDraw
 from mmtune.locations import demo_data_dir
 
 __all__ = [
+    "ANSWERS_CSV",
     "CLASS_NAMES",
+    "DIFFICULTIES",
+    "Difficulty",
     "DEFAULT_TEST",
     "DEFAULT_TRAIN",
     "GENERATOR_VERSION",
     "check_sizes",
+    "difficulty_named",
     "ensure_demo",
     "mfcc",
     "write_demo",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CLASS_NAMES = ("FOREST", "CITY", "BEACH", "CLASSROOM", "RIVER", "JUNGLE",
                "RESTAURANT", "GROCERY-STORE", "FOOTBALL-MATCH")
 DEFAULT_TRAIN = 630   # 70 rows per class
@@ -53,11 +64,60 @@ DEFAULT_TEST = 180
 DEFAULT_IMAGE_SIZE = 256
 DEFAULT_MFCC = 104
 
-VIDEOS_PER_CLASS = 3
-CUE_PROBABILITY = 0.4        # share of rows whose tell-tale object / sound is present
 MARKER = ".mmtune-demo"      # version marker ensure_demo() reads
 TRAIN_CSV = "data_train.csv"
 TEST_CSV = "data_test_novt.csv"
+ANSWERS_CSV = "test_answers.csv"  # id,CLASS of every test row: known to the generator only
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """How hard a generated set is. Each knob scales one source of variation.
+
+    ``videos``: videos (base scenes and sound characters) per picture or sound group;
+    ``cue``: share of rows whose tell-tale object / sound tells twins apart;
+    ``camera``: camera jitter (1 = up to 5 degrees, 15% zoom, 4% shift);
+    ``light``: brightness, contrast and tint changes (1 = +-25, +-20%, +-8);
+    ``noise``: sensor noise (1 = sigma 2..5 grey levels);
+    ``palette``: 0..1, how far every scene's colours are pulled to one common grey
+    (look-alike palettes); ``sound_noise``: background noise added to each sound, as a
+    share of its level (0 = none).
+    """
+
+    videos: int = 3
+    cue: float = 0.4
+    camera: float = 1.0
+    light: float = 1.0
+    noise: float = 1.0
+    palette: float = 0.0
+    sound_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.videos, int) or self.videos < 1:
+            raise ValueError(f"Expected videos >= 1. Received: videos={self.videos!r}")
+        for name in ("cue", "palette"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"Expected {name} in [0, 1]. Received: {name}={getattr(self, name)!r}")
+        for name in ("camera", "light", "noise", "sound_noise"):
+            if not 0.0 <= getattr(self, name) <= 10.0:
+                raise ValueError(f"Expected {name} in [0, 10]. Received: {name}={getattr(self, name)!r}")
+
+    def describe(self) -> str:
+        return " ".join(f"{k}={v:g}" for k, v in asdict(self).items())
+
+
+#: Graded presets. ``demo`` is what every command uses without --data: hard enough that
+#: the seed's network sits below the best configurations; ``easy`` is separable by a linear
+#: model; ``hard`` has noisy, jittered frames of many videos and noisy sounds.
+DIFFICULTIES: dict[str, Difficulty] = {
+    "easy": Difficulty(videos=3, cue=0.5, camera=0.5, light=0.5, noise=0.5),
+    "demo": Difficulty(videos=5, cue=0.35, camera=2.0, light=1.5, noise=2.0, palette=0.3,
+                       sound_noise=0.5),
+    "medium": Difficulty(videos=6, cue=0.3, camera=2.0, light=1.5, noise=2.5, palette=0.4,
+                         sound_noise=0.7),
+    "hard": Difficulty(videos=10, cue=0.25, camera=3.0, light=2.0, noise=4.0, palette=0.5,
+                       sound_noise=1.0),
+}
 
 # Audio front end, as a typical speech/scene MFCC set-up.
 SAMPLE_RATE = 16_000
@@ -232,8 +292,8 @@ def _draw_cue(label: int, draw: ImageDraw.ImageDraw, x: float, y: float, r: floa
 class _Scenes:
     """The base canvas of each (picture group, video) pair, painted once and reused."""
 
-    def __init__(self, seed: int, image_size: int) -> None:
-        self.seed, self.size = seed, image_size
+    def __init__(self, seed: int, image_size: int, palette: float = 0.0) -> None:
+        self.seed, self.size, self.palette = seed, image_size, palette
         self.canvas = int(round(image_size * 1.25))
         self._cache: dict[tuple[str, int], tuple[Image.Image, tuple[float, float]]] = {}
 
@@ -246,36 +306,39 @@ class _Scenes:
             img = Image.new("RGB", (c, c))
             PAINTERS[group](rng, c, ImageDraw.Draw(img))
             arr = np.asarray(img, np.float32) + _texture(rng, c, 24, 14.0)
+            arr = arr * (1 - self.palette) + 128.0 * self.palette  # look-alike palettes
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
             anchor = (rng.uniform(0.3, 0.7) * c, rng.uniform(0.4, 0.7) * c)
             self._cache[key] = (img, anchor)
         return self._cache[key]
 
 
-def _frame(scenes: _Scenes, label: int, video: int, rng: Rng) -> Image.Image:
+def _frame(scenes: _Scenes, label: int, video: int, rng: Rng, d: Difficulty) -> Image.Image:
     """One frame of ``label``'s ``video``: jittered camera, changed light, noise."""
     base, (ax, ay) = scenes.get(PICTURE_GROUP[label], video)
     img = base
     c, s = scenes.canvas, scenes.size
-    if rng.random() < CUE_PROBABILITY:
+    if rng.random() < d.cue:
         img = base.copy()
         _draw_cue(label, ImageDraw.Draw(img), ax + rng.normal(0, 0.03) * c,
                   ay + rng.normal(0, 0.03) * c, rng.uniform(0.07, 0.1) * c)
     # Camera: rotation, zoom, shift; the affine maps output pixels to canvas pixels.
-    angle = math.radians(rng.uniform(-5, 5))
-    scale = rng.uniform(1.0, 1.15)                     # the view: s / scale canvas pixels
-    cx = c / 2 + rng.uniform(-0.04, 0.04) * c
-    cy = c / 2 + rng.uniform(-0.04, 0.04) * c
+    angle = math.radians(rng.uniform(-5, 5) * d.camera)
+    scale = 1.0 + rng.uniform(0.0, 0.15) * min(d.camera, 2.0)  # the view: s / scale canvas px
+    shift = 0.04 * min(d.camera, 2.5)                  # the canvas has a 12.5% margin a side
+    cx = c / 2 + rng.uniform(-shift, shift) * c
+    cy = c / 2 + rng.uniform(-shift, shift) * c
     cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
     ox, oy = s / 2, s / 2
     coeffs = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
     img = img.transform((s, s), Image.AFFINE, coeffs, resample=Image.BILINEAR)
     # Light: brightness, contrast, a slight tint; then sensor noise at half resolution.
     arr = np.asarray(img, np.float32)
-    contrast = rng.uniform(0.8, 1.2)
-    arr = (arr - 128) * contrast + 128 + rng.uniform(-25, 25) + rng.uniform(-8, 8, 3)
+    contrast = 1.0 + rng.uniform(-0.2, 0.2) * min(d.light, 4.0)
+    arr = ((arr - 128) * contrast + 128 + rng.uniform(-25, 25) * d.light
+           + rng.uniform(-8, 8, 3) * d.light)
     half = max(1, s // 2)
-    noise = rng.normal(0, rng.uniform(2, 5), (half, half, 1)).astype(np.float32)
+    noise = rng.normal(0, rng.uniform(2, 5) * d.noise, (half, half, 1)).astype(np.float32)
     arr += np.repeat(np.repeat(noise, 2, 0), 2, 1)[:s, :s]
     return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
 
@@ -369,13 +432,15 @@ def _sound_cue(label: int, rng: Rng) -> np.ndarray:
     return x
 
 
-def _waveform(label: int, video: int, seed: int, rng: Rng) -> np.ndarray:
+def _waveform(label: int, video: int, seed: int, rng: Rng, d: Difficulty) -> np.ndarray:
     group = SOUND_GROUP[label]
     v = np.random.default_rng([seed, 3, sorted(set(SOUND_GROUP.values())).index(group), video])
     x = _sound_base(group, v, rng)
     x = x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
-    if rng.random() < CUE_PROBABILITY:
+    if rng.random() < d.cue:
         x = x + _sound_cue(label, rng) * rng.uniform(0.6, 1.2)
+    if d.sound_noise:  # a noisy room: broadband noise with its own tilt, at a random level
+        x = x + _band_noise(rng, 30, 7000, rng.uniform(0, 2)) * d.sound_noise * rng.uniform(0.3, 1.5)
     return x * 10 ** (rng.uniform(-9, 3) / 20) + rng.normal(0, 0.01, x.shape)
 
 
@@ -433,46 +498,59 @@ def _labels(n: int, rng: Rng) -> np.ndarray:
 
 
 def _write_split(tmp: Path, prefix: str, labels: np.ndarray, seed: int, split: int,
-                 scenes: _Scenes, n_mfcc: int, with_class: bool, tick: Callable[[], None]) -> None:
+                 scenes: _Scenes, n_mfcc: int, with_class: bool, tick: Callable[[], None],
+                 d: Difficulty) -> None:
     header = ["IMAGE"] + [f"mfcc_{j}" for j in range(1, n_mfcc + 1)] + (["CLASS"] if with_class else [])
     lines = [",".join(header)]
     for i, label in enumerate(labels):
         rng = np.random.default_rng([seed, 2, split, i])
         label = int(label)
-        video = int(rng.integers(VIDEOS_PER_CLASS))
+        video = int(rng.integers(d.videos))
         name = f"{prefix}_{i:05d}.png"
-        _frame(scenes, label, video, rng).save(tmp / name, compress_level=6)
-        feats = mfcc(_waveform(label, video, seed, rng), n_mfcc)
+        _frame(scenes, label, video, rng, d).save(tmp / name, compress_level=6)
+        feats = mfcc(_waveform(label, video, seed, rng, d), n_mfcc)
         row = [name] + [f"{v:.6f}" for v in feats] + ([str(label)] if with_class else [])
         lines.append(",".join(row))
         tick()
     (tmp / (TRAIN_CSV if with_class else TEST_CSV)).write_text("\n".join(lines) + "\n")
 
 
-def _marker_text(n_train: int, n_test: int, seed: int, image_size: int, n_mfcc: int) -> str:
+def _marker_text(n_train: int, n_test: int, seed: int, image_size: int, n_mfcc: int,
+                 difficulty: Difficulty = DIFFICULTIES["demo"]) -> str:
     return (f"generator={GENERATOR_VERSION} seed={seed} train={n_train} test={n_test} "
-            f"image_size={image_size} n_mfcc={n_mfcc}\n")
+            f"image_size={image_size} n_mfcc={n_mfcc} {difficulty.describe()}\n")
 
 
-def _readme(n_train: int, n_test: int, seed: int, image_size: int, n_mfcc: int) -> str:
+def _readme(n_train: int, n_test: int, seed: int, image_size: int, n_mfcc: int,
+            d: Difficulty) -> str:
     return f"""SYNTHETIC demo data for mmtune: no real pictures or sounds are in here.
 
 Made by mmtune.demo (generator version {GENERATOR_VERSION}, seed {seed}):
 {n_train} labelled rows (data_train.csv), {n_test} test rows (data_test_novt.csv),
 {image_size}x{image_size} RGB PNG pictures and {n_mfcc} MFCC columns, 9 classes
 (class_names.txt, line i = class i), in the layout of the IOGS ATSI multimodal
-competition.
+competition. test_answers.csv holds the class of every test row (id,CLASS), so a
+submission can be scored: real competition data has no such file.
 
-Each class is filmed in {VIDEOS_PER_CLASS} "videos": a procedural scene whose frames differ
+Difficulty: {d.describe()}.
+Each class is filmed in {d.videos} "videos": a procedural scene whose frames differ
 by camera jitter (shift, rotation, zoom), light and noise. Each row's sound is a
 synthesized one-second waveform (noise bands, hum, bursts, chirps, tones) whose
 MFCCs (25 ms frames, 40 mel bands, log, DCT) are averaged over time segments.
 Pictures come in look-alike pairs and sounds in different sound-alike pairs; a
-tell-tale object or sound tells twins apart in {CUE_PROBABILITY:.0%} of rows, so each
-modality alone reaches about 75% at best and both together name the class.
+tell-tale object or sound tells twins apart in {d.cue:.0%} of rows, so each
+modality alone tops out well below both together.
 
 Remake it with: mmtune data demo --out DIR --seed {seed} --train {n_train} --test {n_test}
 """
+
+
+def difficulty_named(name: str) -> Difficulty:
+    """The preset ``name`` of :data:`DIFFICULTIES` (``ValueError`` naming the presets)."""
+    if name not in DIFFICULTIES:
+        raise ValueError(f"Expected a difficulty among {', '.join(DIFFICULTIES)}. "
+                         f"Received: difficulty={name!r}")
+    return DIFFICULTIES[name]
 
 
 def check_sizes(n_train: int, n_test: int, image_size: int, n_mfcc: int) -> None:
@@ -487,13 +565,15 @@ def check_sizes(n_train: int, n_test: int, image_size: int, n_mfcc: int) -> None
 
 def write_demo(out_dir: str | Path, n_train: int = DEFAULT_TRAIN, n_test: int = DEFAULT_TEST,
                seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE, n_mfcc: int = DEFAULT_MFCC,
-               progress: bool = False, overwrite: bool = False) -> Path:
+               progress: bool = False, overwrite: bool = False,
+               difficulty: Difficulty | str = "demo") -> Path:
     """Write the synthetic data set to ``out_dir`` in the competition's layout.
 
     The whole set is written to a temporary sibling directory, then renamed
     into place: an interrupted run never leaves a partial data set at
     ``out_dir``. The same arguments give byte-identical CSVs.
     ``out_dir`` must not exist or be empty, unless ``overwrite`` is true.
+    ``difficulty``: a :class:`Difficulty` or the name of a preset in :data:`DIFFICULTIES`.
 
     >>> import tempfile, pandas as pd
     >>> d = write_demo(tempfile.mkdtemp() + "/demo", n_train=18, n_test=9, image_size=32)
@@ -502,6 +582,7 @@ def write_demo(out_dir: str | Path, n_train: int = DEFAULT_TRAIN, n_test: int = 
     """
     out = Path(out_dir)
     check_sizes(n_train, n_test, image_size, n_mfcc)
+    d = difficulty_named(difficulty) if isinstance(difficulty, str) else difficulty
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -515,13 +596,17 @@ def write_demo(out_dir: str | Path, n_train: int = DEFAULT_TRAIN, n_test: int = 
                 print(f"\r  {done[0]}/{total} rows", end="\n" if done[0] == total else "",
                       file=sys.stderr, flush=True)
 
-        scenes = _Scenes(seed, image_size)
+        scenes = _Scenes(seed, image_size, d.palette)
         rng = np.random.default_rng([seed, 0])
-        _write_split(tmp, "trainimg", _labels(n_train, rng), seed, 0, scenes, n_mfcc, True, tick)
-        _write_split(tmp, "testimg", _labels(n_test, rng), seed, 1, scenes, n_mfcc, False, tick)
+        _write_split(tmp, "trainimg", _labels(n_train, rng), seed, 0, scenes, n_mfcc, True, tick,
+                     d)
+        test_labels = _labels(n_test, rng)
+        _write_split(tmp, "testimg", test_labels, seed, 1, scenes, n_mfcc, False, tick, d)
+        (tmp / ANSWERS_CSV).write_text(
+            "id,CLASS\n" + "".join(f"{i},{int(c)}\n" for i, c in enumerate(test_labels)))
         (tmp / "class_names.txt").write_text("\n".join(CLASS_NAMES) + "\n")
-        (tmp / "README.txt").write_text(_readme(n_train, n_test, seed, image_size, n_mfcc))
-        (tmp / MARKER).write_text(_marker_text(n_train, n_test, seed, image_size, n_mfcc))
+        (tmp / "README.txt").write_text(_readme(n_train, n_test, seed, image_size, n_mfcc, d))
+        (tmp / MARKER).write_text(_marker_text(n_train, n_test, seed, image_size, n_mfcc, d))
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.errors import FatalSearchError, ModelTooLarge, TrialFailed
+from mmtune.evaluations import BUDGET_EPOCHS
 from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
                            trial_split)
 from mmtune.training import train_model
@@ -87,6 +88,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             ledger_trial = study.ask(fixed_distributions=space.optuna_distributions(params))
             ctx = TrialContext(cfg, source, progress, ledger_trial, cfg.tuner)
             ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+            ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
             weights = Path(self.get_trial_dir(trial.trial_id)) / WEIGHTS_FILE
             initial_weights = None
             if parent is not None:
@@ -95,6 +97,14 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                 if initial_weights is None:
                     initial_epoch = 0
             state, reason, value = "COMPLETE", "", None
+            told = False
+
+            def tell(**kwargs: Any) -> None:
+                nonlocal told
+                if not told:  # a second tell would raise and hide the first error
+                    told = True
+                    study.tell(ledger_trial, **kwargs)
+
             try:
                 with failing_as_trial_error():
                     split = trial_split(source, space, params)
@@ -107,24 +117,31 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
                     result.model = None
                 ctx.finished(result)
                 value = result.best_val_accuracy
-                study.tell(ledger_trial, value)
+                tell(values=value)
             except ModelTooLarge as exc:  # pruned untrained; Keras Tuner sees a worthless trial
-                state, reason, value = "PRUNED", str(exc), 0.0
-                ctx.pruned(reason)
-                study.tell(ledger_trial, state=TrialState.PRUNED)
+                state, reason, value = "SKIPPED", str(exc), 0.0
+                ctx.pruned(reason, skipped=True)
+                tell(state=TrialState.PRUNED)
             except TrialFailed as exc:
                 state, reason = "FAIL", str(exc)
                 ctx.failed(reason)
-                study.tell(ledger_trial, state=TrialState.FAIL)
-            except BaseException:
+                tell(state=TrialState.FAIL)
+            except KeyboardInterrupt:
                 ctx.failed("interrupted (Ctrl-C)")
-                study.tell(ledger_trial, state=TrialState.FAIL)
+                tell(state=TrialState.FAIL)
+                raise
+            except BaseException as exc:  # data errors, a fatal search error: recorded, raised
+                ctx.failed(f"{type(exc).__name__}: {exc}")
+                tell(state=TrialState.FAIL)
                 raise
             finally:
                 keras.backend.clear_session()
             best, ran, duration = ctx.summary()
             progress.trial_done(ledger_trial.number, state, best, ran, duration, note=reason[:120])
-            streak.update(state, reason)
+            try:
+                streak.update(state, reason)
+            except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
+                raise kt.errors.FatalError(str(exc)) from exc
             if state == "FAIL":
                 raise kt.errors.FailedTrialError(reason)
             return {"val_accuracy": float(value)}
@@ -138,7 +155,9 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
     try:
         tuner = make_tuner()
-    except Exception as exc:  # a state file half-written by a crash: Keras Tuner cannot resume
+    except (ValueError, KeyError, TypeError) as exc:  # its state file half-written by a crash
+        if not project.is_dir():
+            raise
         broken = project.with_name(f"{project.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         project.rename(broken)
         progress.message(f"Keras Tuner's own state in {project} is unreadable "
@@ -150,7 +169,12 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     while remaining > 0:
         before = len(tuner.oracle.trials)
         tuner.oracle.max_trials = before + remaining
-        tuner.search(verbose=0)
+        try:
+            tuner.search(verbose=0)
+        except kt.errors.FatalError as exc:
+            if isinstance(exc.__cause__, FatalSearchError):
+                raise exc.__cause__ from None
+            raise
         if len(tuner.oracle.trials) == before:  # the tuner has nothing left to try
             progress.message(f"Keras Tuner's {cfg.tuner} has no new configuration to try; "
                              f"stopping {remaining} trial(s) short of --trials {cfg.trials}")

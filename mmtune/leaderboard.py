@@ -1,10 +1,16 @@
-"""The leaderboard: a study's trials from the ledger, best first, in four formats.
+"""The leaderboard: a study's configurations from the ledger, best first, in four formats.
 
-Columns: ``rank, trial, state, val_accuracy, best_epoch, epochs, duration_s,
-params`` and then one column per hyperparameter. Completed trials come
-first (best validation accuracy first), then pruned, failed and running ones.
-A last ``retry_of`` column appears when a trial retries one whose worker died.
-Nothing but the ledger is read.
+Columns: ``rank, trial, state, val_accuracy, sd, evals, se, best_epoch, epochs,
+duration_s, params`` and then one column per hyperparameter. ``val_accuracy``
+is the mean over a configuration's evaluations (the search trial and its
+re-evaluations with other seeds, :mod:`mmtune.evaluations`), ``sd`` their
+seed-to-seed standard deviation, ``evals`` how many there are, and ``se`` the
+standard error the validation part's size alone implies. Completed
+configurations come first (best mean first), then pruned, failed and running
+ones; among completed ones, those trained on the study's whole epoch budget come
+before Hyperband's early rungs (a ``budget_epochs`` column shows each trial's
+budget when a study has such trials). A last ``retry_of`` column appears when a
+trial retries one whose worker died. Nothing but the ledger is read.
 """
 
 from __future__ import annotations
@@ -12,72 +18,58 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from typing import TYPE_CHECKING, Any
+
+from mmtune.evaluations import BUDGET_EPOCHS, EVALUATES, best_epoch, configurations, trial_value
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["BASE_COLUMNS", "best_accuracy", "best_epoch", "leaderboard_rows", "render", "trial_record", "render_trial"]
+__all__ = ["BASE_COLUMNS", "leaderboard_rows", "render", "trial_record", "render_trial"]
 
-BASE_COLUMNS = ("rank", "trial", "state", "val_accuracy", "best_epoch", "epochs", "duration_s",
-                "params")
-STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
-
-
-def best_accuracy(trial: optuna.trial.FrozenTrial) -> float | None:
-    """A trial's objective, or for a pruned/failed one the best of its epochs' accuracies."""
-    if trial.value is not None:
-        return float(trial.value)
-    curve = trial.user_attrs.get("val_accuracy_curve") or list(trial.intermediate_values.values())
-    finite = [v for v in curve if v is not None and math.isfinite(v)]
-    return max(finite) if finite else None
+BASE_COLUMNS = ("rank", "trial", "state", "val_accuracy", "sd", "evals", "se", "best_epoch",
+                "epochs", "duration_s", "params")
 
 
-def best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
-    """The 1-based epoch of a trial's best validation accuracy (earliest on ties)."""
-    if trial.user_attrs.get("best_epoch"):
-        return int(trial.user_attrs["best_epoch"])
-    steps = trial.intermediate_values
-    if not steps:
-        return None
-    return min(steps, key=lambda s: (-steps[s], s))
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return round(value, digits) if value is not None else None
 
 
 def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[str, Any]]:
-    """One dict per trial, in leaderboard order, with the columns above."""
+    """One dict per configuration, in leaderboard order, with the columns above."""
     trials = study.get_trials(deepcopy=False)
     param_names: list[str] = []
     for t in trials:
         for name in t.params:
             if name not in param_names:
                 param_names.append(name)
-
     any_retry = any(t.user_attrs.get("retry_of") is not None for t in trials)
-
-    def order(t: optuna.trial.FrozenTrial) -> tuple:
-        acc = best_accuracy(t)
-        return (STATE_ORDER.get(t.state.name, 5), -(acc if acc is not None else -1.0), t.number)
+    any_budget = any(t.user_attrs.get(BUDGET_EPOCHS) for t in trials)
 
     rows = []
-    for rank, t in enumerate(sorted(trials, key=order), start=1):
+    for rank, config in enumerate(configurations(study), start=1):
+        t = config.trial
         attrs = t.user_attrs
         duration = attrs.get("duration_s")
         if duration is None and t.datetime_start and t.datetime_complete:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
-        acc = best_accuracy(t)
         row: dict[str, Any] = {
             "rank": rank,
             "trial": t.number,
             "state": t.state.name,
-            "val_accuracy": round(acc, 4) if acc is not None else None,
-            "best_epoch": best_epoch(t),
+            "val_accuracy": _round(config.mean),
+            "sd": _round(config.sd),
+            "evals": config.n or None,
+            "se": _round(config.se_val),
+            "best_epoch": config.refit_epochs if config.complete else best_epoch(t),
             "epochs": attrs.get("epochs") or len(t.intermediate_values),
             "duration_s": round(float(duration), 1) if duration is not None else None,
             "params": attrs.get("params_count"),
         }
         for name in param_names:
             row[name] = t.params.get(name)
+        if any_budget:  # Hyperband: the epoch budget the trial was given (its fidelity)
+            row["budget_epochs"] = attrs.get(BUDGET_EPOCHS)
         if any_retry:
             row["retry_of"] = attrs.get("retry_of")
         rows.append(row)
@@ -125,11 +117,18 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
     t = matches[0]
     attrs = {k: v for k, v in t.user_attrs.items() if v is not None}
     curves = {k[: -len("_curve")]: attrs.pop(k) for k in list(attrs) if k.endswith("_curve")}
-    acc = best_accuracy(t)
+    evaluations = [{"trial": e.number, "seed": e.user_attrs.get("seed"),
+                    "val_accuracy": trial_value(e), "best_epoch": best_epoch(e)}
+                   for e in study.get_trials(deepcopy=False)
+                   if e.user_attrs.get(EVALUATES) == t.number and e.state.name == "COMPLETE"]
+    if evaluations:
+        attrs["re-evaluations"] = ", ".join(
+            f"#{e['trial']} seed {e['seed']}: {_cell(_round(e['val_accuracy']))} "
+            f"(epoch {e['best_epoch']})" for e in evaluations)
     return {
         "trial": t.number,
         "state": t.state.name,
-        "val_accuracy": acc,
+        "val_accuracy": trial_value(t),
         "best_epoch": best_epoch(t),
         "started": t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
         "finished": t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None,

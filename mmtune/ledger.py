@@ -181,11 +181,10 @@ class Ledger:
 
 
 def finished_count(study: optuna.Study) -> int:
-    """Trials that count toward ``--trials``: completed or pruned (failures are retried, not counted)."""
-    from optuna.trial import TrialState
+    """Trials that count toward ``--trials`` (:func:`mmtune.evaluations.counts_toward_trials`)."""
+    from mmtune.evaluations import counts_toward_trials
 
-    done = (TrialState.COMPLETE, TrialState.PRUNED)
-    return len(study.get_trials(deepcopy=False, states=done))
+    return sum(counts_toward_trials(t) for t in study.get_trials(deepcopy=False))
 
 
 def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> None:

@@ -60,8 +60,8 @@ _CNN_SEED: dict[str, Any] = {
     "dense_dropout": 0.5,
     "augment_strength": 0.0,
     "resolution": 64,
-    # Keras' default, as the seed; 0.9 lets BatchNorm's moving statistics settle within the few
-    # hundred steps of a small data set's short trials.
+    # Keras' default, as the seed. Its value no longer matters for what a trial measures: the
+    # trainer recomputes BatchNorm's statistics before every validation (mmtune.batchnorm).
     "bn_momentum": 0.99,
 }
 _MLP_SEED: dict[str, Any] = {"audio_units_1": 64, "audio_units_2": 32, "audio_units_3": 16}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.evaluations import SKIPPED
 from mmtune.memory import MemoryWatch
 from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
                            trial_split)
@@ -26,14 +27,15 @@ __all__ = ["study_options", "make_pruner", "run"]
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     """``median``: stop a trial whose accuracy is below the median of earlier trials at
-    the same epoch, once 3 trials have completed (a new study's first trial is the seed's
-    network; --max-cost keeps the unpruned start-up trials affordable), from epoch 2 (steps are 1-based epochs; after one epoch BatchNorm's
-    moving statistics are still far off, so epoch-1 accuracy says little); ``hyperband``: successive halving brackets over
+    the same epoch, once 3 trials have completed (a new study's first trials are the seed's
+    network and its portfolio), from the first epoch on (steps are 1-based epochs; with
+    BatchNorm statistics recomputed before each validation, epoch-1 accuracy already says
+    what the network has learnt); ``hyperband``: successive halving brackets over
     1..max_epochs; ``none``: never prune."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
                                               reduction_factor=3)
@@ -47,8 +49,10 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # group: conditional parameters (momentum only with sgd) get their own TPE groups.
+    # constant_liar: with several workers, running trials count as bad results so that
+    # workers do not all sample the same promising point.
     sampler = optuna.samplers.TPESampler(seed=cfg.seed + resumed_trials, n_startup_trials=6,
-                                         multivariate=True, group=True)
+                                         multivariate=True, group=True, constant_liar=True)
     return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
 
 
@@ -64,6 +68,10 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     def objective(trial: optuna.Trial) -> float:
         ctx = contexts[trial.number] = TrialContext(cfg, source, progress, trial, cfg.tuner)
         params = space.suggest_optuna(trial)
+        if _surplus(study, trial.number, cfg.trials):
+            reason = "surplus: the study had its trials when this worker started this one"
+            ctx.pruned(reason, skipped=True)
+            raise optuna.TrialPruned(reason)
         split = trial_split(source, space, params)
 
         def report(epoch: int, logs: dict[str, float]) -> None:
@@ -79,7 +87,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             ctx.pruned()
             raise
         except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
-            ctx.pruned(str(exc))
+            ctx.pruned(str(exc), skipped=True)
             raise optuna.TrialPruned(str(exc)) from exc
         except TrialFailed as exc:
             ctx.failed(str(exc))
@@ -95,9 +103,9 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
         reason = frozen.user_attrs.get("fail_reason") or ""
         note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
-        progress.trial_done(frozen.number, frozen.state.name, best, epochs, duration,
-                            note=(note or "")[:120])
-        streak.update(frozen.state.name, reason)
+        state = "SKIPPED" if frozen.user_attrs.get(SKIPPED) else frozen.state.name
+        progress.trial_done(frozen.number, state, best, epochs, duration, note=(note or "")[:120])
+        streak.update(state, note or reason)
 
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
@@ -109,12 +117,23 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
 
 def _should_start_another(study: optuna.Study, target: int) -> bool:
-    """True while completed + pruned + running (live) trials fall short of ``target``."""
+    """True while counted (completed or pruned) + running trials fall short of ``target``."""
     import optuna
-    from optuna.trial import TrialState
 
     optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    finished = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
-    running = sum(s == TrialState.RUNNING for s in states)
-    return finished + running < target
+    return _taken(study.get_trials(deepcopy=False)) < target
+
+
+def _taken(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Places of --trials taken: counted trials and search trials still running."""
+    from mmtune.evaluations import counts_toward_trials, is_reevaluation
+
+    running = sum(t.state.name == "RUNNING" and not is_reevaluation(t) for t in trials)
+    return sum(counts_toward_trials(t) for t in trials) + running
+
+
+def _surplus(study: optuna.Study, number: int, target: int) -> bool:
+    """True when the places were all taken by earlier trials as this one started: several
+    workers that looked at the study at the same moment each started one."""
+    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+    return _taken(earlier) >= target

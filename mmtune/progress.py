@@ -66,7 +66,7 @@ class SearchProgress:
 
     def trial_done(self, number: int, state: str, val_accuracy: float | None, epochs: int,
                    duration_s: float, note: str = "") -> None:
-        if state in ("COMPLETE", "PRUNED"):
+        if state in ("COMPLETE", "PRUNED"):  # not SKIPPED (refused untrained) nor FAIL
             self.done += 1
         if val_accuracy is not None and val_accuracy == val_accuracy and (
                 self.best is None or val_accuracy > self.best):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
+from mmtune.evaluations import configurations
 from mmtune.leaderboard import leaderboard_rows
 from mmtune.ledger import Ledger
 
@@ -242,11 +243,13 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
         ("epochs per full trial", meta.get("max_epochs")), ("data", meta.get("data_path")),
         ("data hash", meta.get("data_hash")), ("trials", f"{len(trials)} ({counts})"),
     ]
-    if complete:
-        best = max(complete, key=lambda t: (t.value, -t.number))
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
-        items += [("best trial", f"{best.number}: val_accuracy {_fmt(best.value)} at epoch "
-                                 f"{best.user_attrs.get('best_epoch', '?')}"),
+    ranked = [c for c in configurations(study) if c.complete]
+    if ranked:
+        best = ranked[0]
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.trial.params.items())
+        spread = f" (sd {_fmt(best.sd)} over {best.n} evaluations)" if best.n > 1 else ""
+        items += [("best trial", f"{best.number}: val_accuracy {_fmt(best.mean)}{spread}, "
+                                 f"refit epochs {best.refit_epochs}"),
                   ("best parameters", params)]
     else:
         items.append(("best trial", "none yet: no trial completed"))
@@ -261,8 +264,11 @@ def _leaderboard(study: optuna.Study) -> str:
     best = rows[0]["trial"] if rows[0]["state"] == "COMPLETE" else None
     table = _table(rows, text_columns=("state", "optimizer"),
                    row_class=lambda r: f"{r['state']}{' best' if r['trial'] == best else ''}")
-    return (f'<p>{len(rows)} trials, best first (the columns of <code>mmtune results</code>); '
-            f"pruned and failed trials after the completed ones.</p>"
+    return (f'<p>{len(rows)} configurations, best mean first (the columns of '
+            "<code>mmtune results</code>: <code>val_accuracy</code> is the mean over "
+            "<code>evals</code> evaluations with different seeds, <code>sd</code> their spread, "
+            "<code>se</code> the validation part's standard error); pruned and failed trials "
+            "after the completed ones.</p>"
             f'<div class="scroll">{table}</div>')
 
 
@@ -460,18 +466,25 @@ def _honest_check(record: dict[str, Any]) -> str:
     for m in members:
         search, check = m.get("search_val_accuracy"), m.get("check_val_accuracy")
         rows.append({"member": _member_name(m), "epochs": m.get("epochs"),
-                     "search val_accuracy": search, "check val_accuracy": check,
+                     "search val_accuracy": search, "search sd": m.get("search_sd"),
+                     "evaluations": m.get("search_evals"), "check val_accuracy": check,
+                     "holds": {True: "yes", False: "NO"}.get(m.get("check_holds"), ""),
                      "check - search": (round(check - search, 4)
                                         if check is not None and search is not None else None),
                      "model file": m.get("model_file"), "duration_s": m.get("duration_s")})
+    rejected = record.get("rejected_by_check") or []
     facts = [("rule", record.get("rule")), ("members", len(members)),
+             ("rejected by the check", ", ".join(
+                 f"trial {m.get('trial')} ({_fmt(m.get('check_val_accuracy'))} vs "
+                 f"{_fmt(m.get('search_val_accuracy'))})" for m in rejected) or "none"),
+             ("warning", record.get("warning") or "none"),
              ("ensemble", record.get("ensemble") or "no (one model)"),
              ("test rows", record.get("test_rows")),
              ("predicted classes (test)", ", ".join(
                  f"{k} {v}" for k, v in (record.get("predicted_class_counts") or {}).items())),
              ("refit time", f"{record.get('duration_s', '?')} s")]
     head = "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"
-    table = _table(rows, text_columns=("member", "model file"))
+    table = _table(rows, text_columns=("member", "model file", "holds"))
     checked = [r for r in rows if r["check val_accuracy"] is not None]
     if not checked:
         return head + "<h3>Members</h3>" + table + _note("refitted with --no-check: no honest check")
@@ -482,7 +495,7 @@ def _honest_check(record: dict[str, Any]) -> str:
     x = np.arange(len(checked))
     search = [r["search val_accuracy"] or 0.0 for r in checked]
     check = [r["check val_accuracy"] for r in checked]
-    ax.bar(x - 0.2, search, 0.4, label="search (best epoch)", color="#7f9cbf")
+    ax.bar(x - 0.2, search, 0.4, label="leaderboard (mean of evaluations)", color="#7f9cbf")
     ax.bar(x + 0.2, check, 0.4, label="honest check (same epochs, training part)", color="#e07b39")
     for i, (s, c) in enumerate(zip(search, check)):
         ax.text(i - 0.2, s, f"{s:.3f}", ha="center", va="bottom", fontsize=8)

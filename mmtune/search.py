@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.evaluations import SKIPPED
 from mmtune.ledger import Ledger, StudyMeta, finished_count, record_epoch, record_result
 from mmtune.progress import SearchProgress
 from mmtune.trial_data import DataSource, SplitData
@@ -22,6 +23,7 @@ from mmtune.trial_data import DataSource, SplitData
 if TYPE_CHECKING:
     import optuna
 
+    from mmtune.evaluations import Configuration
     from mmtune.spaces import Space
 
 __all__ = ["SearchConfig", "SearchOutcome", "PreparedSearch", "prepare_search", "run_search",
@@ -47,6 +49,7 @@ class SearchConfig:
     seed: int = 0
     tensorboard: bool = False
     max_failures: int = 5
+    max_skips: int = 20  # configurations refused untrained in a row before the search stops
     strict: bool = False
     workers: int = 1
     heartbeat: int = 10
@@ -56,8 +59,11 @@ class SearchConfig:
     feed: str = "pipeline"
     max_params: int | None = 8_000_000
     max_cost: float | None = 4.0
+    finalists: int = 3  # configurations re-evaluated before the search names its best
+    repeats: int = 3  # evaluations (seeds) each finalist gets, the search trial included
     max_macs: int | None = None  # set from max_cost when the search starts
     recycle_mb: int | None = None  # re-exec after this much growth (command line only)
+    warm_start: str | None = None  # an earlier study whose best configurations a new one tries
 
     @property
     def study_name(self) -> str:
@@ -74,17 +80,33 @@ class SearchOutcome:
     trials_done: int
     best_value: float | None
     best_trial: int | None
+    best_evals: int = 0
 
 
 class FailureStreak:
-    """Stops the search after ``limit`` failed trials in a row."""
+    """Stops the search after ``limit`` failed trials in a row, or after ``skip_limit``
+    configurations in a row refused before training (the space's samples do not fit the
+    budgets); counts the refused ones."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, skip_limit: int = 20) -> None:
         self.limit = limit
+        self.skip_limit = skip_limit
         self.count = 0
+        self.skipped_in_a_row = 0
+        self.skipped = 0
         self.last_reason = ""
 
     def update(self, state: str, reason: str = "") -> None:
+        if state == "SKIPPED":
+            self.skipped += 1
+            self.skipped_in_a_row += 1
+            if self.skip_limit and self.skipped_in_a_row >= self.skip_limit:
+                raise FatalSearchError(
+                    f"{self.skipped_in_a_row} configurations in a row were refused before "
+                    f"training ({reason}); the search stops. Raise --max-params / --max-cost "
+                    "(0: no limit) or narrow the space's ranges.")
+            return
+        self.skipped_in_a_row = 0
         if state != "FAIL":
             self.count = 0
             return
@@ -111,6 +133,7 @@ class TrialContext:
         trial.set_user_attr("tuner", tuner)
         trial.set_user_attr("data_hash", source_hash(source, cfg))
         trial.set_user_attr("data_path", str(source.data_dir))
+        trial.set_user_attr("val_rows", int(len(source.get(_default_resolution(cfg.space)).val_idx)))
         progress.trial_started(trial.number)
 
     @staticmethod
@@ -144,9 +167,12 @@ class TrialContext:
 
     def training_options(self, params: dict[str, Any]) -> dict[str, Any]:
         """The search-wide ``train_model`` keywords every backend passes for this trial."""
+        from mmtune.reevaluate import evaluation_seed
         from mmtune.tf_setup import jit_setting
 
-        return dict(seed=self.cfg.seed + self.trial.number, on_model=self.on_model,
+        seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
+        self.trial.set_user_attr("seed", seed)
+        return dict(seed=seed, on_model=self.on_model,
                     patience=self.cfg.patience, jit_compile=jit_setting(self.cfg.jit),
                     feed=self.cfg.feed, max_params=self.cfg.max_params,
                     max_macs=self.cfg.max_macs, callbacks=self.tensorboard_callbacks(params))
@@ -158,9 +184,12 @@ class TrialContext:
         self.trial.set_user_attr("fail_reason", reason[:2000])
         self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
 
-    def pruned(self, reason: str = "") -> None:
+    def pruned(self, reason: str = "", skipped: bool = False) -> None:
+        """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
         if reason:
             self.trial.set_user_attr("prune_reason", reason[:2000])
+        if skipped:
+            self.trial.set_user_attr(SKIPPED, True)
         self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
 
     def summary(self) -> tuple[float | None, int, float]:
@@ -246,32 +275,67 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         from mmtune import optuna_backend as backend
     else:
         from mmtune import keras_tuner_backend as backend  # type: ignore[no-redef]
+    earlier = _warm_start_study(cfg, ledger)
     study = ledger.open_search_study(cfg.study_name, meta,
                                      **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)))
     if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
-        study.enqueue_trial(cfg.space.defaults())  # a new study starts from the seed's network
+        from mmtune.portfolio import starting_points
+
+        # A new study starts from the seed's network, the space's portfolio, and the best of
+        # --warm-start's study; then the sampler.
+        for point in starting_points(cfg.space, earlier):
+            study.enqueue_trial(point, skip_if_exists=False)
     return PreparedSearch(source, ledger, study, backend)
+
+
+def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
+    """``--warm-start``'s study, checked to tune the same space's model."""
+    if not cfg.warm_start:
+        return None
+    if cfg.tuner not in OPTUNA_TUNERS:
+        raise MmtuneError(f"--warm-start seeds Optuna's sampler: use it with --tuner tpe. "
+                          f"Received: tuner={cfg.tuner!r}")
+    if cfg.warm_start == cfg.study_name:
+        raise MmtuneError(f"--warm-start {cfg.warm_start}: that is the study being searched; "
+                          "a study resumes by itself")
+    earlier = ledger.load_study(cfg.warm_start)[0]
+    if earlier.user_attrs.get("model") != cfg.space.model:
+        raise MmtuneError(f"--warm-start {cfg.warm_start}: that study tunes the model "
+                          f"{earlier.user_attrs.get('model')!r}, not {cfg.space.model!r}")
+    return earlier
 
 
 def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
+    from mmtune.reevaluate import next_evaluation, reevaluate_finalists
+
     prepared = prepare_search(cfg)
     study = prepared.study
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream)
-    if done >= cfg.trials:
+    pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
+    if done >= cfg.trials and not pending:
         progress.message(f"study {cfg.study_name!r} already holds {done} finished trials "
                          f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more.")
-    else:
+    elif done < cfg.trials:
         from mmtune.tf_setup import device_description
 
         progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
                          f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, on "
                          f"{device_description()}; ledger {prepared.ledger.url}")
         cfg.max_macs = max_macs(cfg, prepared.source)
-        prepared.backend.run(study, cfg, prepared.source, progress, FailureStreak(cfg.max_failures))
-    best_value, best_trial = _best(study)
-    return SearchOutcome(cfg.study_name, finished_count(study), best_value, best_trial)
+        streak = FailureStreak(cfg.max_failures, cfg.max_skips)
+        prepared.backend.run(study, cfg, prepared.source, progress, streak)
+        if streak.skipped:
+            progress.message(f"{streak.skipped} configuration(s) were refused before training "
+                             "(over --max-params / --max-cost): kept in the ledger for the "
+                             "sampler, not counted toward --trials")
+    if finished_count(study) >= cfg.trials:
+        reevaluate_finalists(study, cfg, prepared.source, progress)
+    best = _best(study)
+    if best is None:
+        return SearchOutcome(cfg.study_name, finished_count(study), None, None)
+    return SearchOutcome(cfg.study_name, finished_count(study), best.mean, best.number, best.n)
 
 
 def _trials_in(ledger: Ledger, name: str) -> int:
@@ -284,11 +348,9 @@ def _trials_in(ledger: Ledger, name: str) -> int:
     return len(optuna.load_study(study_name=name, storage=ledger.storage()).trials)
 
 
-def _best(study: optuna.Study) -> tuple[float | None, int | None]:
-    from optuna.trial import TrialState
+def _best(study: optuna.Study) -> Configuration | None:
+    """The leaderboard's first configuration."""
+    from mmtune.evaluations import configurations
 
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
-        return None, None
-    best = max(complete, key=lambda t: (t.value if t.value is not None else -1.0, -t.number))
-    return best.value, best.number
+    ranked = [c for c in configurations(study) if c.complete]
+    return ranked[0] if ranked else None

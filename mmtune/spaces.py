@@ -489,3 +489,8 @@ def _parse_when(when: Any, path: Path, key: str,
                             f"Received: {value!r}")
         out.append((parent, allowed))
     return tuple(out)
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file read with the spaces' strict loader (errors name the file and the line)."""
+    return _read_yaml(path)

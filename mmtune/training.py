@@ -96,7 +96,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
 
     ``full=True`` trains on every labelled row (refit) and validates on none.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
-    ``on_model`` sees the compiled model before training (to record its size);
+    ``on_model`` sees the model as soon as it is built (to record its size);
     a model above ``max_params`` parameters or ``max_macs`` multiply-accumulates per sample
     raises :class:`ModelTooLarge` untrained.
     ``patience`` > 0 ends training after that many epochs without a better validation
@@ -110,6 +110,7 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     tf = import_tensorflow()
     import keras
 
+    from mmtune.batchnorm import precise_callback, recompute_statistics
     from mmtune.models import MODEL_INPUTS, build_model, compile_model, model_macs
     from mmtune.pipeline import make_dataset
 
@@ -118,6 +119,15 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
     spec = split.input_spec(full=full)
     inputs = MODEL_INPUTS[model_name]
     batch_size = int(params.get("batch_size", 32))
+    model = build_model(model_name, params, spec)
+    if on_model is not None:
+        on_model(model)
+    if max_params and model.count_params() > max_params:  # refused before any other cost
+        raise ModelTooLarge(f"{model.count_params():,} parameters, above --max-params "
+                            f"{max_params:,}: skipped untrained")
+    if max_macs and model_macs(model) > max_macs:
+        raise ModelTooLarge(f"{model_macs(model):,} multiply-accumulates a sample, above "
+                            f"--max-cost ({max_macs:,}): skipped untrained")
     if feed == "device":
         from mmtune.device_feed import device_trainer, index_dataset
 
@@ -135,21 +145,14 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
         if validate and not full:
             v_images, v_mfcc, v_labels = split.part("val")
             val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
-    model = build_model(model_name, params, spec)
+    stats_ds = _statistics_batches(split, full=full, inputs=inputs, batch_size=batch_size,
+                                   seed=seed, feed=feed)
     trainer = model
     if feed == "device":
         trainer = device_trainer(model, split.data.train_images, split.data.train_mfcc, inputs)
     compile_model(trainer, params, jit_compile=jit_compile)
     if initial_weights:
         model.load_weights(str(initial_weights))
-    if on_model is not None:
-        on_model(model)
-    if max_params and model.count_params() > max_params:
-        raise ModelTooLarge(f"{model.count_params():,} parameters, above --max-params "
-                            f"{max_params:,}: skipped untrained")
-    if max_macs and model_macs(model) > max_macs:
-        raise ModelTooLarge(f"{model_macs(model):,} multiply-accumulates a sample, above "
-                            f"--max-cost ({max_macs:,}): skipped untrained")
     history: dict[str, list[float]] = {}
 
     def collect(epoch: int, logs: dict[str, float]) -> None:
@@ -159,6 +162,8 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
             report(epoch, logs)
 
     callbacks = list(callbacks or [])
+    if val_ds is not None:  # BatchNorm statistics recomputed before every validation
+        callbacks.insert(0, precise_callback(stats_ds))
     if patience > 0 and val_ds is not None:
         callbacks += [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                                     patience=patience), _stop_when_perfect()]
@@ -168,12 +173,36 @@ def train_model(model_name: str, params: dict[str, Any], split: SplitData, *, ep
                     callbacks=[_epoch_callback(collect, initial_epoch), *callbacks])
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
+    if val_ds is None:  # no validation recomputed them: the model leaves with precise ones
+        recompute_statistics(trainer, stats_ds)
     best_epoch, best_acc, val_loss = curves_summary(history)
     return TrialResult(curves=history, best_epoch=best_epoch + initial_epoch if best_epoch else 0,
                        best_val_accuracy=best_acc, val_loss=val_loss,
                        epochs=initial_epoch + len(history.get("loss", [])),
                        duration_s=time.perf_counter() - started,
                        params_count=int(model.count_params()), model=model)
+
+
+def _statistics_batches(split: SplitData, *, full: bool, inputs: tuple[str, ...],
+                        batch_size: int, seed: int, feed: str) -> Any:
+    """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
+    batch statistics become BatchNorm's (:mod:`mmtune.batchnorm`)."""
+    from mmtune.batchnorm import STATISTICS_ROWS
+    from mmtune.pipeline import make_dataset
+
+    every = split.data
+    rows = np.arange(len(every.train_labels)) if full else np.asarray(split.train_idx)
+    rng = np.random.default_rng([seed, 7])
+    pick = rng.permutation(rows)[:STATISTICS_ROWS]
+    whole = (len(pick) // batch_size) * batch_size
+    pick = np.sort(pick[:whole] if whole else pick)
+    if feed == "device":
+        from mmtune.device_feed import index_dataset
+
+        return index_dataset(pick, every.train_labels[pick], batch_size=batch_size,
+                             shuffle=False)
+    return make_dataset(every.train_images[pick], every.train_mfcc[pick], None, inputs=inputs,
+                        batch_size=batch_size)
 
 
 def run_trial(model_name: str, params: dict[str, Any], split: SplitData, *, epochs: int,

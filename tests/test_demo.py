@@ -132,7 +132,8 @@ def test_each_modality_alone_is_clearly_below_both(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    d = write_demo(tmp_path / "d", n_train=180, n_test=9, image_size=64, seed=0)
+    d = write_demo(tmp_path / "d", n_train=180, n_test=9, image_size=64, seed=0,
+                   difficulty="easy")
     df = pd.read_csv(d / "data_train.csv")
     audio, y = df.filter(like="mfcc_").to_numpy(), df.CLASS.to_numpy()
     pixels = np.stack([np.asarray(Image.open(d / n).resize((16, 16), Image.BOX))
@@ -146,3 +147,53 @@ def test_each_modality_alone_is_clearly_below_both(tmp_path):
     a, p, both = score(audio), score(pixels), score(np.hstack([audio, pixels]))
     assert 0.4 < a < 0.85 and 0.4 < p < 0.85, (a, p, both)
     assert both > 0.9 and both > max(a, p) + 0.15, (a, p, both)
+
+
+def _frames(d, n):
+    df = pd.read_csv(d / "data_train.csv")
+    return [np.asarray(Image.open(d / name), np.int16) for name in df.IMAGE[:n]], df
+
+
+def test_difficulty_knobs_change_what_they_say(tmp_path):
+    """With every variation off, the frames of one video are the same picture; each knob then
+    brings its own variation, and more videos bring more distinct scenes."""
+    still = demo.Difficulty(videos=1, cue=0.0, camera=0.0, light=0.0, noise=0.0)
+    d = write_demo(tmp_path / "still", n_train=18, n_test=2, image_size=32, difficulty=still)
+    frames, df = _frames(d, 18)
+    by_class = {}
+    for frame, label in zip(frames, df.CLASS):
+        by_class.setdefault(label, []).append(frame)
+    assert all(np.array_equal(f[0], f[1]) for f in by_class.values()), "one video, no jitter"
+    for knob in ("noise", "light", "camera"):
+        varied = demo.Difficulty(**{**still.__dict__, knob: 2.0})
+        d = write_demo(tmp_path / knob, n_train=18, n_test=2, image_size=32, difficulty=varied)
+        frames, df = _frames(d, 18)
+        pairs = {}
+        for frame, label in zip(frames, df.CLASS):
+            pairs.setdefault(label, []).append(frame)
+        assert all(not np.array_equal(f[0], f[1]) for f in pairs.values()), knob
+    quiet = write_demo(tmp_path / "quiet", n_train=9, n_test=1, image_size=16, difficulty=still)
+    noisy = write_demo(tmp_path / "noisy", n_train=9, n_test=1, image_size=16,
+                       difficulty=demo.Difficulty(videos=1, cue=0.0, camera=0.0, light=0.0,
+                                                  noise=0.0, sound_noise=2.0))
+    a = pd.read_csv(quiet / "data_train.csv").filter(like="mfcc_").to_numpy()
+    b = pd.read_csv(noisy / "data_train.csv").filter(like="mfcc_").to_numpy()
+    assert np.abs(a - b).mean() > 1.0, "sound noise changes the MFCCs"
+
+
+def test_presets_are_graded_and_the_answers_are_written(tmp_path):
+    names = list(demo.DIFFICULTIES)
+    assert names[:2] == ["easy", "demo"] and "hard" in names
+    easy, hard = demo.DIFFICULTIES["easy"], demo.DIFFICULTIES["hard"]
+    for knob in ("videos", "camera", "light", "noise", "palette", "sound_noise"):
+        assert getattr(hard, knob) > getattr(easy, knob), knob
+    assert hard.cue < easy.cue
+    d = write_demo(tmp_path / "d", n_train=18, n_test=7, image_size=16, difficulty="hard")
+    answers = pd.read_csv(d / demo.ANSWERS_CSV)
+    assert list(answers.columns) == ["id", "CLASS"] and answers.id.tolist() == list(range(7))
+    assert answers.CLASS.between(0, 8).all()
+    assert "videos=10" in (d / "README.txt").read_text()
+    with pytest.raises(ValueError, match="Expected a difficulty among"):
+        write_demo(tmp_path / "x", n_train=9, n_test=1, image_size=16, difficulty="brutal")
+    with pytest.raises(ValueError, match="Expected cue in"):
+        demo.Difficulty(cue=1.5)

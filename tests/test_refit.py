@@ -19,7 +19,7 @@ def searched(tmp_path_factory):
     data = tiny_data(root / "data")
     results = root / "results"
     # --max-cost 0: no configuration is skipped untrained, so all three trials complete.
-    assert main(["search", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
+    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
                  "--results", str(results), "--tuner", "random", "--max-cost", "0"]) == 0
     study = Ledger(results).load_study("tiny")[0]
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
@@ -118,3 +118,90 @@ def test_refit_without_completed_trials_or_unknown_trial(searched, capsys):
     assert "no trial 42" in capsys.readouterr().err
     assert main(["predict", "--model", str(searched["root"] / "missing.keras")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# -- the honest check acts ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def claims(tmp_path_factory):
+    """A study on data whose labels were shuffled (nothing to learn: a check scores near
+    chance on 8 validation rows), made by a real search, whose ledger then receives studies of
+    configurations with stated figures the check can or cannot reach."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("claims")
+    data = tiny_data(root / "data")
+    lines = (data / "data_train.csv").read_text().splitlines()
+    labels = [line.rsplit(",", 1)[1] for line in lines[1:]]
+    shuffled = np.random.default_rng(1).permutation(labels)
+    (data / "data_train.csv").write_text("\n".join(
+        [lines[0]] + [f"{line.rsplit(',', 1)[0]},{c}" for line, c in zip(lines[1:], shuffled)])
+        + "\n")
+    results = root / "results"
+    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "1",
+                 "--data", str(data), "--results", str(results), "--max-cost", "0"]) == 0
+    return results
+
+
+def _study_of_claims(results, name, figures):
+    """A study named ``name`` holding one completed trial per figure (1 epoch each, judged on
+    10,000 validation rows, so the check's tolerance is its floor of 2 points)."""
+    import optuna
+
+    ledger = Ledger(results)
+    searched = ledger.load_study("tiny")[0]
+    study = optuna.create_study(study_name=name, storage=ledger.storage(), direction="maximize")
+    for key, value in searched.user_attrs.items():
+        study.set_user_attr(key, value)
+    base = searched.trials[0]
+    for figure in figures:
+        study.add_trial(optuna.trial.create_trial(
+            value=figure, params=base.params, distributions=base.distributions,
+            intermediate_values={1: figure},
+            user_attrs={"best_epoch": 1, "epochs": 1, "val_rows": 10_000}))
+
+
+def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, capsys):
+    _study_of_claims(claims, "moves", [1.0, 0.0])
+    assert main(["refit", "--best", "--study", "moves", "--results", str(claims)]) == 0
+    captured = capsys.readouterr()
+    assert "honest check, trial 0" in captured.err and "FALLS" in captured.err
+    assert "trying trial 1" in captured.err
+    record = json.loads((claims / "moves" / "refit" / "refit.json").read_text())
+    assert [m["trial"] for m in record["members"]] == [1] and record["members"][0]["check_holds"]
+    assert [m["trial"] for m in record["rejected_by_check"]] == [0]
+    assert record["warning"] is None and "WARNING" not in captured.out
+
+
+def test_when_no_configuration_holds_the_submission_carries_a_warning(claims, capsys):
+    _study_of_claims(claims, "none-holds", [1.0, 0.995])
+    assert main(["refit", "--best", "--study", "none-holds", "--results", str(claims)]) == 0
+    captured = capsys.readouterr()
+    record = json.loads((claims / "none-holds" / "refit" / "refit.json").read_text())
+    assert record["warning"] and "WARNING" in captured.out
+    assert len(record["members"]) == 1 and len(record["rejected_by_check"]) == 1
+    checks = [m["check_val_accuracy"] for m in record["members"] + record["rejected_by_check"]]
+    assert record["members"][0]["check_val_accuracy"] == max(checks), "the best check is kept"
+    assert (claims / "none-holds" / "refit" / "submission.csv").is_file()
+
+
+def test_refit_ranks_by_the_mean_of_evaluations(claims, capsys):
+    """A configuration with one lucky run ranks below one whose evaluations agree."""
+    import optuna
+
+    _study_of_claims(claims, "means", [0.9, 0.8])
+    ledger = Ledger(claims)
+    study = ledger.load_study("means")[0]
+    lucky, steady = study.trials
+    for value, target in ((0.2, lucky), (0.8, steady)):  # a re-evaluation of each
+        study.add_trial(optuna.trial.create_trial(
+            value=value, params=target.params, distributions=target.distributions,
+            user_attrs={"best_epoch": 1, "epochs": 1, "evaluates": target.number, "seed": 1000}))
+    assert main(["results", "--study", "means", "--results", str(claims), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["trial"], r["val_accuracy"], r["evals"]) for r in rows] == [(1, 0.8, 2), (0, 0.55, 2)]
+    from mmtune.refit import choose_members
+
+    assert [m.trial for m in choose_members(study, None, 1, 1, 0)] == [1]
+    assert [m.trial for m in choose_members(study, 3, 1, 1, 0)] == [1], \
+        "a re-evaluation's number names the configuration it repeats"

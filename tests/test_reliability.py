@@ -34,7 +34,7 @@ def _study(results=None, storage=None, name="tiny"):
 
 
 def _search_cmd(space, data, results, trials, *extra):
-    return [sys.executable, "-m", "mmtune", "search", "--space", str(space), "--data", str(data),
+    return [sys.executable, "-m", "mmtune", "search", "--finalists", "0", "--space", str(space), "--data", str(data),
             "--results", str(results), "--trials", str(trials), *extra]
 
 
@@ -62,7 +62,7 @@ def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=N
 
 def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, postgres_url):
     space = tiny_space(tmp_path)
-    assert main(["search", "--space", str(space), "--data", str(data), "--trials", "4",
+    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--trials", "4",
                  "--workers", "2", "--storage", postgres_url, "--results", str(tmp_path)]) == 0
     trials = _study(storage=postgres_url).get_trials()
     finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
@@ -73,7 +73,7 @@ def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, pos
 
 
 def test_several_workers_on_sqlite_are_refused(data, tmp_path, capsys):
-    code = main(["search", "--space", str(tiny_space(tmp_path)), "--data", str(data), "--trials",
+    code = main(["search", "--finalists", "0", "--space", str(tiny_space(tmp_path)), "--data", str(data), "--trials",
                  "2", "--workers", "2", "--results", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "SQLite is not safe" in err and "postgresql" in err
@@ -133,7 +133,7 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
 def test_half_written_keras_tuner_state_is_set_aside(data, tmp_path, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    args = ["search", "--space", str(space), "--data", str(data), "--results", str(results),
+    args = ["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
             "--tuner", "random"]
     assert main(args + ["--trials", "2"]) == 0
     oracle = results / "tiny" / "keras_tuner" / "oracle.json"
@@ -151,7 +151,7 @@ def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tm
     (cache / ".tmp-half.npz").write_bytes(b"PK\x03\x04 half a zip")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
                  "--trials", "1"]) == 0
     refit_dir = results / "tiny" / "refit"
     refit_dir.mkdir(parents=True)
@@ -175,7 +175,7 @@ def _enospc_on(monkeypatch, fragment):
 def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
                  "--trials", "1"]) == 0
     assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
     submission = results / "tiny" / "refit" / "submission.csv"
@@ -208,7 +208,7 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     data = tiny_data(tmp_path / "data")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--space", str(space), "--data", str(data), "--results", str(results),
+    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
                  "--trials", "1"]) == 0
     ledger_before = (results / "ledger.sqlite3").read_bytes()
     (data / "testimg_00002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

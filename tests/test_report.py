@@ -33,7 +33,7 @@ def reported(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data = tiny_data(root / "data")
     results = root / "results"
-    assert main(["search", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
+    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
                  "--results", str(results)]) == 0
     assert main(["refit", "--best", "--results", str(results)]) == 0
     assert main(["report", "--results", str(results)]) == 0

@@ -26,8 +26,9 @@ def workdir(tmp_path_factory):
 def tpe_study(workdir):
     """One 3-trial TPE search, shared by the read-only tests below."""
     results = workdir["root"] / "results-tpe"
-    code = main(["search", "--space", str(workdir["space"]), "--trials", "3", "--data",
-                 str(workdir["data"]), "--results", str(results), "--tuner", "tpe"])
+    code = main(["search", "--finalists", "1", "--repeats", "2", "--space", str(workdir["space"]),
+                 "--trials", "3", "--data", str(workdir["data"]), "--results", str(results),
+                 "--tuner", "tpe"])
     assert code == 0
     return results
 
@@ -37,8 +38,9 @@ def _trials(results, study="tiny"):
 
 
 def test_tpe_search_records_every_trial_in_the_ledger(tpe_study, workdir):
-    trials = _trials(tpe_study)
-    assert len(trials) == 3
+    every = _trials(tpe_study)
+    trials = [t for t in every if "evaluates" not in t.user_attrs]
+    assert len(trials) == 3, "re-evaluations do not count toward --trials"
     assert {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
     for t in trials:
         attrs = t.user_attrs
@@ -49,11 +51,28 @@ def test_tpe_search_records_every_trial_in_the_ledger(tpe_study, workdir):
         assert len(attrs["data_hash"]) == 64
         assert t.intermediate_values == {1: attrs["val_accuracy_curve"][0]}
         assert 1e-3 <= t.params["learning_rate"] <= 1e-2
+        assert attrs["seed"] == t.number and attrs["val_rows"] == 8
+
+
+def test_the_best_configuration_is_reevaluated_and_ranked_by_its_mean(tpe_study, capsys):
+    every = _trials(tpe_study)
+    again = [t for t in every if "evaluates" in t.user_attrs]
+    assert len(again) == 1 and again[0].state.name == "COMPLETE"
+    target = next(t for t in every if t.number == again[0].user_attrs["evaluates"])
+    assert again[0].params == target.params and again[0].user_attrs["seed"] == target.number + 1000
+    assert main(["results", "--results", str(tpe_study), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3, "one row per configuration, re-evaluations folded in"
+    first = next(r for r in rows if r["trial"] == target.number)
+    assert first["evals"] == 2
+    assert first["val_accuracy"] == pytest.approx((target.value + again[0].value) / 2, abs=1e-4)
+    assert first["sd"] == pytest.approx(abs(target.value - again[0].value) / 2 ** 0.5, abs=1e-4)
+    assert all(r["evals"] == 1 for r in rows if r["trial"] != target.number and r["state"] == "COMPLETE")
 
 
 def test_resume_counts_trials_in_the_study(workdir, tmp_path):
     results = tmp_path / "results"
-    args = ["search", "--space", str(workdir["space"]), "--data", str(workdir["data"]),
+    args = ["search", "--finalists", "0", "--space", str(workdir["space"]), "--data", str(workdir["data"]),
             "--results", str(results)]
     assert main(args + ["--trials", "2"]) == 0
     assert main(args + ["--trials", "3"]) == 0
@@ -66,7 +85,7 @@ def test_resume_counts_trials_in_the_study(workdir, tmp_path):
 
 def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys):
     results = tmp_path / "results"
-    assert main(["search", "--space", str(workdir["space"]), "--trials", "3", "--data",
+    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "3", "--data",
                  str(workdir["data"]), "--results", str(results), "--tuner", "random"]) == 0
     trials = _trials(results)
     assert len(trials) == 3 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
@@ -87,7 +106,7 @@ def test_hyperband_search_runs_and_records(workdir, tmp_path):
     results = tmp_path / "results"
     space = tiny_space(tmp_path, name="hb")
     space.write_text(space.read_text().replace("max_epochs: 1", "max_epochs: 2"))
-    assert main(["search", "--space", str(space), "--trials", "2", "--data",
+    assert main(["search", "--finalists", "0", "--space", str(space), "--trials", "2", "--data",
                  str(workdir["data"]), "--results", str(results), "--tuner", "hyperband"]) == 0
     trials = _trials(results, "hb")
     assert len(trials) == 2 and all(t.user_attrs["tuner"] == "hyperband" for t in trials)
@@ -100,13 +119,16 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(workdir, tmp_path):
     space.write_text(TINY_SPACE.replace("name: tiny", "name: failing").replace(
         "conv_blocks: {type: int, low: 1, high: 2, default: 1}",
         "conv_blocks: {type: choice, values: [1, 6], default: 1}"))
-    assert main(["search", "--space", str(space), "--trials", "4", "--data",
+    # The portfolio makes trials 1 and 2 the impossible ones, whatever the sampler draws later.
+    (tmp_path / "failing.portfolio.yaml").write_text(
+        "configurations:\n  - {conv_blocks: 6}\n  - {conv_blocks: 6, batch_size: 16}\n")
+    assert main(["search", "--finalists", "0", "--space", str(space), "--trials", "2", "--data",
                  str(workdir["data"]), "--results", str(results), "--max-failures", "10"]) == 0
     trials = _trials(results, "failing")
     failed = [t for t in trials if t.state.name == "FAIL"]
     done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
-    assert len(done) == 4, "failures are not counted toward --trials"
-    assert failed, "expected at least one trial with six blocks"
+    assert len(done) == 2, "failures are not counted toward --trials"
+    assert [t.number for t in failed][:2] == [1, 2]
     assert all(t.params["conv_blocks"] == 6 for t in failed)
     assert all("block" in t.user_attrs["fail_reason"] for t in failed)
 
@@ -118,7 +140,7 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path,
         "learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2, log: true, default: 3.0e-3}",
         "learning_rate: {type: float, low: 1.0e+20, high: 1.0e+30, log: true, default: 1.0e+25}")
         + "  optimizer: {type: choice, values: [sgd], default: sgd}\n")
-    code = main(["search", "--space", str(space), "--trials", "5", "--data",
+    code = main(["search", "--finalists", "0", "--space", str(space), "--trials", "5", "--data",
                  str(workdir["data"]), "--results", str(results), "--max-failures", "2"])
     err = capsys.readouterr().err
     assert code == 2
@@ -132,7 +154,7 @@ def test_bad_data_stops_the_search_before_anything_is_written(workdir, tmp_path,
     data = tiny_data(tmp_path / "data")
     (data / "trainimg_00003.png").unlink()
     results = tmp_path / "results"
-    code = main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data", str(data),
+    code = main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data", str(data),
                  "--results", str(results)])
     err = capsys.readouterr().err
     assert code == 2
@@ -142,11 +164,12 @@ def test_bad_data_stops_the_search_before_anything_is_written(workdir, tmp_path,
 
 def test_resume_on_other_data_is_refused(workdir, tpe_study, tmp_path, capsys):
     other = tiny_data(tmp_path / "other", seed=7)
-    code = main(["search", "--space", str(workdir["space"]), "--trials", "4", "--data", str(other),
+    code = main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "4", "--data", str(other),
                  "--results", str(tpe_study)])
     assert code == 2
+    before = len(_trials(tpe_study))
     assert "other data" in capsys.readouterr().err
-    assert len(_trials(tpe_study)) == 3
+    assert len(_trials(tpe_study)) == before == 4, "3 search trials and 1 re-evaluation"
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "markdown", "json"])
@@ -155,7 +178,8 @@ def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
     captured = capsys.readouterr()
     assert "latest" in captured.err  # says which study it used
     out = captured.out
-    base = ["rank", "trial", "state", "val_accuracy", "best_epoch", "epochs", "duration_s", "params"]
+    base = ["rank", "trial", "state", "val_accuracy", "sd", "evals", "se", "best_epoch", "epochs",
+            "duration_s", "params"]
     if fmt == "json":
         rows = json.loads(out)
         header = list(rows[0])
@@ -171,8 +195,8 @@ def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
         lines = out.strip().splitlines()
         header = lines[0].split()
         rows = lines[1:]
-    assert header[:8] == base
-    assert {"learning_rate", "batch_size", "conv_blocks"} <= set(header[8:])
+    assert header[:11] == base
+    assert {"learning_rate", "batch_size", "conv_blocks"} <= set(header[11:])
     assert len(rows) == 3
     if fmt in ("json", "csv"):
         accs = [float(r["val_accuracy"]) for r in rows]
@@ -218,7 +242,7 @@ def test_results_without_a_ledger_says_so(tmp_path, capsys):
 
 def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
     results = tmp_path / "results"
-    assert main(["search", "--space", str(workdir["space"]), "--trials", "1", "--data",
+    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "1", "--data",
                  str(workdir["data"]), "--results", str(results), "--precision", "mixed",
                  "--jit", "off"]) == 0
     trial = _trials(results)[0]
@@ -242,14 +266,21 @@ def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
 
 @pytest.mark.parametrize("flag, value, reason", [("--max-params", "100", "above --max-params 100"),
                                                  ("--max-cost", "0.01", "above --max-cost")])
-def test_models_over_budget_are_pruned_untrained(workdir, tmp_path, flag, value, reason):
+def test_models_over_budget_are_pruned_untrained(workdir, tmp_path, flag, value, reason, capsys):
+    """Every configuration is over the budget: each is refused untrained (kept in the ledger,
+    not counted toward --trials), and the search stops after --max-skips refusals in a row,
+    saying why."""
     results = tmp_path / "results"
-    assert main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), flag, value]) == 0
+    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data",
+                 str(workdir["data"]), "--results", str(results), flag, value,
+                 "--max-skips", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "3 configurations in a row were refused before training" in err
+    assert "Traceback" not in err
     trials = _trials(results)
-    assert [t.state.name for t in trials] == ["PRUNED", "PRUNED"]
+    assert len(trials) == 3 and {t.state.name for t in trials} == {"PRUNED"}
     for t in trials:
-        assert reason in t.user_attrs["prune_reason"]
+        assert reason in t.user_attrs["prune_reason"] and t.user_attrs["skipped"]
         assert t.user_attrs["params_count"] > 0 and not t.intermediate_values
 
 
@@ -274,7 +305,7 @@ def test_device_resident_feed_trains_exactly_like_the_pipeline(workdir):
 
 def test_tensorboard_writes_one_run_per_trial_with_its_hparams(workdir, tmp_path):
     results = tmp_path / "results"
-    assert main(["search", "--space", str(workdir["space"]), "--trials", "2", "--data",
+    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data",
                  str(workdir["data"]), "--results", str(results), "--tensorboard"]) == 0
     runs = sorted(p.name for p in (results / "tiny" / "tensorboard").iterdir())
     assert runs == ["trial_0000", "trial_0001"]

@@ -25,11 +25,14 @@ def demo(args: argparse.Namespace) -> int:
     n_test = demo_data.DEFAULT_TEST if args.test is None else args.test
     try:
         demo_data.check_sizes(n_train, n_test, args.image_size, demo_data.DEFAULT_MFCC)
+        difficulty = demo_data.difficulty_named(args.difficulty)
     except ValueError as exc:
         raise MmtuneError(str(exc)) from exc
     path = demo_data.write_demo(out, n_train=n_train, n_test=n_test, seed=args.seed,
-                                image_size=args.image_size, progress=True, overwrite=True)
+                                image_size=args.image_size, progress=True, overwrite=True,
+                                difficulty=difficulty)
     print(f"wrote the synthetic demo data set to {path}: {n_train} labelled rows, "
           f"{n_test} test rows, {args.image_size}x{args.image_size} pictures, "
-          f"{demo_data.DEFAULT_MFCC} MFCC columns, {len(demo_data.CLASS_NAMES)} classes")
+          f"{demo_data.DEFAULT_MFCC} MFCC columns, {len(demo_data.CLASS_NAMES)} classes, "
+          f"difficulty {args.difficulty} (test answers in {demo_data.ANSWERS_CSV})")
     return 0

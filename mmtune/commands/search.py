@@ -18,13 +18,15 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     """The command line one worker process runs: this search, as a single worker."""
     argv = ["search", "--space", args.space, "--trials", str(args.trials), "--tuner", args.tuner,
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
-            "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
+            "--max-failures", str(args.max_failures), "--max-skips", str(args.max_skips), "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
             "--feed", args.feed,
             "--max-params", str(args.max_params), "--max-cost", str(args.max_cost),
             "--recycle-mb", str(args.recycle_mb),
+            "--finalists", str(args.finalists), "--repeats", str(args.repeats),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
+                        ("--warm-start", args.warm_start),
                         ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
         if value is not None:
             argv += [flag, str(value)]
@@ -48,6 +50,8 @@ def search(args: argparse.Namespace) -> int:
                        workers=args.workers, heartbeat=args.heartbeat, patience=args.patience,
                        precision=args.precision, jit=args.jit, feed=args.feed,
                        max_params=args.max_params or None, max_cost=args.max_cost or None,
+                       finalists=args.finalists, repeats=args.repeats, max_skips=args.max_skips,
+                       warm_start=args.warm_start,
                        recycle_mb=(args.recycle_mb or None) if args.own_process else None)
     if args.workers > 1:
         from mmtune.workers import run_workers
@@ -60,7 +64,8 @@ def search(args: argparse.Namespace) -> int:
               file=sys.stderr)
         os.environ.setdefault(STARTED_ENV, str(started))
         reexec_self(sys.argv[1:])
-    best = (f"best val_accuracy {outcome.best_value:.4f} (trial {outcome.best_trial})"
+    evals = f", mean of {outcome.best_evals} evaluations" if outcome.best_evals > 1 else ""
+    best = (f"best val_accuracy {outcome.best_value:.4f} (trial {outcome.best_trial}{evals})"
             if outcome.best_value is not None else "no completed trial yet")
     print(f"study {outcome.study_name!r}: {outcome.trials_done} trials done "
           f"({format_duration(time.time() - started)}); {best}")
