@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a new study first tries the best configurations of this earlier "
                         "study in the same ledger (after the seed's network and the space's "
                         "portfolio); --tuner tpe")
+    search.add_argument("--no-portfolio", action="store_true",
+                        help="a new study starts from the seed's network alone, not also from "
+                        "the space's portfolio of configurations")
     search.add_argument("--finalists", type=int, default=3, metavar="K",
                         help="before naming its best, the search re-evaluates its top K "
                         "configurations with other seeds (0: none; default 3)")

@@ -72,6 +72,11 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
     from mmtune.ledger import finished_count
 
+    from keras_tuner.src import config as keras_tuner_config
+
+    # Keras Tuner ships with DEBUG on: it prints a traceback for every failed trial, whose
+    # reason mmtune already shows in one line and records in the ledger.
+    keras_tuner_config.DEBUG = False
     space = cfg.space
     project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.evaluations import SKIPPED
+from mmtune.orphans import fail_orphaned_trials
 from mmtune.memory import MemoryWatch
 from mmtune.search import (FailureStreak, SearchConfig, TrialContext, failing_as_trial_error,
                            trial_split)
@@ -72,7 +73,6 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
             reason = "surplus: the study had its trials when this worker started this one"
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason)
-        split = trial_split(source, space, params)
 
         def report(epoch: int, logs: dict[str, float]) -> None:
             ctx.report(epoch, logs)
@@ -81,6 +81,7 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
 
         try:
             with failing_as_trial_error():
+                split = trial_split(source, space, params)
                 result = run_trial(space.model, params, split, epochs=cfg.epochs, report=report,
                                    **ctx.training_options(params))
         except optuna.TrialPruned:
@@ -113,7 +114,8 @@ def run(study: optuna.Study, cfg: SearchConfig, source: DataSource, progress: Se
     while _should_start_another(study, cfg.trials):
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), callbacks=[after_trial],
                        gc_after_trial=True)
-        memory.after_trial()
+        if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
+            memory.after_trial()
 
 
 def _should_start_another(study: optuna.Study, target: int) -> bool:
@@ -121,6 +123,7 @@ def _should_start_another(study: optuna.Study, target: int) -> bool:
     import optuna
 
     optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
+    fail_orphaned_trials(study)  # ... at once when that worker ran on this machine
     return _taken(study.get_trials(deepcopy=False)) < target
 
 

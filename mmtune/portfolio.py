@@ -84,11 +84,12 @@ def warm_start_points(space: Space, earlier: optuna.Study) -> list[dict[str, Any
     return points
 
 
-def starting_points(space: Space, earlier: optuna.Study | None = None) -> list[dict[str, Any]]:
+def starting_points(space: Space, earlier: optuna.Study | None = None,
+                    portfolio: bool = True) -> list[dict[str, Any]]:
     """What a new study runs first, in order, without repeats: the seed's network, the
-    portfolio, then ``earlier``'s best."""
+    portfolio (unless ``portfolio`` is false), then ``earlier``'s best."""
     points: list[dict[str, Any]] = []
-    candidates = [space.defaults(), *load_portfolio(space)]
+    candidates = [space.defaults(), *(load_portfolio(space) if portfolio else [])]
     if earlier is not None:
         candidates += warm_start_points(space, earlier)
     for point in candidates:

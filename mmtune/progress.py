@@ -28,24 +28,29 @@ class SearchProgress:
     """Tracks the search and writes its status to ``stream`` (stderr by default)."""
 
     def __init__(self, total: int, done: int, max_epochs: int, stream: TextIO | None = None,
-                 live: bool | None = None) -> None:
+                 live: bool | None = None, best: tuple[float, int] | None = None,
+                 spent_s: float = 0.0) -> None:
+        """``done``, ``best`` (value, trial) and ``spent_s`` (seconds the study's counted
+        trials took) come from the ledger, so a resumed or recycled search shows the study's
+        best and pace, not this process's."""
         self.total = total
         self.done_at_start = done
+        self.spent_at_start = spent_s
         self.done = done
         self.max_epochs = max_epochs
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.started = time.monotonic()
-        self.best: float | None = None
-        self.best_trial: int | None = None
+        self.best: float | None = best[0] if best else None
+        self.best_trial: int | None = best[1] if best else None
         self.trial: int | None = None
         self._line_open = False
 
     def _eta(self) -> str:
-        finished_here = self.done - self.done_at_start
-        if finished_here <= 0:
+        if self.done <= 0:
             return "?"
-        per_trial = (time.monotonic() - self.started) / finished_here
+        spent = self.spent_at_start + time.monotonic() - self.started
+        per_trial = spent / self.done
         return format_duration(per_trial * max(0, self.total - self.done))
 
     def _status(self, epoch: int, acc: float | None) -> str:

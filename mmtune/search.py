@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
 from mmtune.evaluations import SKIPPED
+from mmtune.orphans import OWNER, fail_orphaned_trials, owner_of_this_process
 from mmtune.ledger import Ledger, StudyMeta, finished_count, record_epoch, record_result
 from mmtune.progress import SearchProgress
 from mmtune.trial_data import DataSource, SplitData
@@ -64,6 +65,7 @@ class SearchConfig:
     max_macs: int | None = None  # set from max_cost when the search starts
     recycle_mb: int | None = None  # re-exec after this much growth (command line only)
     warm_start: str | None = None  # an earlier study whose best configurations a new one tries
+    portfolio: bool = True  # a new study tries the space's portfolio after the seed's network
 
     @property
     def study_name(self) -> str:
@@ -131,6 +133,7 @@ class TrialContext:
         self.started = time.perf_counter()
         self._start_clean(trial)
         trial.set_user_attr("tuner", tuner)
+        trial.set_user_attr(OWNER, owner_of_this_process())
         trial.set_user_attr("data_hash", source_hash(source, cfg))
         trial.set_user_attr("data_path", str(source.data_dir))
         trial.set_user_attr("val_rows", int(len(source.get(_default_resolution(cfg.space)).val_idx)))
@@ -278,12 +281,15 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     earlier = _warm_start_study(cfg, ledger)
     study = ledger.open_search_study(cfg.study_name, meta,
                                      **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)))
+    # Trials left RUNNING by a killed process of this machine: failed now (and, for the
+    # sampler's search, queued again), not counted as running until the heartbeat notices.
+    fail_orphaned_trials(study, retry=cfg.tuner in OPTUNA_TUNERS)
     if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
         from mmtune.portfolio import starting_points
 
         # A new study starts from the seed's network, the space's portfolio, and the best of
         # --warm-start's study; then the sampler.
-        for point in starting_points(cfg.space, earlier):
+        for point in starting_points(cfg.space, earlier, portfolio=cfg.portfolio):
             study.enqueue_trial(point, skip_if_exists=False)
     return PreparedSearch(source, ledger, study, backend)
 
@@ -312,7 +318,8 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     prepared = prepare_search(cfg)
     study = prepared.study
     done = finished_count(study)
-    progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream)
+    progress = SearchProgress(cfg.trials, done, cfg.epochs, stream=progress_stream,
+                              **_progress_so_far(study))
     pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
     if done >= cfg.trials and not pending:
         progress.message(f"study {cfg.study_name!r} already holds {done} finished trials "
@@ -336,6 +343,18 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
     if best is None:
         return SearchOutcome(cfg.study_name, finished_count(study), None, None)
     return SearchOutcome(cfg.study_name, finished_count(study), best.mean, best.number, best.n)
+
+
+def _progress_so_far(study: optuna.Study) -> dict[str, Any]:
+    """The study's best single result and the seconds its counted trials took."""
+    from mmtune.evaluations import counts_toward_trials, trial_value
+
+    counted = [t for t in study.get_trials(deepcopy=False) if counts_toward_trials(t)]
+    scored = [(trial_value(t), t.number) for t in counted if t.state.name == "COMPLETE"]
+    scored = [(v, n) for v, n in scored if v is not None]
+    best = max(scored, key=lambda s: (s[0], -s[1])) if scored else None
+    return {"best": best,
+            "spent_s": sum(float(t.user_attrs.get("duration_s") or 0.0) for t in counted)}
 
 
 def _trials_in(ledger: Ledger, name: str) -> int:

@@ -59,10 +59,16 @@ def _epoch_callback(report: EpochReport | None, offset: int) -> Any:
     class _Report(keras.callbacks.Callback):
         """Fails the trial on a NaN loss and hands each epoch's logs to ``report``."""
 
+        epoch = offset
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
-                raise TrialFailed(f"loss became {float(loss)} in epoch {offset + 1} (batch {batch})")
+                raise TrialFailed(f"loss became {float(loss)} in epoch {self.epoch + 1} "
+                                  f"(batch {batch + 1})")
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             if report is not None:

@@ -109,6 +109,30 @@ def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
     assert any(r["retry_of"] == killed for r in rows), "the leaderboard shows the retry"
 
 
+def test_sigkill_on_the_default_sqlite_ledger_then_rerun_at_once_retries_the_trial(data, tmp_path):
+    """A killed process's RUNNING trial is failed by the next run at once (its pid is gone),
+    without waiting for the heartbeat, and its parameters are tried again."""
+    space = tmp_path / "slow.yaml"
+    space.write_text(SLOW_SPACE)
+    results = tmp_path / "results"
+    cmd = _search_cmd(space, data, results, 3, *STEADY)  # default --heartbeat 10
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        killed, completed = _wait_for_running_epoch(results, "slow", completed=1, process=proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "3 trials done" in rerun.stdout
+    trials = {t.number: t for t in _study(results, name="slow").get_trials()}
+    assert trials[killed].state.name == "FAIL"
+    assert "ended mid-trial" in trials[killed].user_attrs["fail_reason"]
+    retries = [t for t in trials.values() if t.user_attrs.get("retry_of") == killed]
+    assert len(retries) == 1 and retries[0].params == trials[killed].params
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 3
+
+
 def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path):
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW_SPACE)

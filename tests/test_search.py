@@ -133,7 +133,10 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(workdir, tmp_path):
     assert all("block" in t.user_attrs["fail_reason"] for t in failed)
 
 
-def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path, capsys):
+@pytest.mark.parametrize("tuner", ["tpe", "random", "hyperband"])
+def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path, capsys, tuner):
+    """Every tuner stops after --max-failures failures in a row with one clear line (Keras
+    Tuner catches everything but its own FatalError inside a trial)."""
     results = tmp_path / "results"
     space = tmp_path / "nan.yaml"
     space.write_text(TINY_SPACE.replace("name: tiny", "name: nan").replace(
@@ -141,10 +144,12 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path,
         "learning_rate: {type: float, low: 1.0e+20, high: 1.0e+30, log: true, default: 1.0e+25}")
         + "  optimizer: {type: choice, values: [sgd], default: sgd}\n")
     code = main(["search", "--finalists", "0", "--space", str(space), "--trials", "5", "--data",
-                 str(workdir["data"]), "--results", str(results), "--max-failures", "2"])
+                 str(workdir["data"]), "--results", str(results), "--max-failures", "2",
+                 "--tuner", tuner])
     err = capsys.readouterr().err
     assert code == 2
     assert "2 trials failed in a row" in err and "Traceback" not in err
+    assert "in epoch 1 (batch " in err
     trials = _trials(results, "nan")
     assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
     assert all("nan" in t.user_attrs["fail_reason"].lower() for t in trials)

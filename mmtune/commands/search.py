@@ -32,6 +32,8 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             argv += [flag, str(value)]
     if args.tensorboard:
         argv.append("--tensorboard")
+    if args.no_portfolio:
+        argv.append("--no-portfolio")
     return argv
 
 
@@ -51,7 +53,7 @@ def search(args: argparse.Namespace) -> int:
                        precision=args.precision, jit=args.jit, feed=args.feed,
                        max_params=args.max_params or None, max_cost=args.max_cost or None,
                        finalists=args.finalists, repeats=args.repeats, max_skips=args.max_skips,
-                       warm_start=args.warm_start,
+                       warm_start=args.warm_start, portfolio=not args.no_portfolio,
                        recycle_mb=(args.recycle_mb or None) if args.own_process else None)
     if args.workers > 1:
         from mmtune.workers import run_workers

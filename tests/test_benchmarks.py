@@ -1,0 +1,47 @@
+"""The benchmark harnesses run end to end on tiny data (one trial, one epoch each)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from searchkit import tiny_space
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import peers  # noqa: E402
+import quality  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    return quality.make_set(root / "data", "hard", rows=27, test=6, image_size=16), root
+
+
+def test_the_linear_baseline_scores_both_parts(graded):
+    data, _ = graded
+    scores = quality.linear_baseline(data)
+    assert set(scores) == {"val", "test"} and all(0.0 <= v <= 1.0 for v in scores.values())
+
+
+# One of each code path: Keras Tuner's and Optuna's own loops with a plain fit, and mmtune's
+# search (the peers' "trainer" rows are that same path with other flags).
+@pytest.mark.parametrize("name", ["kt-hyperband:plain", "optuna-tpe-hb:plain", "mmtune"])
+def test_peers_run_one_trial_and_are_judged_alike(graded, name):
+    data, root = graded
+    space = tiny_space(root)
+    out = peers.run_tuner(name, data, str(space), trials=1, epochs=1, seed=0,
+                          work=root / "runs", judge_seeds=(1,))
+    assert 0.0 <= out["best_val"] <= 1.0 and 0.0 <= out["held_out"] <= 1.0
+    assert len(out["retrained"]) == 1 and out["epochs_spent"] >= 1
+    assert set(out["params"]) <= {"conv_blocks", "base_filters", "dense_units", "audio_units_1",
+                                  "audio_units_2", "resolution", "learning_rate", "batch_size"}
+    assert "|" in peers.table({name: [out]})
+
+
+def test_every_tuner_has_a_row():
+    names = peers.tuner_names()
+    assert names[-1] == "mmtune" and len(names) == 7
+    assert {n.split(":")[0] for n in names[:-1]} == set(peers.PEERS)
