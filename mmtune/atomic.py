@@ -33,9 +33,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     fd, name = tempfile.mkstemp(prefix=f".tmp-{target.name}-", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make the result private
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -50,6 +48,20 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc/self/status). Setting it
+    to read it, as ``os.umask`` does, would for a moment give every file that other threads
+    (TensorFlow's) create the mode 0666; where /proc cannot tell, the safe 0o022 is assumed."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

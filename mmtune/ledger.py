@@ -104,7 +104,7 @@ class Ledger:
                         max_retry=2),
                 )
             try:
-                self._storage = optuna.storages.RDBStorage(self.url, **kwargs)
+                self._storage = _open_rdb(self.url, kwargs)
             except ImportError as exc:
                 raise LedgerError(
                     f"cannot open the storage {self.url!r}: {exc}. For PostgreSQL install the "
@@ -211,3 +211,27 @@ def record_result(trial: optuna.Trial, result: Any) -> None:
     trial.set_user_attr("epochs", result.epochs)
     trial.set_user_attr("duration_s", round(result.duration_s, 3))
     trial.set_user_attr("params_count", result.params_count)
+
+
+def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> Any:
+    """Optuna's RDB storage, retried when another process is creating its tables right now.
+
+    Workers started together on an empty PostgreSQL database each create Optuna's tables
+    and types; all but one then fail (``UniqueViolation ... CREATE TYPE``, a duplicate
+    table). Once the winner has committed, opening again finds the schema in place.
+    """
+    import random
+    import time
+
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+            racing = "already exists" in str(exc) or "UniqueViolation" in str(exc)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+    raise AssertionError("unreachable")

@@ -253,3 +253,31 @@ def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path):
     trials = _study(results).get_trials()
     assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
     assert "3 trials done" in run.stdout
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_workers_opening_an_empty_postgres_database_at_once_all_succeed(postgres_server, attempt):
+    """Each opener creates Optuna's tables; on an empty database, all at once, all but one
+    used to fail with UniqueViolation (CREATE TYPE). Processes race as threads do here."""
+    import threading
+
+    import pgserver
+
+    url = pgserver.new_database(postgres_server, f"t_race_{attempt}")
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_ledger() -> None:
+        try:
+            start.wait()
+            Ledger("unused", url).storage()
+        except BaseException as exc:  # noqa: BLE001 (collected for the assert)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_ledger) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert Ledger("unused", url).study_names() == []
