@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from mmtune import __version__
 from mmtune.errors import MmtuneError
+from mmtune.locations import STORAGE_ENV
 
 __all__ = ["main", "build_parser"]
 
@@ -24,8 +26,10 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
     p.add_argument("--results", metavar="DIR", default="results",
                    help="results directory (default: ./results)")
     if storage:
-        p.add_argument("--storage", metavar="URL",
-                       help="Optuna storage URL (default: sqlite file under --results)")
+        p.add_argument("--storage", metavar="URL", default=os.environ.get(STORAGE_ENV) or None,
+                       help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
+                       "SQLite file under --results); the environment variable keeps a password "
+                       "off the command line, which every user sees in `ps`")
 
 
 def _add_study(p: argparse.ArgumentParser) -> None:

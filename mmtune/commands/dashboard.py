@@ -30,7 +30,7 @@ def dashboard(args: argparse.Namespace) -> int:
         print(f"study {name!r} (the latest; --study NAME for another)", file=sys.stderr)
     storage = ledger.storage()
     study_id = storage.get_study_id_from_name(name)
-    print(f"optuna-dashboard on {ledger.url}\nstudy {name!r}: "
+    print(f"optuna-dashboard on {ledger.display_url}\nstudy {name!r}: "
           f"{dashboard_url(args.host, args.port, study_id)}\nCtrl-C to stop", flush=True)
     try:
         optuna_dashboard.run_server(storage, host=args.host, port=args.port)

@@ -15,7 +15,11 @@ from mmtune.progress import format_duration
 
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
-    """The command line one worker process runs: this search, as a single worker."""
+    """The command line one worker process runs: this search, as a single worker.
+
+    The storage URL is not on it (a command line is visible to every user in ``ps``): the
+    workers read it from ``$MMTUNE_STORAGE`` (:data:`mmtune.locations.STORAGE_ENV`).
+    """
     argv = ["search", "--space", args.space, "--trials", str(args.trials), "--tuner", args.tuner,
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
             "--max-failures", str(args.max_failures), "--heartbeat", str(args.heartbeat),
@@ -25,7 +29,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--recycle-mb", str(args.recycle_mb),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
-                        ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
+                        ("--max-epochs", args.max_epochs)):
         if value is not None:
             argv += [flag, str(value)]
     if args.tensorboard:
