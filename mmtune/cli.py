@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "serve optuna-dashboard on the study's ledger (the `dashboard` extra)")
     _add_study(dashboard)
     _add_results(dashboard)
-    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: loopback)")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address (default: loopback); the dashboard has no "
+                           "authentication, so any other address is warned about")
     dashboard.add_argument("--port", type=int, default=8080)
     return parser
 

@@ -3,7 +3,8 @@
 The parent checks the data (building the picture cache once, for every
 worker) and creates the study; each worker is a plain ``mmtune search``
 process on the same storage, so workers on other machines join the same way.
-Optuna's RDB storage hands out trials, and its heartbeats fail and requeue
+Workers run this very package (:mod:`mmtune.launch`), never a ``./mmtune/`` folder of the
+working directory. Optuna's RDB storage hands out trials, and its heartbeats fail and requeue
 the trial of a worker that dies. SQLite is refused: it is not safe for
 several writers.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 
 from mmtune.errors import MmtuneError
+from mmtune.launch import mmtune_command
 from mmtune.locations import STORAGE_ENV
 from mmtune.redact import redact_url
 from mmtune.search import OPTUNA_TUNERS, SearchConfig, prepare_search
@@ -57,7 +59,7 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
             "or run one worker at a time on SQLite.")
     prepare_search(cfg)  # data check and cache build once; the study exists before workers race
     print(f"starting {cfg.workers} workers on {redact_url(cfg.storage)}", file=sys.stderr, flush=True)
-    procs = [subprocess.Popen([sys.executable, "-m", "mmtune", *worker_argv], env=env)
+    procs = [subprocess.Popen(mmtune_command(worker_argv), env=env)
              for env in worker_environments(cfg.workers, storage=cfg.storage)]
     try:
         codes = [p.wait() for p in procs]
