@@ -20,6 +20,9 @@ from mmtune.locations import STORAGE_ENV
 __all__ = ["main", "build_parser"]
 
 TUNERS = ("tpe", "hyperband", "bayesian", "random")
+_SPACE_HELP = ("a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
+               "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
+               "always the built-in space, whatever files the working directory holds")
 
 
 def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
@@ -96,15 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     spaces_sub = spaces.add_subparsers(dest="spaces_verb", metavar="ACTION")
     show = _verb(spaces_sub, "show", "mmtune.commands.spaces:show",
                  "print a space's parameters and its default model's size")
-    show.add_argument("space", metavar="NAME|FILE")
+    show.add_argument("space", metavar="NAME|FILE", help=_SPACE_HELP)
     _add_data(show, "data whose shapes to use (default: the seed's shapes)")
     show.set_defaults(data_default_seed=True)
 
     # search
     search = _verb(sub, "search", "mmtune.commands.search:search",
                    "run (or resume) a hyperparameter search")
-    search.add_argument("--space", required=True, metavar="NAME|FILE",
-                        help="search space name (see `mmtune spaces`) or YAML file")
+    search.add_argument("--space", required=True, metavar="NAME|FILE", help=_SPACE_HELP)
     search.add_argument("--trials", type=int, default=40, metavar="N",
                         help="trials in the study in total, resumed runs included (default 40)")
     _add_data(search)
