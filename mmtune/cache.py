@@ -1,8 +1,8 @@
 """Decode every picture once, at the model's resolution, and keep it on disk.
 
 :func:`load_data` checks the CSVs (:mod:`mmtune.contract`), hashes every
-picture file's bytes (sha256; about 12 times cheaper than decoding: 0.17 s for
-1,000 PNGs of 256x256, 165 MB, against 2.0 s to decode them, on a 2-core CPU),
+picture file's bytes (sha256; 0.19 s for 1,000 PNGs of 256x256, 148 MB, against
+2.65 s to decode them, on a shared 2-core CPU: ``benchmarks/cache_key.py``),
 then looks for a cache keyed by the content: format version, resolution, both
 CSVs' bytes and every picture's bytes. What a hit trusts is only that a cache
 file under that key was written by mmtune from exactly those bytes (the key is
