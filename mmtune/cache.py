@@ -400,6 +400,9 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
             pixels = np.asarray(small, dtype=np.uint8)
     except UnidentifiedImageError:
         return {**info, "error": "is not a picture Pillow can read"}, None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return {**info, "error": f"is too large to decode ({shown(str(exc), 120)}). Expected at "
+                f"most {MAX_PICTURE_PIXELS / 1e6:g} megapixels"}, None
     except Exception as exc:  # noqa: BLE001 - a bad file is a problem to report, never a crash
         reason = str(exc) or type(exc).__name__
         if "truncated" in reason.lower():

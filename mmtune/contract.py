@@ -198,8 +198,15 @@ def _read_csv(data_dir: Path, name: str, problems: list[Problem],
     except UnicodeDecodeError as exc:
         problems.append(Problem(name, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
         return None
+    reader = csv.reader(io.StringIO(text))
     try:
-        header = next(csv.reader(io.StringIO(text)), [])
+        records = [r for r in reader if r]  # as pandas: no blank lines
+    except csv.Error as exc:  # a field over 131,072 characters, a NUL byte...
+        problems.append(Problem(name, f"the file is not a readable CSV at line {reader.line_num}: "
+                                f"{shown(str(exc), 200)}"))
+        return None
+    header = records[0] if records else []
+    try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skipinitialspace=True)
     except Exception as exc:  # noqa: BLE001 - whatever the parser trips on is the file's problem
@@ -220,10 +227,11 @@ def _read_csv(data_dir: Path, name: str, problems: list[Problem],
                                 f"Received columns: {shown(_names(list(frame.columns)))}",
                                 column=IMAGE))
         return None
-    short = np.flatnonzero(frame.isna().to_numpy().any(axis=1))  # only missing fields are NaN
-    for row in short:
-        problems.append(Problem(name, f"Expected {len(frame.columns)} fields, as the header has. "
-                                "Received fewer", row=int(row)))
+    if len(records) - 1 == len(frame):  # pandas fills a short row's missing fields silently
+        for row, record in enumerate(records[1:]):
+            if len(record) < len(header):
+                problems.append(Problem(name, f"Expected {len(header)} fields, as the header has. "
+                                        f"Received {len(record)}: fewer", row=row))
     return frame.fillna("")
 
 
