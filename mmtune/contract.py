@@ -28,6 +28,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -404,6 +405,9 @@ def _images(frame: pd.DataFrame | None, name: str, data_dir: Path, problems: lis
     return images
 
 
+_DRIVE = re.compile(r"[A-Za-z]:[/\\]")  # C:\pictures\x.png, written on Windows
+
+
 def _inside(root: Path, image: str) -> tuple[Path | None, str]:
     """``(resolved path, "")`` when ``image`` leads inside ``root``, else ``(None, why)``.
 
@@ -411,7 +415,7 @@ def _inside(root: Path, image: str) -> tuple[Path | None, str]:
     """
     if "\x00" in image or len(image) > _MAX_PATH_CHARS:
         return None, "which is no usable file name"
-    if os.path.isabs(image) or image.startswith(("/", "\\")) or (len(image) > 1 and image[1] == ":"):
+    if os.path.isabs(image) or image.startswith(("/", "\\")) or _DRIVE.match(image):
         return None, "an absolute path (paths are relative to the data directory)"
     try:
         path = (root / image).resolve()

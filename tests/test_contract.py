@@ -204,3 +204,12 @@ def test_mfcc_values_near_the_float32_limit_are_refused(tmp_path):
     located = {(p.file, p.row, p.column) for p in exc.value.problems}
     assert located == {("data_train.csv", 3, "mfcc_2"), ("data_test_novt.csv", 1, "mfcc_1")}
     assert all("magnitude at most 1e+18" in p.message for p in exc.value.problems)
+
+
+def test_windows_absolute_paths_are_refused_but_a_colon_is_a_name(inside_and_outside):
+    data, _ = inside_and_outside
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "C:\\pictures\\x.png")
+    assert "absolute path" in _image_problem(data)
+    (data / "trainimg_00001.png").rename(data / "a:b.png")
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "a:b.png")
+    assert read_tables(data).image_path("a:b.png") == (data / "a:b.png").resolve()
