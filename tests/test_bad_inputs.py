@@ -208,7 +208,8 @@ def test_search_refuses_a_bad_space_file(case, tmp_path, capsys):
     text, key = BAD[case]
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    _refused(_cli(capsys, "search", "--space", str(path), "--results", str(tmp_path / "r")),
+    _refused(_cli(capsys, "search", "--space", str(path), "--results", str(tmp_path / "r"),
+                  "--data", str(tmp_path / "nowhere")),  # never the demo data, even on failure
              [str(path), key])
     assert not (tmp_path / "r").exists()
 
@@ -220,9 +221,9 @@ OPTIONS = {
                             ["between 8 and 1024 pixels", "100000"]),
     "--resolution 7": (["data", "check", "--resolution", "7"], ["between 8 and 1024 pixels"]),
     "--data that does not exist": (["data", "check", "--data", "{tmp}/nowhere"], ["nowhere"]),
-    "--space naming no built-in space": (["search", "--space", "no_such_space"],
+    "--space naming no built-in space": (["search", "--space", "no_such_space", "--data", "{tmp}"],
                                          ["No search space called 'no_such_space'"]),
-    "--space of a missing file": (["search", "--space", "{tmp}/missing.yaml"],
+    "--space of a missing file": (["search", "--space", "{tmp}/missing.yaml", "--data", "{tmp}"],
                                   ["missing.yaml", "no such search space file"]),
     "--storage that cannot be reached": (
         ["results", "--storage", "postgresql+psycopg://u:pw12345@127.0.0.1:1/db"],
