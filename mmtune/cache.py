@@ -186,7 +186,7 @@ def _file_sha256(path: str) -> tuple[str, str]:
     """``(sha256 hex digest, "")``, or ``("", why not)`` for a file too big or unreadable."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_no_follow) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > MAX_PICTURE_BYTES:
                 return "", (f"is {size / 2**20:,.0f} MB. Expected a picture file of at most "
@@ -196,6 +196,12 @@ def _file_sha256(path: str) -> tuple[str, str]:
     except OSError as exc:
         return "", f"cannot be read ({exc.strerror or exc})"
     return h.hexdigest(), ""
+
+
+def _no_follow(path: str, flags: int) -> int:
+    """Open ``path`` only if it is not a symbolic link: the contract resolved every picture
+    inside the data directory, and a link swapped in since then is not followed."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
 
 
 def _where(tables: Tables, index: int) -> tuple[str, int]:
@@ -370,7 +376,7 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_no_follow) as fh:
             raw = fh.read(MAX_PICTURE_BYTES + 1)  # never more than the limit, whatever the file
     except OSError as exc:
         return {"error": f"cannot be read ({exc.strerror or exc})"}, None

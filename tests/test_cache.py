@@ -267,3 +267,14 @@ def test_progress_bar_on_request(data, where, capsys):
     assert "decoding pictures" in capsys.readouterr().err
     load_data(data, 16, cache_dir=where)  # stderr is not a terminal under pytest: quiet
     assert capsys.readouterr().err == ""
+
+
+def test_a_link_swapped_in_after_the_check_is_not_followed(tmp_path):
+    outside = tmp_path / "outside.png"
+    Image.new("RGB", (8, 8)).save(outside)
+    link = tmp_path / "link.png"
+    link.symlink_to(outside)
+    digest, error = cache._file_sha256(str(link))
+    assert digest == "" and "cannot be read" in error
+    info, pixels = cache._decode_one(str(link), 8)
+    assert pixels is None and "cannot be read" in info["error"]
