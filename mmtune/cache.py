@@ -1,9 +1,15 @@
 """Decode every picture once, at the model's resolution, and keep it on disk.
 
-:func:`load_data` checks the CSVs (:mod:`mmtune.contract`), then looks for a
-cache keyed by what the pictures would be built from (format version,
-resolution, both CSVs' bytes, each picture's path, size and mtime). On a miss
-it decodes every picture in parallel, area-resizes it to ``R x R`` (Pillow's
+:func:`load_data` checks the CSVs (:mod:`mmtune.contract`), hashes every
+picture file's bytes (sha256; 0.19 s for 1,000 PNGs of 256x256, 148 MB, against
+2.65 s to decode them, on a shared 2-core CPU: ``benchmarks/cache_key.py``),
+then looks for a cache keyed by the content: format version, resolution, both
+CSVs' bytes and every picture's bytes. What a hit trusts is only that a cache
+file under that key was written by mmtune from exactly those bytes (the key is
+a sha256 of them; the ``.npz``'s CRC catches a damaged file): a picture
+replaced by other pixels, whatever its size and modification time, is a miss.
+A file larger than :data:`MAX_PICTURE_BYTES` is refused from its size alone,
+never read. On a miss it decodes every picture in parallel, area-resizes it to ``R x R`` (Pillow's
 box filter: on 256 -> 64 exactly the seed's ``AveragePooling2D((4, 4))``, up to
 uint8 rounding), collects every picture problem, and writes one uncompressed
 ``<key>.npz`` (pictures + metadata JSON) under a temporary name, renamed when
@@ -35,15 +41,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mmtune.atomic import atomic_path, atomic_write_text
-from mmtune.errors import DataError, MmtuneError, Problem
+from mmtune.errors import DataError, MmtuneError, Problem, shown
 
 if TYPE_CHECKING:
     from mmtune.contract import DataSpec, Tables
 
-__all__ = ["load_data", "CachedData", "FORMAT_VERSION"]
+__all__ = ["load_data", "CachedData", "FORMAT_VERSION", "MIN_RESOLUTION", "MAX_RESOLUTION",
+           "MAX_PICTURE_BYTES", "MAX_PICTURE_PIXELS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: keyed by the pictures' bytes; 16-bit pictures scaled, not clipped
+MIN_RESOLUTION = 8
+MAX_RESOLUTION = 1024
+MAX_PICTURE_BYTES = 64 * 2**20  # the competition's pictures are about 0.2 MB
+MAX_PICTURE_PIXELS = 64_000_000  # 8000 x 8000
 _STALE_TEMP_SECONDS = 3600
+_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -94,13 +106,18 @@ def load_data(
     from mmtune.contract import read_tables
     from mmtune.locations import cache_root
 
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise MmtuneError(f"Expected a resolution that is a positive integer. Received: {resolution!r}")
+    if (isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer))
+            or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION):
+        raise MmtuneError(f"Expected a resolution between {MIN_RESOLUTION} and {MAX_RESOLUTION} "
+                          f"pixels. Received: {shown(resolution)}")
     resolution = int(resolution)
     tables = read_tables(data_dir)
     names = list(tables.train_images) + list(tables.test_images)
     paths = [str(tables.image_path(n)) for n in names]
-    key = _cache_key(tables, names, paths, resolution)
+    digests = _fingerprints(tables, names, paths)
+    data_hash = _data_hash(tables, digests)
+    key = hashlib.sha256(f"mmtune-pictures v{FORMAT_VERSION}\nresolution {resolution}\n"
+                         f"{data_hash}\n".encode()).hexdigest()
     folder = Path(cache_dir) if cache_dir is not None else cache_root() / "pictures"
     target = folder / f"{key}.npz"
 
@@ -114,6 +131,9 @@ def load_data(
         if errors:  # a picture that cannot be decoded: nothing worth caching
             raise DataError(list(tables.warnings) + [_problem(d, strict) for d in meta["problems"]],
                             str(tables.data_dir))
+        if meta["data_hash"] != data_hash:  # the decoded bytes are not the ones hashed above
+            raise MmtuneError(f"pictures in {tables.data_dir} changed while mmtune read them; "
+                              "run the command again once nothing writes there")
         _write_cache(target, pictures, meta)
     else:
         pictures, meta = cached
@@ -128,7 +148,7 @@ def load_data(
         spec=spec,
         resolution=resolution,
         data_dir=tables.data_dir,
-        data_hash=meta["data_hash"],
+        data_hash=data_hash,
         train_images=pictures[:n_train],
         train_mfcc=tables.train_mfcc,
         train_labels=tables.train_labels,
@@ -142,16 +162,64 @@ def load_data(
 
 # ---------------------------------------------------------------- cache files
 
-def _cache_key(tables: Tables, names: Sequence[str], paths: Sequence[str], resolution: int) -> str:
-    """sha256 of what the cached pictures are built from (cheap: no picture is read)."""
+def _fingerprints(tables: Tables, names: Sequence[str], paths: Sequence[str]) -> list[str]:
+    """The sha256 of every picture file's bytes, in row order.
+
+    A file over :data:`MAX_PICTURE_BYTES` is refused from its size, without reading it; a
+    file that cannot be read is refused too: both raise :class:`DataError` with the row.
+    """
+    digests: list[str] = []
+    problems: list[Problem] = []
+    for index, (name, path) in enumerate(zip(names, paths)):
+        digest, error = _file_sha256(path)
+        digests.append(digest)
+        if error:
+            csv_name, row = _where(tables, index)
+            problems.append(Problem(csv_name, f"the picture file {shown(name)} {error}", row=row,
+                                    column="IMAGE"))
+    if problems:
+        raise DataError(list(tables.warnings) + problems, str(tables.data_dir))
+    return digests
+
+
+def _file_sha256(path: str) -> tuple[str, str]:
+    """``(sha256 hex digest, "")``, or ``("", why not)`` for a file too big or unreadable."""
     h = hashlib.sha256()
-    h.update(f"mmtune-pictures v{FORMAT_VERSION}\nresolution {resolution}\n".encode())
-    for name in sorted(tables.csv_sha256):
-        h.update(f"{name} {tables.csv_sha256[name]}\n".encode())
-    for name, path in zip(names, paths):
-        st = os.stat(path)
-        h.update(f"{name}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    try:
+        with open(path, "rb", opener=_no_follow) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_PICTURE_BYTES:
+                return "", (f"is {size / 2**20:,.0f} MB. Expected a picture file of at most "
+                            f"{MAX_PICTURE_BYTES // 2**20} MB (it was not read)")
+            while chunk := fh.read(_HASH_CHUNK):
+                h.update(chunk)
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror or exc})"
+    return h.hexdigest(), ""
+
+
+def _no_follow(path: str, flags: int) -> int:
+    """Open ``path`` only if it is not a symbolic link: the contract resolved every picture
+    inside the data directory, and a link swapped in since then is not followed."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+def _where(tables: Tables, index: int) -> tuple[str, int]:
+    """``(csv file, row)`` of the ``index``-th picture (training rows first, then test rows)."""
+    from mmtune.contract import TEST_CSV, TRAIN_CSV
+
+    n_train = len(tables.train_images)
+    return (TRAIN_CSV, index) if index < n_train else (TEST_CSV, index - n_train)
+
+
+def _data_hash(tables: Tables, digests: Sequence[str]) -> str:
+    """The data's content hash: both CSVs' bytes and every picture's bytes, in row order."""
+    content = hashlib.sha256(b"mmtune-data\n")
+    for csv_name in sorted(tables.csv_sha256):
+        content.update(f"{csv_name} {tables.csv_sha256[csv_name]}\n".encode())
+    for digest in digests:
+        content.update(f"{digest}\n".encode())
+    return content.hexdigest()
 
 
 def _read_cache(target: Path, key: str, rows: int,
@@ -203,8 +271,6 @@ def _remove_stale_temps(folder: Path) -> None:
 def _build(tables: Tables, names: Sequence[str], paths: Sequence[str], resolution: int,
            progress: bool | None, workers: int | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode every picture; return the pictures and the metadata (problems included)."""
-    from mmtune.contract import TEST_CSV, TRAIN_CSV
-
     n = len(paths)
     pictures = np.zeros((n, resolution, resolution, 3), dtype=np.uint8)
     infos: list[dict[str, Any]] = [{}] * n
@@ -215,38 +281,33 @@ def _build(tables: Tables, names: Sequence[str], paths: Sequence[str], resolutio
         bar.advance(len(chunk_infos))
     bar.close()
 
-    n_train = len(tables.train_images)
     sizes = Counter(tuple(i["size"]) for i in infos if i.get("size"))
     common = sizes.most_common(1)[0][0] if sizes else (resolution, resolution)
     problems: list[dict[str, Any]] = []
     for index, (name, info) in enumerate(zip(names, infos)):
-        csv_name, row = (TRAIN_CSV, index) if index < n_train else (TEST_CSV, index - n_train)
+        csv_name, row = _where(tables, index)
         where = {"file": csv_name, "row": row, "column": "IMAGE"}
         if info.get("error"):
             problems.append({**where, "kind": "decode", "severity": "error",
-                             "message": f"the picture file {name!r} {info['error']}"})
+                             "message": f"the picture file {shown(name)} {info['error']}"})
             continue
         if tuple(info["size"]) != common:
             h, w = info["size"]
             problems.append({**where, "kind": "size", "severity": "warning",
                              "message": f"Expected a picture of {common[1]}x{common[0]} pixels "
-                             f"(the most common size). Received: {name!r} of {w}x{h}; "
+                             f"(the most common size). Received: {shown(name)} of {w}x{h}; "
                              f"resized to {resolution}x{resolution} (refused under --strict)"})
         if info["mode"] != "RGB":
             problems.append({**where, "kind": "mode", "severity": "warning",
-                             "message": f"the picture {name!r} is {_MODE_WORDS.get(info['mode'], 'mode ' + info['mode'])}; "
+                             "message": f"the picture {shown(name)} is "
+                             f"{_MODE_WORDS.get(info['mode'], 'mode ' + info['mode'])}; "
                              "converted to RGB"})
 
-    content = hashlib.sha256(f"mmtune-data\n".encode())
-    for csv_name in sorted(tables.csv_sha256):
-        content.update(f"{csv_name} {tables.csv_sha256[csv_name]}\n".encode())
-    for info in infos:
-        content.update(f"{info.get('sha256', '')}\n".encode())
     meta = {
         "format": FORMAT_VERSION,
         "resolution": resolution,
         "rows": n,
-        "data_hash": content.hexdigest(),
+        "data_hash": _data_hash(tables, [info.get("sha256", "") for info in infos]),
         "image_size": list(common),
         "sizes": {f"{w}x{h}": k for (h, w), k in sizes.most_common()},
         "modes": dict(Counter(i["mode"] for i in infos if i.get("mode")).most_common()),
@@ -258,7 +319,13 @@ def _build(tables: Tables, names: Sequence[str], paths: Sequence[str], resolutio
 
 _MODE_WORDS = {"L": "grayscale (mode L)", "LA": "grayscale with alpha (mode LA)",
                "RGBA": "RGBA (alpha dropped)", "P": "a palette picture (mode P)",
-               "1": "black and white (mode 1)", "CMYK": "CMYK", "I;16": "16-bit grayscale"}
+               "1": "black and white (mode 1)", "CMYK": "CMYK",
+               "I;16": "16-bit grayscale (scaled to 8 bits)",
+               "I;16B": "16-bit grayscale (scaled to 8 bits)",
+               "I;16L": "16-bit grayscale (scaled to 8 bits)",
+               "I;16N": "16-bit grayscale (scaled to 8 bits)",
+               "I": "integer grayscale (read as 16-bit, scaled to 8 bits)"}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def _problem(d: dict[str, Any], strict: bool) -> Problem:
@@ -304,20 +371,31 @@ def _decode_chunk(paths: list[str], resolution: int) -> tuple[np.ndarray, list[d
 
 
 def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray | None]:
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb", opener=_no_follow) as fh:
+            raw = fh.read(MAX_PICTURE_BYTES + 1)  # never more than the limit, whatever the file
     except OSError as exc:
         return {"error": f"cannot be read ({exc.strerror or exc})"}, None
     info: dict[str, Any] = {"sha256": hashlib.sha256(raw).hexdigest()}
+    if len(raw) > MAX_PICTURE_BYTES:
+        return {**info, "error": f"is over {MAX_PICTURE_BYTES // 2**20} MB"}, None
     if not raw:
         return {**info, "error": "is empty (0 bytes)"}, None
     try:
-        with Image.open(io.BytesIO(raw)) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(raw))  # lazy: reads the header only
+        with img:
+            if img.width * img.height > MAX_PICTURE_PIXELS:
+                return {**info, "error": f"is {img.width}x{img.height} pixels. Expected at most "
+                        f"{MAX_PICTURE_PIXELS / 1e6:g} megapixels"}, None
             img.load()
             info.update(size=[img.height, img.width], mode=img.mode)
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            rgb = _to_rgb(img)
             w, h = rgb.size
             if (w, h) == (resolution, resolution):
                 small = rgb
@@ -328,12 +406,27 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
             pixels = np.asarray(small, dtype=np.uint8)
     except UnidentifiedImageError:
         return {**info, "error": "is not a picture Pillow can read"}, None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return {**info, "error": f"is too large to decode ({shown(str(exc), 120)}). Expected at "
+                f"most {MAX_PICTURE_PIXELS / 1e6:g} megapixels"}, None
     except Exception as exc:  # noqa: BLE001 - a bad file is a problem to report, never a crash
         reason = str(exc) or type(exc).__name__
         if "truncated" in reason.lower():
             reason = "the file is truncated"
-        return {**info, "error": f"cannot be decoded ({reason})"}, None
+        return {**info, "error": f"cannot be decoded ({shown(reason, 200)})"}, None
     return info, pixels
+
+
+def _to_rgb(img: Any) -> Any:
+    """``img`` as 8-bit RGB; 16-bit grayscale is scaled (65535 -> 255), not clipped at 255."""
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in _SIXTEEN_BIT:
+        wide = np.asarray(img).astype(np.float32)
+        return Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)).convert("RGB")
+    return img.convert("RGB")
 
 
 class _Progress:
@@ -367,7 +460,7 @@ def _summary(data: CachedData, meta: dict[str, Any], target: Path, hit: bool) ->
     from mmtune.contract import TEST_CSV, TRAIN_CSV
 
     counts = np.bincount(data.train_labels, minlength=data.spec.n_classes)
-    mfcc = np.concatenate([data.train_mfcc, data.test_mfcc])
+    mfcc = np.concatenate([data.train_mfcc, data.test_mfcc]).astype(np.float64)  # no overflow
     return {
         "data_dir": str(data.data_dir),
         "rows": {TRAIN_CSV: int(len(data.train_labels)), TEST_CSV: int(len(data.test_mfcc))},

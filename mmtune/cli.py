@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from mmtune import __version__
 from mmtune.errors import MmtuneError
+from mmtune.locations import STORAGE_ENV
 
 __all__ = ["main", "build_parser"]
 
 TUNERS = ("tpe", "hyperband", "bayesian", "random")
+_SPACE_HELP = ("a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
+               "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
+               "always the built-in space, whatever files the working directory holds")
 
 
 def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
     p.add_argument("--results", metavar="DIR", default="results",
                    help="results directory (default: ./results)")
     if storage:
-        p.add_argument("--storage", metavar="URL",
-                       help="Optuna storage URL (default: sqlite file under --results)")
+        p.add_argument("--storage", metavar="URL", default=os.environ.get(STORAGE_ENV) or None,
+                       help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
+                       "SQLite file under --results); the environment variable keeps a password "
+                       "off the command line, which every user sees in `ps`")
 
 
 def _add_study(p: argparse.ArgumentParser) -> None:
@@ -94,15 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     spaces_sub = spaces.add_subparsers(dest="spaces_verb", metavar="ACTION")
     show = _verb(spaces_sub, "show", "mmtune.commands.spaces:show",
                  "print a space's parameters and its default model's size")
-    show.add_argument("space", metavar="NAME|FILE")
+    show.add_argument("space", metavar="NAME|FILE", help=_SPACE_HELP)
     _add_data(show, "data whose shapes to use (default: the seed's shapes)")
     show.set_defaults(data_default_seed=True)
 
     # search
     search = _verb(sub, "search", "mmtune.commands.search:search",
                    "run (or resume) a hyperparameter search")
-    search.add_argument("--space", required=True, metavar="NAME|FILE",
-                        help="search space name (see `mmtune spaces`) or YAML file")
+    search.add_argument("--space", required=True, metavar="NAME|FILE", help=_SPACE_HELP)
     search.add_argument("--trials", type=int, default=40, metavar="N",
                         help="trials in the study in total, resumed runs included (default 40)")
     _add_data(search)
@@ -212,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "serve optuna-dashboard on the study's ledger (the `dashboard` extra)")
     _add_study(dashboard)
     _add_results(dashboard)
-    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: loopback)")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address (default: loopback); the dashboard has no "
+                           "authentication, so any other address is warned about")
     dashboard.add_argument("--port", type=int, default=8080)
     return parser
 

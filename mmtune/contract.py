@@ -8,7 +8,10 @@ The competition's layout::
       class_names.txt     optional, one class name per line (line i names class i)
       <IMAGE files>       paths relative to DATA_DIR
 
-K, C and the picture size come from the data. This module checks everything a
+K, C and the picture size come from the data. Every IMAGE must lead, after
+symbolic links, to a file inside DATA_DIR: an absolute path, a ``..`` that climbs
+out or a link that points outside is refused (without looking at what lies
+outside, so a message never tells whether a file exists there). This module checks everything a
 CSV can say (the pictures themselves are decoded and checked by
 :mod:`mmtune.cache`), collects every problem, and raises one
 :class:`~mmtune.errors.DataError` naming file, row and column of each. Rows are
@@ -25,6 +28,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +36,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmtune.errors import DataError, Problem
+from mmtune.errors import DataError, Problem, shown
 
-__all__ = ["read_tables", "Tables", "DataSpec", "TRAIN_CSV", "TEST_CSV", "CLASS_NAMES_FILE"]
+__all__ = ["read_tables", "Tables", "DataSpec", "TRAIN_CSV", "TEST_CSV", "CLASS_NAMES_FILE",
+           "MAX_CLASSES", "MAX_MFCC_MAGNITUDE"]
 
 TRAIN_CSV = "data_train.csv"
 TEST_CSV = "data_test_novt.csv"
 CLASS_NAMES_FILE = "class_names.txt"
 IMAGE = "IMAGE"
 CLASS = "CLASS"
+MAX_CLASSES = 10_000  # a class index from one cell never allocates more than this
+MAX_MFCC_MAGNITUDE = 1e18  # squares stay finite in float32 (the model's standardization)
+_MAX_CLASS_NAMES_BYTES = 1 << 20
+_MAX_PATH_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,8 @@ class Tables:
     """The two CSVs, checked, as arrays in file order.
 
     ``train_images`` / ``test_images`` are the IMAGE values as written (paths
-    relative to ``data_dir``). ``csv_sha256`` maps each CSV's file name to the
+    relative to ``data_dir``); ``picture_paths`` maps each to the checked file it
+    leads to (inside ``data_dir``). ``csv_sha256`` maps each CSV's file name to the
     sha256 of its bytes.
     """
 
@@ -83,10 +93,11 @@ class Tables:
     test_mfcc: np.ndarray  # float32 (M, K)
     csv_sha256: dict[str, str] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
+    picture_paths: dict[str, Path] = field(default_factory=dict)
 
     def image_path(self, name: str) -> Path:
-        """The file an IMAGE value names."""
-        return self.data_dir / name
+        """The file an IMAGE value leads to (symbolic links resolved, inside ``data_dir``)."""
+        return self.picture_paths[name]
 
 
 def read_tables(data_dir: str | os.PathLike[str]) -> Tables:
@@ -135,8 +146,9 @@ def read_tables(data_dir: str | os.PathLike[str]) -> Tables:
     if test is not None and test_cols is not None and train_cols is not None:
         test_mfcc = _mfcc_values(test, train_cols, TEST_CSV, problems)
 
-    train_images = _images(train, TRAIN_CSV, data_dir, problems)
-    test_images = _images(test, TEST_CSV, data_dir, problems)
+    picture_paths: dict[str, Path] = {}
+    train_images = _images(train, TRAIN_CSV, data_dir, problems, picture_paths)
+    test_images = _images(test, TEST_CSV, data_dir, problems, picture_paths)
     if train_images and test_images:
         shared = sorted(set(train_images) & set(test_images))
         if shared:
@@ -157,6 +169,7 @@ def read_tables(data_dir: str | os.PathLike[str]) -> Tables:
         test_mfcc=test_mfcc,
         csv_sha256=digests,
         warnings=tuple(problems),
+        picture_paths=picture_paths,
     )
 
 
@@ -169,10 +182,14 @@ def _read_csv(data_dir: Path, name: str, problems: list[Problem],
               digests: dict[str, str]) -> pd.DataFrame | None:
     """Read one CSV with every cell as text (so that nothing is parsed silently)."""
     path = data_dir / name
-    if not path.is_file():
+    if not _is_file(path):
         problems.append(Problem(name, f"the file is missing (expected {path})"))
         return None
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(name, f"the file cannot be read ({exc.strerror or exc})"))
+        return None
     digests[name] = hashlib.sha256(raw).hexdigest()
     if not raw.strip():
         problems.append(Problem(name, "the file is empty; expected a header line and data rows"))
@@ -182,16 +199,25 @@ def _read_csv(data_dir: Path, name: str, problems: list[Problem],
     except UnicodeDecodeError as exc:
         problems.append(Problem(name, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
         return None
-    header = next(csv.reader(io.StringIO(text)), [])
-    dupes = sorted(c for c, n in Counter(h.strip() for h in header).items() if n > 1)
-    if dupes:
-        problems.append(Problem(name, f"the header names a column more than once: {_names(dupes)}"))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        records = [r for r in reader if r]  # as pandas: no blank lines
+    except csv.Error as exc:  # a field over 131,072 characters, a NUL byte...
+        problems.append(Problem(name, f"the file is not a readable CSV at line {reader.line_num}: "
+                                f"{shown(str(exc), 200)}"))
         return None
+    header = records[0] if records else []
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as exc:
-        problems.append(Problem(name, f"the file is not a readable CSV: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - whatever the parser trips on is the file's problem
+        problems.append(Problem(name, f"the file is not a readable CSV: "
+                                f"{shown(str(exc).strip(), 200)}"))
+        return None
+    dupes = sorted(c for c, n in Counter(h.strip() for h in header).items() if n > 1)
+    if dupes:
+        problems.append(Problem(name, f"the header names a column more than once: "
+                                f"{shown(_names(dupes))}"))
         return None
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
@@ -199,9 +225,15 @@ def _read_csv(data_dir: Path, name: str, problems: list[Problem],
         return None
     if IMAGE not in frame.columns:
         problems.append(Problem(name, f"Expected a column named {IMAGE}. "
-                                f"Received columns: {_names(list(frame.columns))}", column=IMAGE))
+                                f"Received columns: {shown(_names(list(frame.columns)))}",
+                                column=IMAGE))
         return None
-    return frame
+    if len(records) - 1 == len(frame):  # pandas fills a short row's missing fields silently
+        for row, record in enumerate(records[1:]):
+            if len(record) < len(header):
+                problems.append(Problem(name, f"Expected {len(header)} fields, as the header has. "
+                                        f"Received {len(record)}: fewer", row=row))
+    return frame.fillna("")
 
 
 def _mfcc_columns(frame: pd.DataFrame, name: str, problems: list[Problem],
@@ -222,27 +254,27 @@ def _mfcc_columns(frame: pd.DataFrame, name: str, problems: list[Problem],
 
 def _mfcc_values(frame: pd.DataFrame, cols: list[str], name: str,
                  problems: list[Problem]) -> np.ndarray:
-    """The MFCC block as float32; every NaN, inf or non-number is a problem."""
+    """The MFCC block as float32; every NaN, inf, non-number or absurd magnitude is a problem."""
     text = frame[cols]
     values = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     for row, col in zip(*np.nonzero(bad)):
         cell = str(text.iat[row, col])
         if cell.strip() == "" or cell.strip().lower() in ("nan", "na", "null", "none"):
-            what = "is empty" if cell.strip() == "" else f"is {cell.strip()!r}"
+            what = "is empty" if cell.strip() == "" else f"is {shown(cell.strip())}"
             msg = f"Expected a finite number. Received: a value that {what}"
         elif np.isinf(values[row, col]):
-            msg = f"Expected a finite number. Received: {cell!r}"
+            msg = f"Expected a finite number. Received: {shown(cell)}"
         else:
-            msg = f"Expected a number. Received: {cell!r}"
+            msg = f"Expected a number. Received: {shown(cell)}"
         problems.append(Problem(name, msg, row=int(row), column=cols[col]))
-    with np.errstate(over="ignore"):
-        out = values.astype(np.float32)
-    overflow = np.isfinite(values) & ~np.isfinite(out)
-    for row, col in zip(*np.nonzero(overflow)):
-        problems.append(Problem(name, f"Expected a number that fits in float32. "
-                                f"Received: {text.iat[row, col]!r}", row=int(row), column=cols[col]))
-    return out
+    huge = np.isfinite(values) & (np.abs(np.where(bad, 0.0, values)) > MAX_MFCC_MAGNITUDE)
+    for row, col in zip(*np.nonzero(huge)):
+        problems.append(Problem(name, f"Expected a number of magnitude at most "
+                                f"{MAX_MFCC_MAGNITUDE:g} (MFCCs are tens or hundreds; the model "
+                                "squares them in float32). Received: "
+                                f"{shown(text.iat[row, col])}", row=int(row), column=cols[col]))
+    return np.where(bad | huge, 0.0, values).astype(np.float32)
 
 
 def _labels(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray:
@@ -256,10 +288,14 @@ def _labels(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray:
         if cell == "":
             problems.append(Problem(TRAIN_CSV, "the label is missing", row=row, column=CLASS))
         elif not np.isfinite(value) or value != np.floor(value):
-            problems.append(Problem(TRAIN_CSV, f"Expected an integer class index. Received: {cell!r}",
-                                    row=row, column=CLASS))
+            problems.append(Problem(TRAIN_CSV, f"Expected an integer class index. "
+                                    f"Received: {shown(cell)}", row=row, column=CLASS))
         elif value < 0:
-            problems.append(Problem(TRAIN_CSV, f"Expected a class index >= 0. Received: {cell}",
+            problems.append(Problem(TRAIN_CSV, f"Expected a class index >= 0. Received: "
+                                    f"{shown(cell)}", row=row, column=CLASS))
+        elif value >= MAX_CLASSES:
+            problems.append(Problem(TRAIN_CSV, f"Expected a class index below {MAX_CLASSES:,} "
+                                    f"(classes are numbered 0..C-1). Received: {shown(cell)}",
                                     row=row, column=CLASS))
         else:
             labels[row] = int(value)
@@ -267,51 +303,131 @@ def _labels(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray:
 
 
 def _class_names(data_dir: Path, labels: np.ndarray, problems: list[Problem]) -> tuple[str, ...]:
-    """Names from ``class_names.txt`` when present, else ``"0" .. str(max)``."""
+    """Names from ``class_names.txt`` when present, else ``"0" .. str(max)``.
+
+    Without the file, the classes are 0..C-1 with C = the largest index + 1, and C may not
+    exceed the labelled rows (every class needs rows): one stray cell cannot make a
+    billion classes.
+    """
     path = data_dir / CLASS_NAMES_FILE
     valid = labels[labels >= 0]
     if path.is_file():
-        names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-                      if line.strip())
+        names = _read_class_names(path, problems)
+        if names is None:
+            return ()
         if not names:
             problems.append(Problem(CLASS_NAMES_FILE, "the file names no class; "
                                     "expected one class name per line"))
             return ()
         dupes = sorted(n for n, k in Counter(names).items() if k > 1)
         if dupes:
-            problems.append(Problem(CLASS_NAMES_FILE, f"a class name appears twice: {_names(dupes)}"))
+            problems.append(Problem(CLASS_NAMES_FILE, f"a class name appears twice: "
+                                    f"{shown(_names(dupes))}"))
         out_of_range = np.nonzero(labels >= len(names))[0]
         for row in out_of_range:
             problems.append(Problem(
                 TRAIN_CSV, f"Expected a class index in 0..{len(names) - 1} ({len(names)} classes "
                 f"named in {CLASS_NAMES_FILE}). Received: {labels[row]}", row=int(row), column=CLASS))
     else:
+        if valid.size and int(valid.max()) + 1 > len(labels):
+            row = int(np.argmax(labels))
+            problems.append(Problem(
+                TRAIN_CSV, f"Expected class indices 0..C-1 with C at most the {len(labels):,} "
+                f"labelled rows (every class needs rows). Received: {labels[row]}, which would "
+                f"make {labels[row] + 1:,} classes; number the classes from 0 without gaps, or "
+                f"name them in {CLASS_NAMES_FILE}", row=row, column=CLASS))
+            return ()
         names = tuple(str(i) for i in range(int(valid.max()) + 1)) if valid.size else ()
     counts = np.bincount(valid[valid < len(names)], minlength=len(names)) if names else []
     for index, count in enumerate(counts):
         if count == 0:
-            problems.append(Problem(TRAIN_CSV, f"class {index} ({names[index]}) has no rows; "
-                                    "every class needs training examples", column=CLASS))
+            problems.append(Problem(TRAIN_CSV, f"class {index} ({names[index][:80]}) has no "
+                                    "rows; every class needs training examples", column=CLASS))
     return names
 
 
-def _images(frame: pd.DataFrame | None, name: str, data_dir: Path,
-            problems: list[Problem]) -> list[str]:
-    """The IMAGE column; empty values, duplicates and missing files are problems."""
+def _read_class_names(path: Path, problems: list[Problem]) -> tuple[str, ...] | None:
+    """The names in ``class_names.txt`` (UTF-8, a byte-order mark allowed), or None if unusable."""
+    try:
+        size = path.stat().st_size
+        if size > _MAX_CLASS_NAMES_BYTES:
+            problems.append(Problem(CLASS_NAMES_FILE, f"Expected a file of at most "
+                                    f"{_MAX_CLASS_NAMES_BYTES // 1024} KB (one name per line). "
+                                    f"Received: {size:,} bytes"))
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(CLASS_NAMES_FILE, f"cannot be read ({exc.strerror or exc})"))
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(CLASS_NAMES_FILE, f"Expected UTF-8 text. Received: {exc.reason} "
+                                f"at byte {exc.start}"))
+        return None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if len(names) > MAX_CLASSES:
+        problems.append(Problem(CLASS_NAMES_FILE, f"Expected at most {MAX_CLASSES:,} class "
+                                f"names. Received: {len(names):,}"))
+        return None
+    return names
+
+
+def _images(frame: pd.DataFrame | None, name: str, data_dir: Path, problems: list[Problem],
+            picture_paths: dict[str, Path]) -> list[str]:
+    """The IMAGE column; empty values, duplicates, paths leading outside ``data_dir`` and
+    missing files are problems. Each usable value's checked file goes into ``picture_paths``."""
     if frame is None:
         return []
+    root = data_dir.resolve()
     images = [str(v).strip() for v in frame[IMAGE]]
-    first_seen: dict[str, int] = {}
+    first_seen: dict[Path, int] = {}
     for row, image in enumerate(images):
         if image == "":
             problems.append(Problem(name, "the picture's file name is empty", row=row, column=IMAGE))
             continue
-        if image in first_seen:
-            problems.append(Problem(name, f"the picture {image!r} is listed twice "
-                                    f"(first at row {first_seen[image]})", row=row, column=IMAGE))
+        path, why = _inside(root, image)
+        if path is None:
+            problems.append(Problem(name, f"Expected a picture path inside the data directory. "
+                                    f"Received: {shown(image)}, {why}", row=row, column=IMAGE))
             continue
-        first_seen[image] = row
-        if not (data_dir / image).is_file():
-            problems.append(Problem(name, f"the picture file {image!r} is missing "
-                                    f"(expected {data_dir / image})", row=row, column=IMAGE))
+        if path in first_seen:
+            problems.append(Problem(name, f"the picture {shown(image)} is listed twice "
+                                    f"(first at row {first_seen[path]})", row=row, column=IMAGE))
+            continue
+        first_seen[path] = row
+        if not _is_file(path):
+            problems.append(Problem(name, f"the picture file {shown(image)} is missing "
+                                    f"(expected {shown(str(data_dir / image))})",
+                                    row=row, column=IMAGE))
+            continue
+        picture_paths[image] = path
     return images
+
+
+_DRIVE = re.compile(r"[A-Za-z]:[/\\]")  # C:\pictures\x.png, written on Windows
+
+
+def _inside(root: Path, image: str) -> tuple[Path | None, str]:
+    """``(resolved path, "")`` when ``image`` leads inside ``root``, else ``(None, why)``.
+
+    The why never depends on what lies outside ``root`` (whether a file exists there).
+    """
+    if "\x00" in image or len(image) > _MAX_PATH_CHARS:
+        return None, "which is no usable file name"
+    if os.path.isabs(image) or image.startswith(("/", "\\")) or _DRIVE.match(image):
+        return None, "an absolute path (paths are relative to the data directory)"
+    try:
+        path = (root / image).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symbolic link loop, a name too long
+        return None, "which cannot be followed (a symbolic link loop?)"
+    if path != root and root not in path.parents:
+        return None, "which leads outside it (through '..' or a symbolic link)"
+    return path, ""
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

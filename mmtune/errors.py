@@ -19,7 +19,25 @@ __all__ = [
     "FatalSearchError",
     "TrialFailed",
     "ModelTooLarge",
+    "shown",
 ]
+
+SHOWN_LIMIT = 80  # characters of a user's value that a message echoes
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters.
+
+    A message echoes what it received, and what it received may be a 10 MB CSV cell or a
+    YAML value: only its start is shown, with its full length.
+
+    >>> shown("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (1,000 characters)"
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class MmtuneError(Exception):

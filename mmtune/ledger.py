@@ -77,6 +77,13 @@ class Ledger:
         return f"sqlite:///{(self.results_dir / LEDGER_FILE).resolve()}"
 
     @property
+    def display_url(self) -> str:
+        """The URL as messages show it: its password masked (:func:`mmtune.redact.redact_url`)."""
+        from mmtune.redact import redact_url
+
+        return redact_url(self.url)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
@@ -107,11 +114,18 @@ class Ledger:
                 self._storage = _open_rdb(self.url, kwargs)
             except ImportError as exc:
                 raise LedgerError(
-                    f"cannot open the storage {self.url!r}: {exc}. For PostgreSQL install the "
-                    "extra: pip install 'mmtune[postgres]'") from exc
+                    f"cannot open the storage {self.display_url!r}: {self._shown(exc)}. For "
+                    "PostgreSQL install the extra: pip install 'mmtune[postgres]'") from None
             except Exception as exc:  # sqlalchemy errors: bad URL, server down
-                raise LedgerError(f"cannot open the storage {self.url!r}: {exc}") from exc
+                raise LedgerError(f"cannot open the storage {self.display_url!r}: "
+                                  f"{self._shown(exc)}") from None
         return self._storage
+
+    def _shown(self, exc: BaseException) -> str:
+        """An exception's text as a message may show it: the URL's password masked."""
+        from mmtune.redact import redact_text
+
+        return redact_text(str(exc), self.url)
 
     # -- studies ---------------------------------------------------------------------------
 
@@ -132,7 +146,7 @@ class Ledger:
             raise LedgerError(f"no ledger in {self.results_dir}/ yet: run `mmtune search` first")
         summaries = optuna.get_all_study_summaries(self.storage(), include_best_trial=False)
         if not summaries:
-            raise LedgerError(f"the ledger {self.url} holds no study: run `mmtune search` first")
+            raise LedgerError(f"the ledger {self.display_url} holds no study: run `mmtune search` first")
 
         def key(s: optuna.study.StudySummary) -> tuple:
             started = s.datetime_start.timestamp() if s.datetime_start else 0.0
@@ -149,7 +163,7 @@ class Ledger:
             name = self.latest_study_name()
         if name not in self.study_names():
             known = ", ".join(self.study_names()) or "none"
-            raise LedgerError(f"no study named {name!r} in {self.url}. Known studies: {known}")
+            raise LedgerError(f"no study named {name!r} in {self.display_url}. Known studies: {known}")
         return optuna.load_study(study_name=name, storage=self.storage()), name, was_latest
 
     def open_search_study(self, name: str, meta: StudyMeta, sampler: Any = None,

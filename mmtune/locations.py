@@ -1,6 +1,8 @@
 """Where mmtune keeps things on disk when the user does not say.
 
 - results: ``./results`` (``--results DIR``): ledger, refits, reports.
+- ledger: a SQLite file under the results, or ``--storage URL``, whose default is
+  ``$MMTUNE_STORAGE`` (:data:`STORAGE_ENV`): a URL with a password stays off command lines.
 - cache: ``$MMTUNE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mmtune``, else
   ``~/.cache/mmtune``: decoded picture caches and the demo data set, shared by
   every trial, worker process and results directory on the machine.
@@ -11,9 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_RESULTS", "cache_root", "demo_data_dir", "builtin_spaces_dir"]
+__all__ = ["DEFAULT_RESULTS", "STORAGE_ENV", "cache_root", "demo_data_dir", "builtin_spaces_dir"]
 
 DEFAULT_RESULTS = Path("results")
+STORAGE_ENV = "MMTUNE_STORAGE"  # --storage's default; how worker processes receive the URL
 
 
 def cache_root() -> Path:

@@ -51,7 +51,10 @@ class MemoryWatch:
 
 
 def reexec_self(argv: list[str]) -> None:
-    """Replace this process with ``python -m mmtune ARGV`` (same pid, output and environment)."""
+    """Replace this process with ``mmtune ARGV`` (same pid, output and environment), run from
+    this very package (:func:`mmtune.launch.mmtune_command`), never a ``./mmtune/`` folder."""
+    from mmtune.launch import mmtune_command
+
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "mmtune", *argv])
+    os.execv(sys.executable, mmtune_command(argv))

@@ -40,6 +40,7 @@ __all__ = [
     "OPTIONAL_PARAMS",
     "OPTIMIZERS",
     "build_model",
+    "check_params",
     "compile_model",
     "model_macs",
 ]
@@ -150,6 +151,15 @@ def _resolve(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> dic
     _rate(values["dense_dropout"], "dense_dropout")
     _rate(values["bn_momentum"], "bn_momentum")
     return values
+
+
+def check_params(model_name: str, params: Mapping[str, Any]) -> None:
+    """Raise :class:`MmtuneError` when no ``model_name`` network has these values (more conv
+    blocks than the resolution can halve, a block's dropout rate >= 1, ...); no TensorFlow."""
+    resolution = params.get("resolution", SEED_PARAMS.get(model_name, {}).get("resolution", 64))
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise MmtuneError(f"Expected a positive integer. Received: resolution={resolution!r}")
+    _resolve(model_name, params, InputSpec(resolution=resolution, n_mfcc=1, n_classes=2))
 
 
 def _positive_int(values: Mapping[str, Any], name: str) -> int:

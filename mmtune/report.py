@@ -7,7 +7,7 @@ from disk with no server and survives being mailed.
 
 >>> path = write_report(Ledger("results"), study=None)   # doctest: +SKIP
 
-Matplotlib (the ``report`` extra) is imported only when a report is made.
+Matplotlib (a core dependency) is imported only when a report is made.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _pyplot() -> Any:
         import matplotlib
     except ImportError as exc:
         raise MmtuneError("the report needs matplotlib, which is not installed: "
-                          "pip install 'mmtune[report]'") from exc
+                          "pip install 'matplotlib>=3.8' (a dependency of mmtune; reinstall it)") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -329,7 +329,7 @@ def run_search(cfg: SearchConfig, progress_stream: Any = None) -> SearchOutcome:
 
         progress.message(f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
                          f"tuner {cfg.tuner}, up to {cfg.epochs} epochs a trial, on "
-                         f"{device_description()}; ledger {prepared.ledger.url}")
+                         f"{device_description()}; ledger {prepared.ledger.display_url}")
         cfg.max_macs = max_macs(cfg, prepared.source)
         streak = FailureStreak(cfg.max_failures, cfg.max_skips)
         prepared.backend.run(study, cfg, prepared.source, progress, streak)

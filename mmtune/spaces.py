@@ -30,20 +30,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from mmtune.errors import SpaceError
+from mmtune.errors import MmtuneError, SpaceError, shown
 from mmtune.locations import builtin_spaces_dir
-from mmtune.models import MODEL_INPUTS, OPTIONAL_PARAMS, SEED_PARAMS
+from mmtune.models import MODEL_INPUTS, OPTIMIZERS, OPTIONAL_PARAMS, SEED_PARAMS, check_params
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-__all__ = ["Param", "Space", "load_space", "list_spaces", "PARAM_TYPES"]
+__all__ = ["Param", "Space", "load_space", "list_spaces", "looks_like_path", "PARAM_TYPES", "BOUNDS"]
 
 PARAM_TYPES = ("int", "float", "choice", "bool")
 _TOP_KEYS = {"name", "model", "description", "max_epochs", "parameters"}
@@ -57,6 +58,61 @@ _KEYS_BY_TYPE = {
 _DEFAULT_MAX_EPOCHS = 10
 
 Scalar = int | float | str | bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """What a known parameter can sensibly take; a space's ranges, choices and defaults stay inside.
+
+    ``kind`` is ``"int"``, ``"float"`` or ``"name"`` (one of ``names``); ``high`` itself is
+    excluded when ``open`` (a dropout rate of 1 drops everything).
+    """
+
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    open: bool = False
+    names: tuple[str, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        if self.kind == "name":
+            return isinstance(value, str) and value in self.names
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        return self.low <= value and (value < self.high if self.open else value <= self.high)
+
+    def describe(self) -> str:
+        if self.kind == "name":
+            return f"one of {', '.join(self.names)}"
+        if self.kind == "int":
+            return f"an integer in {self.low:g}..{self.high:g}"
+        return f"a number in [{self.low:g}, {self.high:g}{')' if self.open else ']'}"
+
+
+_RATE = Bound("float", 0.0, 1.0, open=True)
+_WIDTH = Bound("int", 1, 16384)
+#: Bounds of every parameter a space may declare (``mmtune.models`` builds from them).
+BOUNDS: dict[str, Bound] = {
+    "conv_blocks": Bound("int", 1, 10),  # 10 halvings take 1024 px (the largest) to 1
+    "base_filters": Bound("int", 1, 1024),
+    "dense_units": _WIDTH,
+    "audio_units_1": _WIDTH,
+    "audio_units_2": _WIDTH,
+    "audio_units_3": _WIDTH,
+    "fusion_units": _WIDTH,
+    "dropout_start": _RATE,
+    "dropout_step": Bound("float", -1.0, 1.0, open=True),  # with dropout_start: each block's rate
+    "dense_dropout": _RATE,
+    "bn_momentum": _RATE,
+    "momentum": _RATE,
+    "augment_strength": Bound("float", 0.0, 5.0),  # mmtune.augment.MAX_STRENGTH
+    "learning_rate": Bound("float", 1e-7, 10.0),
+    "batch_size": Bound("int", 1, 65536),
+    "resolution": Bound("int", 8, 1024),  # mmtune.cache.MIN_RESOLUTION .. MAX_RESOLUTION
+    "optimizer": Bound("name", names=OPTIMIZERS),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,26 +297,45 @@ def _plain(p: Param, value: Any) -> Any:
 
 
 def load_space(name_or_path: str | Path) -> Space:
-    """The space called ``name_or_path`` in ``search_spaces/``, or the YAML file at that path.
+    """The built-in space called ``name_or_path``, or the YAML file at that path.
+
+    A string is a path when it contains a path separator or ends in ``.yaml`` / ``.yml``
+    (``./direct_mix.yaml``, ``spaces/mine.yml``); any other string is the name of a built-in
+    space in ``search_spaces/``, even when a file of that name sits in the working directory.
 
     Raises:
         SpaceError: no such space or file, or the file is malformed (the
             message names the file and the key).
     """
-    text = str(name_or_path)
-    path = Path(text)
-    looks_like_path = path.suffix in (".yaml", ".yml") or "/" in text or "\\" in text
-    if not looks_like_path and not path.is_file():
-        path = builtin_spaces_dir() / f"{text}.yaml"
-        if not path.is_file():
+    if isinstance(name_or_path, Path) or looks_like_path(name_or_path):
+        path = Path(name_or_path)
+    else:
+        path = builtin_spaces_dir() / f"{name_or_path}.yaml"
+        if not _NAME.fullmatch(name_or_path) or not _is_file(path):
             known = ", ".join(sorted(p.stem for p in builtin_spaces_dir().glob("*.yaml")))
             raise SpaceError(
-                f"No search space called {text!r}. Expected one of: {known or '(none)'}, "
-                "or the path to a YAML file."
+                f"No search space called {shown(name_or_path)}. Expected one of: "
+                f"{known or '(none)'}, or the path to a YAML file (a path contains a / or ends "
+                "in .yaml or .yml: ./mine.yaml)."
             )
-    if not path.is_file():
-        raise SpaceError(f"{path}: no such search space file.")
+    if not _is_file(path):
+        raise SpaceError(f"{shown(str(path))}: no such search space file.")
     return _parse(_read_yaml(path), path)
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether ``--space TEXT`` names a file (a separator, or a YAML suffix) and not a built-in."""
+    return "/" in text or "\\" in text or text.endswith((".yaml", ".yml"))
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
 
 
 def list_spaces() -> list[Space]:
@@ -269,16 +344,36 @@ def list_spaces() -> list[Space]:
                   key=lambda s: s.name)
 
 
+MAX_SPACE_FILE_BYTES = 256 * 1024  # the built-in spaces are about 2 KB
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice in one mapping."""
+    """A safe YAML loader that refuses anchors, aliases and a key given twice in one mapping.
+
+    Aliases are how a few hundred bytes of YAML expand to gigabytes (each level of
+    ``&a [*b, *b, ...]`` multiplies the size); a space file has no use for them.
+    """
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            what = "an alias (*name)" if isinstance(event, yaml.AliasEvent) else "an anchor (&name)"
+            raise yaml.composer.ComposerError(
+                None, None, f"{what}: anchors and aliases are not allowed in a space file; "
+                "write each value out", event.start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                break
+            if duplicate:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                    None, None, f"duplicate key {shown(key)} (first on line {seen[key] + 1})",
                     key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
@@ -286,19 +381,28 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _read_yaml(path: Path) -> Any:
     try:
+        size = path.stat().st_size
+        if size > MAX_SPACE_FILE_BYTES:
+            raise SpaceError(f"{path}: Expected a search space file of at most "
+                             f"{MAX_SPACE_FILE_BYTES // 1024} KB. Received: {size:,} bytes.")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpaceError(f"{path}: cannot read the file ({exc}).") from None
+        raise SpaceError(f"{path}: cannot read the file ({shown(str(exc))}).") from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise SpaceError(f"{path}: not a usable space file: values nested too deeply.") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise SpaceError(f"{path}: not a usable YAML value: {str(exc)[:200]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise SpaceError(f"{path}:{where}: not valid YAML: {problem}") from None
+        raise SpaceError(f"{path}:{where}: not valid YAML: {problem[:300]}") from None
 
 
 def _fail(path: Path, key: str, message: str) -> SpaceError:
+    key = key if len(key) <= 120 else f"{key[:120]}... ({len(key):,} characters)"
     return SpaceError(f"{path}: key '{key}': {message}")
 
 
@@ -309,7 +413,7 @@ def _parse(doc: Any, path: Path) -> Space:
     unknown = sorted(str(k) for k in doc if k not in _TOP_KEYS)
     if unknown:
         raise _fail(path, unknown[0], f"unknown key. Expected keys among {sorted(_TOP_KEYS)}. "
-                    f"Received: {', '.join(unknown)}")
+                    f"Received: {shown(', '.join(unknown))}")
     for key in ("name", "model", "parameters"):
         if key not in doc:
             raise _fail(path, key, "missing (required).")
@@ -317,18 +421,18 @@ def _parse(doc: Any, path: Path) -> Space:
     model = _string(doc["model"], path, "model")
     if model not in MODEL_INPUTS:
         raise _fail(path, "model", f"unknown model. Expected one of: {', '.join(MODEL_INPUTS)}. "
-                    f"Received: model={model!r}")
+                    f"Received: model={shown(model)}")
     description = _string(doc.get("description", ""), path, "description", empty=True)
     if "\n" in description.strip():
         raise _fail(path, "description", "expected one line.")
     max_epochs = doc.get("max_epochs", _DEFAULT_MAX_EPOCHS)
     if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
         raise _fail(path, "max_epochs", f"expected a positive integer. "
-                    f"Received: max_epochs={max_epochs!r}")
+                    f"Received: max_epochs={shown(max_epochs)}")
     raw_params = doc["parameters"]
     if not isinstance(raw_params, dict) or not raw_params:
         raise _fail(path, "parameters", "expected a non-empty mapping of parameter names "
-                    f"to their settings. Received: {raw_params!r}")
+                    f"to their settings. Received: {shown(raw_params)}")
     known = set(SEED_PARAMS[model]) | set(OPTIONAL_PARAMS)
     params: list[Param] = []
     for pname, raw in raw_params.items():
@@ -337,13 +441,18 @@ def _parse(doc: Any, path: Path) -> Space:
             raise _fail(path, key, f"unknown parameter for model {model!r}. Expected one of: "
                         f"{', '.join(sorted(known))}")
         params.append(_parse_param(pname, raw, path, key, {p.name: p for p in params}))
-    return Space(name=name, model=model, description=description.strip(),
-                 max_epochs=max_epochs, parameters=tuple(params), source=path)
+    space = Space(name=name, model=model, description=description.strip(),
+                  max_epochs=max_epochs, parameters=tuple(params), source=path)
+    try:  # the first trial is the defaults' model: refuse it now, not after TensorFlow's import
+        check_params(model, space.defaults())
+    except MmtuneError as exc:
+        raise _fail(path, "parameters.*.default", f"the defaults make no model: {exc}") from None
+    return space
 
 
 def _string(value: Any, path: Path, key: str, empty: bool = False) -> str:
     if not isinstance(value, str) or (not empty and not value.strip()):
-        raise _fail(path, key, f"expected a non-empty string. Received: {key}={value!r}")
+        raise _fail(path, key, f"expected a non-empty string. Received: {key}={shown(value)}")
     return value
 
 
@@ -355,10 +464,10 @@ def _number(value: Any, kind: str, path: Path, key: str) -> int | float:
         except ValueError:
             pass
     if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise _fail(path, key, f"expected an integer. Received: {value!r}")
+        raise _fail(path, key, f"expected an integer. Received: {shown(value)}")
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise _fail(path, key, f"expected a number. Received: {value!r}")
+            raise _fail(path, key, f"expected a number. Received: {shown(value)}")
         value = float(value)
     return value
 
@@ -366,15 +475,15 @@ def _number(value: Any, kind: str, path: Path, key: str) -> int | float:
 def _parse_param(name: str, raw: Any, path: Path, key: str, earlier: dict[str, Param]) -> Param:
     if not isinstance(raw, dict):
         raise _fail(path, key, f"expected a mapping with keys among {sorted(_PARAM_KEYS)}. "
-                    f"Received: {raw!r}")
+                    f"Received: {shown(raw)}")
     unknown = sorted(str(k) for k in raw if k not in _PARAM_KEYS)
     if unknown:
         raise _fail(path, f"{key}.{unknown[0]}", f"unknown key. Expected keys among "
-                    f"{sorted(_PARAM_KEYS)}. Received: {', '.join(unknown)}")
+                    f"{sorted(_PARAM_KEYS)}. Received: {shown(', '.join(unknown))}")
     kind = raw.get("type")
     if kind not in PARAM_TYPES:
         raise _fail(path, f"{key}.type", f"expected one of: {', '.join(PARAM_TYPES)}. "
-                    f"Received: type={kind!r}")
+                    f"Received: type={shown(kind)}")
     misplaced = sorted(k for k in raw if k in {"low", "high", "step", "log", "values"}
                        and k not in _KEYS_BY_TYPE[kind])
     if misplaced:
@@ -383,7 +492,7 @@ def _parse_param(name: str, raw: Any, path: Path, key: str, earlier: dict[str, P
         raise _fail(path, f"{key}.default", "missing (required; the seed's value).")
     help_text = raw.get("help", "")
     if not isinstance(help_text, str):
-        raise _fail(path, f"{key}.help", f"expected a string. Received: {help_text!r}")
+        raise _fail(path, f"{key}.help", f"expected a string. Received: {shown(help_text)}")
     fields: dict[str, Any] = {"name": name, "type": kind, "help": help_text.strip()}
     if kind in ("int", "float"):
         fields.update(_parse_range(raw, kind, path, key))
@@ -391,7 +500,31 @@ def _parse_param(name: str, raw: Any, path: Path, key: str, earlier: dict[str, P
         fields["values"] = _parse_values(raw.get("values"), path, f"{key}.values")
     fields["default"] = _parse_default(raw["default"], kind, fields, path, f"{key}.default")
     fields["when"] = _parse_when(raw.get("when"), path, f"{key}.when", earlier)
-    return Param(**fields)
+    param = Param(**fields)
+    _check_bounds(param, path, key)
+    return param
+
+
+def _check_bounds(p: Param, path: Path, key: str) -> None:
+    """Refuse a type, range or choice outside what the parameter can sensibly take."""
+    bound = BOUNDS.get(p.name)
+    if bound is None:
+        return
+    fits_type = {"int": ("int", "choice"), "float": ("int", "float", "choice"),
+                 "name": ("choice",)}[bound.kind]
+    if p.type not in fits_type:
+        raise _fail(path, f"{key}.type", f"Expected {' or '.join(fits_type)} for {p.name} "
+                    f"({bound.describe()}). Received: type={p.type}")
+    if p.type == "choice":
+        for value in p.values:
+            if not bound.allows(value):
+                raise _fail(path, f"{key}.values", f"Expected every choice to be "
+                            f"{bound.describe()}. Received: {shown(value)}")
+        return
+    for side in ("low", "high"):
+        if not bound.allows(getattr(p, side)):
+            raise _fail(path, f"{key}.{side}", f"Expected {bound.describe()}. "
+                        f"Received: {side}={shown(getattr(p, side))}")
 
 
 def _parse_range(raw: dict, kind: str, path: Path, key: str) -> dict[str, Any]:
@@ -401,23 +534,23 @@ def _parse_range(raw: dict, kind: str, path: Path, key: str) -> dict[str, Any]:
     low = _number(raw["low"], kind, path, f"{key}.low")
     high = _number(raw["high"], kind, path, f"{key}.high")
     if low > high:
-        raise _fail(path, f"{key}.low", f"expected low <= high. Received: low={low}, high={high}")
+        raise _fail(path, f"{key}.low", f"expected low <= high. Received: low={shown(low)}, high={shown(high)}")
     log = raw.get("log", False)
     if not isinstance(log, bool):
-        raise _fail(path, f"{key}.log", f"expected true or false. Received: log={log!r}")
+        raise _fail(path, f"{key}.log", f"expected true or false. Received: log={shown(log)}")
     if log and low <= 0:
-        raise _fail(path, f"{key}.low", f"expected low > 0 on a log scale. Received: low={low}")
+        raise _fail(path, f"{key}.low", f"expected low > 0 on a log scale. Received: low={shown(low)}")
     step = raw.get("step")
     if step is not None:
         step = _number(step, kind, path, f"{key}.step")
         if step <= 0:
-            raise _fail(path, f"{key}.step", f"expected a positive step. Received: step={step}")
+            raise _fail(path, f"{key}.step", f"expected a positive step. Received: step={shown(step)}")
         if log and step != 1:
             raise _fail(path, f"{key}.step", "a log-scale parameter takes no step "
-                        f"(Optuna refuses it). Received: step={step}")
+                        f"(Optuna refuses it). Received: step={shown(step)}")
         if not _on_grid(high, low, step):
             raise _fail(path, f"{key}.high", f"expected high - low to be a multiple of the step. "
-                        f"Received: low={low}, high={high}, step={step}")
+                        f"Received: low={shown(low)}, high={shown(high)}, step={shown(step)}")
         if log:
             step = None
     return {"low": low, "high": high, "step": step, "log": log}
@@ -430,39 +563,39 @@ def _on_grid(value: float, low: float, step: float) -> bool:
 
 def _parse_values(values: Any, path: Path, key: str) -> tuple[Scalar, ...]:
     if not isinstance(values, list) or not values:
-        raise _fail(path, key, f"expected a non-empty list of choices. Received: {values!r}")
+        raise _fail(path, key, f"expected a non-empty list of choices. Received: {shown(values)}")
     for v in values:
         if isinstance(v, (list, dict)) or v is None:
             raise _fail(path, key, f"expected plain values (numbers, strings, booleans). "
-                        f"Received: {v!r}")
+                        f"Received: {shown(v)}")
     kinds = {bool if isinstance(v, bool) else (float if isinstance(v, (int, float)) else str)
              for v in values}
     if len(kinds) > 1:
         raise _fail(path, key, f"expected choices of one type (Keras Tuner requires it). "
-                    f"Received: {values!r}")
+                    f"Received: {shown(values)}")
     if len(set(map(repr, values))) != len(values):
-        raise _fail(path, key, f"expected distinct choices. Received: {values!r}")
+        raise _fail(path, key, f"expected distinct choices. Received: {shown(values)}")
     return tuple(values)
 
 
 def _parse_default(value: Any, kind: str, fields: dict, path: Path, key: str) -> Scalar:
     if kind == "bool":
         if not isinstance(value, bool):
-            raise _fail(path, key, f"expected true or false. Received: default={value!r}")
+            raise _fail(path, key, f"expected true or false. Received: default={shown(value)}")
         return value
     if kind == "choice":
         if not _is_among(value, fields["values"]):
             raise _fail(path, key, f"expected one of {list(fields['values'])}. "
-                        f"Received: default={value!r}")
+                        f"Received: default={shown(value)}")
         return value
     value = _number(value, kind, path, key)
     low, high, step = fields["low"], fields["high"], fields["step"]
     if not low <= value <= high:
         raise _fail(path, key, f"expected a value between {low} and {high}. "
-                    f"Received: default={value}")
+                    f"Received: default={shown(value)}")
     if step is not None and not _on_grid(value, low, step):
         raise _fail(path, key, f"expected a value on the grid low + k * step ({low} + k * {step}). "
-                    f"Received: default={value}")
+                    f"Received: default={shown(value)}")
     return value
 
 
@@ -472,7 +605,7 @@ def _parse_when(when: Any, path: Path, key: str,
         return ()
     if not isinstance(when, dict) or not when:
         raise _fail(path, key, f"expected a mapping {{parameter: value or [values]}}. "
-                    f"Received: {when!r}")
+                    f"Received: {shown(when)}")
     out = []
     for parent, allowed in when.items():
         if parent not in earlier:
@@ -486,7 +619,7 @@ def _parse_when(when: Any, path: Path, key: str,
                 expected = (list(earlier[parent].choices) if earlier[parent].choices is not None
                             else f"a value between {earlier[parent].low} and {earlier[parent].high}")
                 raise _fail(path, f"{key}.{parent}", f"unknown value. Expected {expected}. "
-                            f"Received: {value!r}")
+                            f"Received: {shown(value)}")
         out.append((parent, allowed))
     return tuple(out)
 

@@ -9,6 +9,7 @@ import only. GPUs get memory growth, so several trials can share one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -36,10 +37,20 @@ def _quiet_c_stderr() -> Iterator[None]:
 
 
 def import_tensorflow() -> Any:
-    """``tensorflow``, imported without start-up noise, GPUs set to grow their memory."""
-    if "tensorflow" in sys.modules and "keras" in sys.modules:
-        return sys.modules["tensorflow"]
+    """``tensorflow``, imported without start-up noise, GPUs set to grow their memory.
+
+    Every module that needs TensorFlow or Keras calls this before its own ``import keras``:
+    a bare ``import keras`` imports TensorFlow with its C-level start-up lines, and the
+    device probing (``cuInit`` on a CPU machine) would then print later, outside any quiet
+    section.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return _start_tensorflow()
+
+
+@functools.cache
+def _start_tensorflow() -> Any:
+    """Import TensorFlow and Keras and probe the devices once, with the C-level stderr hidden."""
     with _quiet_c_stderr():
         import tensorflow as tf
         import keras  # noqa: F401
@@ -58,9 +69,9 @@ def set_precision(precision: str) -> str:
     ``mixed`` computes in float16 on a GPU (bfloat16 on a CPU, where float16 has no fast
     kernels) and keeps variables and the softmax in float32; ``float32`` is the seed's.
     """
+    tf = import_tensorflow()  # first: a bare `import keras` would import TensorFlow loudly
     import keras
 
-    tf = import_tensorflow()
     if precision not in PRECISIONS:
         from mmtune.errors import MmtuneError
 

@@ -17,9 +17,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mmtune.cache import CachedData
+    from mmtune.errors import Problem
     from mmtune.models import InputSpec
 
-__all__ = ["DataSource", "SplitData", "SPLIT_SEED", "VAL_FRACTION"]
+__all__ = ["DataSource", "SplitData", "SPLIT_SEED", "VAL_FRACTION", "split_problems"]
 
 SPLIT_SEED = 42  # the seed notebook's train_test_split(random_state=42)
 VAL_FRACTION = 0.2  # the seed's 80/20
@@ -71,5 +72,41 @@ class DataSource:
 
             data = load_data(self.data_dir, resolution, strict=self.strict)
             train_idx, val_idx = stratified_split(data.train_labels, VAL_FRACTION, self.split_seed)
+            problems = split_problems(data.train_labels, data.spec.class_names, train_idx, val_idx)
+            if problems:  # refused before any training: no trial could be judged fairly
+                from mmtune.errors import DataError
+
+                raise DataError(problems, str(data.data_dir))
             self._loaded[resolution] = SplitData(data, np.asarray(train_idx), np.asarray(val_idx))
         return self._loaded[resolution]
+
+
+#: Labelled rows a class needs for the 80/20 split to give it rows in both parts.
+ROWS_PER_CLASS = 5
+
+
+def split_problems(labels: np.ndarray, class_names: tuple[str, ...], train_idx: np.ndarray,
+                   val_idx: np.ndarray) -> list[Problem]:
+    """One problem per class the split leaves out of its training or validation part.
+
+    A trial trains on the training part and is judged on the validation part: a class
+    absent from either cannot be learnt or measured (with every class a single row, the
+    validation part is empty and every trial fails).
+    """
+    from mmtune.contract import CLASS, TRAIN_CSV
+    from mmtune.errors import Problem
+
+    problems = []
+    for index, name in enumerate(class_names):
+        rows = int(np.sum(labels == index))
+        parts = [part for part, idx in (("training", train_idx), ("validation", val_idx))
+                 if not np.any(labels[idx] == index)]
+        if parts:
+            problems.append(Problem(
+                TRAIN_CSV, f"Expected every class in both parts of the seeded, stratified "
+                f"{1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} training/validation split, which "
+                f"needs at least 2 labelled rows a class ({ROWS_PER_CLASS} or more always "
+                f"suffice). Received: class {index} ({name[:80]}) with {rows} labelled "
+                f"row{'s' if rows != 1 else ''}, none in the {' or '.join(parts)} part",
+                column=CLASS))
+    return problems

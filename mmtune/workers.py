@@ -3,7 +3,8 @@
 The parent checks the data (building the picture cache once, for every
 worker) and creates the study; each worker is a plain ``mmtune search``
 process on the same storage, so workers on other machines join the same way.
-Optuna's RDB storage hands out trials, and its heartbeats fail and requeue
+Workers run this very package (:mod:`mmtune.launch`), never a ``./mmtune/`` folder of the
+working directory. Optuna's RDB storage hands out trials, and its heartbeats fail and requeue
 the trial of a worker that dies. SQLite is refused: it is not safe for
 several writers.
 """
@@ -16,16 +17,23 @@ import subprocess
 import sys
 
 from mmtune.errors import MmtuneError
+from mmtune.launch import mmtune_command
+from mmtune.locations import STORAGE_ENV
+from mmtune.redact import redact_url
 from mmtune.search import OPTUNA_TUNERS, SearchConfig, prepare_search
 
 __all__ = ["run_workers", "worker_environments"]
 
 
-def worker_environments(workers: int, base: dict[str, str] | None = None) -> list[dict[str, str]]:
+def worker_environments(workers: int, base: dict[str, str] | None = None,
+                        storage: str | None = None) -> list[dict[str, str]]:
     """One environment per worker: with several GPUs listed in ``CUDA_VISIBLE_DEVICES``,
     workers are spread over them round-robin; otherwise they share what there is (GPU
-    memory grows on demand, so several trials fit on one GPU)."""
+    memory grows on demand, so several trials fit on one GPU). ``storage`` travels in
+    ``$MMTUNE_STORAGE``, never on a command line."""
     base = dict(os.environ if base is None else base)
+    if storage:
+        base[STORAGE_ENV] = storage
     devices = [d for d in base.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     envs = []
     for k in range(workers):
@@ -50,9 +58,9 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
             "postgresql+psycopg://USER:PASSWORD@HOST/DB (pip install 'mmtune[postgres]'), "
             "or run one worker at a time on SQLite.")
     prepare_search(cfg)  # data check and cache build once; the study exists before workers race
-    print(f"starting {cfg.workers} workers on {cfg.storage}", file=sys.stderr, flush=True)
-    procs = [subprocess.Popen([sys.executable, "-m", "mmtune", *worker_argv], env=env)
-             for env in worker_environments(cfg.workers)]
+    print(f"starting {cfg.workers} workers on {redact_url(cfg.storage)}", file=sys.stderr, flush=True)
+    procs = [subprocess.Popen(mmtune_command(worker_argv), env=env)
+             for env in worker_environments(cfg.workers, storage=cfg.storage)]
     try:
         codes = [p.wait() for p in procs]
     except KeyboardInterrupt:
@@ -67,6 +75,7 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
         print(f"mmtune: {len(failed)} of {cfg.workers} workers failed (exit codes {codes})",
               file=sys.stderr)
         return failed[0]
-    print(f"all {cfg.workers} workers finished; `mmtune results --storage {cfg.storage}`",
+    print(f"all {cfg.workers} workers finished; `mmtune results --storage "
+          f"{redact_url(cfg.storage)}`",
           file=sys.stderr)
     return 0

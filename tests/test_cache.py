@@ -12,7 +12,7 @@ from tinydata import edit_csv, write_dataset
 
 import mmtune.cache as cache
 from mmtune.cache import load_data
-from mmtune.errors import DataError
+from mmtune.errors import DataError, MmtuneError
 
 
 @pytest.fixture
@@ -84,14 +84,96 @@ def test_rebuilt_when_a_csv_changes(data, where):
     assert second.train_mfcc[0, 0] == 123.5
 
 
-def test_touch_rebuilds_but_content_hash_stays(data, where):
+def test_touch_is_a_hit_and_the_content_hash_stays(data, where, monkeypatch):
     first = load_data(data, 8, cache_dir=where)
     path = data / "trainimg_00000.png"
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    _forbid_decoding(monkeypatch)
+    second = load_data(data, 8, cache_dir=where)
+    assert second.summary["cache"]["hit"] is True
+    assert second.data_hash == first.data_hash
+
+
+def test_other_pixels_of_the_same_size_and_time_are_a_miss(data, where):
+    """The issue's case: a picture replaced by other pixels, its byte size and
+    modification time restored, was served from the cache under the old hash."""
+    first = load_data(data, 8, cache_dir=where)
+    path = data / "trainimg_00003.png"
+    st = path.stat()
+    raw = bytearray(path.read_bytes())
+    pixels = np.asarray(Image.open(path)).copy()
+    pixels[..., 0] = 255 - pixels[..., 0]  # other pixels ...
+    Image.fromarray(pixels).save(path)
+    raw2 = path.read_bytes()
+    if len(raw2) < len(raw):  # ... padded (after IEND, ignored by decoders) to the same size
+        raw2 += b"\0" * (len(raw) - len(raw2))
+    elif len(raw2) > len(raw):
+        pytest.skip("the new picture compresses larger; cannot keep the byte size")
+    path.write_bytes(raw2)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
     second = load_data(data, 8, cache_dir=where)
     assert second.summary["cache"]["hit"] is False
-    assert second.data_hash == first.data_hash
+    assert second.data_hash != first.data_hash
+    assert not np.array_equal(second.train_images[3], first.train_images[3])
+
+
+def test_a_picture_over_the_size_limit_is_refused_unread(data, where, monkeypatch):
+    path = data / "testimg_00001.png"
+    with open(path, "wb") as fh:  # sparse: 1 GB on paper, nothing on disk
+        fh.truncate(2**30)
+    read = []
+    real_open = open
+
+    def watching_open(file, mode="r", *a, **k):
+        handle = real_open(file, mode, *a, **k)
+        if str(file) == str(path.resolve()) and "b" in mode:
+            real_read = handle.read
+            handle = _Watched(handle, lambda n=-1: read.append(n) or real_read(n))
+        return handle
+
+    monkeypatch.setattr("builtins.open", watching_open)
+    with pytest.raises(DataError) as exc:
+        load_data(data, 8, cache_dir=where)
+    message = str(exc.value)
+    assert "data_test_novt.csv, row 1" in message and "1,024 MB" in message
+    assert "at most 64 MB" in message and "not read" in message
+    assert read == []
+
+
+class _Watched:
+    """A file object whose ``read`` is observed."""
+
+    def __init__(self, handle, read):
+        self._handle, self.read = handle, read
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.close()
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+
+def test_sixteen_bit_grayscale_is_scaled_not_clipped(data, where):
+    ramp = (np.arange(32 * 32, dtype=np.uint32).reshape(32, 32) * 64).astype(np.uint16)
+    Image.fromarray(ramp).save(data / "trainimg_00005.png")
+    assert Image.open(data / "trainimg_00005.png").mode.startswith("I")
+    d = load_data(data, 32, cache_dir=where)
+    got = d.train_images[5, ..., 0].astype(int)
+    expected = np.rint(ramp / 257.0).astype(int)
+    assert np.abs(got - expected).max() <= 1
+    assert got.min() == 0 and got.max() >= 250  # the whole range, not 192..255
+    assert any("16-bit grayscale (scaled to 8 bits)" in str(w) for w in d.warnings)
+
+
+@pytest.mark.parametrize("resolution", [0, 7, 1025, 100_000])
+def test_resolution_outside_8_to_1024_is_refused(data, where, resolution):
+    with pytest.raises(MmtuneError, match=f"between 8 and 1024 pixels. Received: {resolution}"):
+        load_data(data, resolution, cache_dir=where)
 
 
 def test_resolution_has_its_own_cache_and_same_data_hash(data, where):
@@ -185,3 +267,14 @@ def test_progress_bar_on_request(data, where, capsys):
     assert "decoding pictures" in capsys.readouterr().err
     load_data(data, 16, cache_dir=where)  # stderr is not a terminal under pytest: quiet
     assert capsys.readouterr().err == ""
+
+
+def test_a_link_swapped_in_after_the_check_is_not_followed(tmp_path):
+    outside = tmp_path / "outside.png"
+    Image.new("RGB", (8, 8)).save(outside)
+    link = tmp_path / "link.png"
+    link.symlink_to(outside)
+    digest, error = cache._file_sha256(str(link))
+    assert digest == "" and "cannot be read" in error
+    info, pixels = cache._decode_one(str(link), 8)
+    assert pixels is None and "cannot be read" in info["error"]

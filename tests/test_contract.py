@@ -77,3 +77,139 @@ def test_contract_does_not_import_tensorflow():
 
     code = "import sys, mmtune.contract, mmtune.cache; sys.exit(3 if 'tensorflow' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# -- pictures stay inside the data directory (issue 13, item 6) --------------------------------
+
+def _image_problem(data) -> str:
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.row, problem.column) == ("data_train.csv", 1, "IMAGE")
+    return problem.message
+
+
+@pytest.fixture
+def inside_and_outside(tmp_path):
+    data = write_dataset(tmp_path / "data", n_train=6, n_test=2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes((data / "trainimg_00001.png").read_bytes())
+    return data, outside
+
+
+def test_an_absolute_picture_path_is_refused(inside_and_outside):
+    data, outside = inside_and_outside
+    edit_csv(data / "data_train.csv", 1, "IMAGE", str(outside / "secret.png"))
+    assert "absolute path" in _image_problem(data)
+
+
+def test_a_dotdot_escape_is_refused(inside_and_outside):
+    data, _ = inside_and_outside
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "../outside/secret.png")
+    assert "leads outside it" in _image_problem(data)
+
+
+def test_a_symlink_pointing_outside_is_refused(inside_and_outside):
+    data, outside = inside_and_outside
+    (data / "trainimg_00001.png").unlink()
+    (data / "trainimg_00001.png").symlink_to(outside / "secret.png")
+    assert "leads outside it" in _image_problem(data)
+
+
+def test_a_refusal_does_not_tell_whether_the_outside_file_exists(inside_and_outside):
+    data, _ = inside_and_outside
+    messages = []
+    for target in ("../../../../../../etc/passwd", "../../../../../../etc/no-such-file-here"):
+        edit_csv(data / "data_train.csv", 1, "IMAGE", target)
+        messages.append(_image_problem(data).replace(target, "X"))
+    assert messages[0] == messages[1]
+    assert "missing" not in messages[0]
+
+
+def test_a_symlink_loop_is_refused(inside_and_outside):
+    data, _ = inside_and_outside
+    (data / "loop.png").symlink_to(data / "loop.png")
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "loop.png")
+    message = _image_problem(data)
+    assert "loop.png" in message
+
+
+def test_links_and_folders_inside_are_fine(inside_and_outside, tmp_path):
+    data, _ = inside_and_outside
+    (data / "pictures").mkdir()
+    (data / "trainimg_00001.png").rename(data / "pictures" / "one.png")
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "pictures/one.png")
+    (data / "trainimg_00002.png").rename(data / "pictures" / "two.png")
+    (data / "trainimg_00002.png").symlink_to(data / "pictures" / "two.png")  # a link inside
+    linked = tmp_path / "linked-data"
+    linked.symlink_to(data)  # the data directory itself reached through a link
+    tables = read_tables(linked)
+    assert tables.image_path("pictures/one.png") == (data / "pictures" / "one.png").resolve()
+    assert tables.image_path("trainimg_00002.png") == (data / "pictures" / "two.png").resolve()
+
+
+def test_the_same_file_under_two_names_is_listed_twice(inside_and_outside):
+    data, _ = inside_and_outside
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "./trainimg_00000.png")
+    assert "listed twice (first at row 0)" in _image_problem(data)
+
+
+# -- classes and class names (issue 13, item 11) -----------------------------------------------
+
+def test_a_bom_in_class_names_is_not_part_of_the_first_name(tmp_path):
+    data = write_dataset(tmp_path, n_train=6, n_classes=3)
+    (data / "class_names.txt").write_bytes("\ufeffFOREST\nCITY\nBEACH\n".encode("utf-8"))
+    assert read_tables(data).spec.class_names == ("FOREST", "CITY", "BEACH")
+
+
+def test_class_names_that_are_not_utf8_are_a_problem(tmp_path):
+    data = write_dataset(tmp_path, n_train=6, n_classes=3)
+    (data / "class_names.txt").write_bytes("FOR\xcaT\nCITY\nBEACH\n".encode("latin-1"))
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    (problem,) = exc.value.problems
+    assert problem.file == "class_names.txt" and "Expected UTF-8 text" in problem.message
+
+
+def test_one_huge_class_index_allocates_nothing(tmp_path):
+    import time
+
+    data = write_dataset(tmp_path, n_train=6, n_classes=3, class_names=False)
+    edit_csv(data / "data_train.csv", 4, "CLASS", "1000000000")
+    started = time.perf_counter()
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    assert time.perf_counter() - started < 2
+    (problem,) = exc.value.problems
+    assert (problem.row, problem.column) == (4, "CLASS") and "below 10,000" in problem.message
+
+
+def test_classes_cannot_outnumber_the_labelled_rows(tmp_path):
+    data = write_dataset(tmp_path, n_train=6, n_classes=3, class_names=False)
+    edit_csv(data / "data_train.csv", 2, "CLASS", "40")
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    (problem,) = exc.value.problems
+    assert (problem.row, problem.column) == (2, "CLASS")
+    assert "at most the 6 labelled rows" in problem.message and "41 classes" in problem.message
+
+
+def test_mfcc_values_near_the_float32_limit_are_refused(tmp_path):
+    data = write_dataset(tmp_path, n_train=6, n_test=2)
+    edit_csv(data / "data_train.csv", 3, "mfcc_2", "3.0e38")
+    edit_csv(data / "data_test_novt.csv", 1, "mfcc_1", "-1e300")
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    located = {(p.file, p.row, p.column) for p in exc.value.problems}
+    assert located == {("data_train.csv", 3, "mfcc_2"), ("data_test_novt.csv", 1, "mfcc_1")}
+    assert all("magnitude at most 1e+18" in p.message for p in exc.value.problems)
+
+
+def test_windows_absolute_paths_are_refused_but_a_colon_is_a_name(inside_and_outside):
+    data, _ = inside_and_outside
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "C:\\pictures\\x.png")
+    assert "absolute path" in _image_problem(data)
+    (data / "trainimg_00001.png").rename(data / "a:b.png")
+    edit_csv(data / "data_train.csv", 1, "IMAGE", "a:b.png")
+    assert read_tables(data).image_path("a:b.png") == (data / "a:b.png").resolve()

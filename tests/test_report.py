@@ -197,7 +197,7 @@ def test_report_refusals_are_one_line_errors(tmp_path, capsys, monkeypatch):
     assert "no study named 'nope'" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["report", "--results", str(tmp_path)]) == 2
-    assert "pip install 'mmtune[report]'" in capsys.readouterr().err
+    assert "pip install 'matplotlib>=3.8'" in capsys.readouterr().err
 
 
 # -- the dashboard ---------------------------------------------------------------------------

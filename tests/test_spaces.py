@@ -136,6 +136,16 @@ parameters:
   learning_rate: {type: float, low: 1e-4, high: 1.0e-2, log: true, default: 1.0e-3}
 """
 
+CNN = """\
+name: cnn
+model: image_cnn
+parameters:
+  conv_blocks: {type: int, low: 1, high: 3, default: 2}
+  dropout_start: {type: float, low: 0.0, high: 0.5, default: 0.2}
+  dropout_step: {type: float, low: 0.0, high: 0.2, default: 0.1}
+  resolution: {type: choice, values: [32, 64], default: 32}
+"""
+
 BAD = {
     "unknown top-level key": (GOOD + "epochs: 3\n", "epochs"),
     "unknown parameter key": (GOOD.replace("default: 16}", "default: 16, lo: 3}"),
@@ -170,6 +180,50 @@ BAD = {
                       "duplicate key 'optimizer'"),
     "mixed choice types": (GOOD.replace("[adam, sgd]", "[adam, 3]"),
                            "parameters.optimizer.values"),
+    # bounds of known parameters (issue 13, item 13)
+    "learning rate 1e-300": (GOOD.replace("low: 1e-4", "low: 1.0e-300"),
+                             "parameters.learning_rate.low"),
+    "learning rate 1e300": (GOOD.replace("high: 1.0e-2", "high: 1.0e+300"),
+                            "parameters.learning_rate.high"),
+    "unknown optimizer": (GOOD.replace("[adam, sgd]", "[adam, lbfgs]"),
+                          "parameters.optimizer.values"),
+    "momentum of 1": (GOOD.replace("high: 0.9, default: 0.5", "high: 1.0, default: 0.5"),
+                      "parameters.momentum.high"),
+    "zero audio units": (GOOD.replace("low: 8, high: 64", "low: 0, high: 64"),
+                         "parameters.audio_units_1.low"),
+    "negative dropout": (CNN.replace("dropout_start: {type: float, low: 0.0",
+                                     "dropout_start: {type: float, low: -0.2"),
+                         "parameters.dropout_start.low"),
+    "dropout above 1": (CNN.replace("high: 0.5, default: 0.2", "high: 1.5, default: 0.2"),
+                        "parameters.dropout_start.high"),
+    "dropout of 1": (CNN.replace("high: 0.5, default: 0.2", "high: 1.0, default: 0.2"),
+                     "parameters.dropout_start.high"),
+    "a million conv blocks": (CNN.replace("low: 1, high: 3", "low: 1, high: 1000000"),
+                              "parameters.conv_blocks.high"),
+    "float conv blocks": (CNN.replace("conv_blocks: {type: int", "conv_blocks: {type: float"),
+                          "parameters.conv_blocks.type"),
+    "resolution 100000": (CNN.replace("[32, 64]", "[32, 100000]"), "parameters.resolution.values"),
+    "defaults: more blocks than the resolution halves": (
+        CNN.replace("low: 1, high: 3, default: 2", "low: 1, high: 6, default: 6"),
+        "conv_blocks=6 halves a 32x32 picture"),
+    "defaults: last block's dropout above 1": (
+        CNN.replace("high: 0.2, default: 0.1", "high: 0.9, default: 0.9"),
+        "dropout of conv block 2"),
+    # YAML that expands, nests or echoes without bound (issue 13, item 8)
+    "an anchor": (GOOD.replace("description: a tiny space", "description: &d a tiny space"),
+                  "anchors and aliases are not allowed"),
+    "an alias": (GOOD.replace("  optimizer: {type: choice, values: [adam, sgd], default: adam}",
+                              "  optimizer: &o {type: choice, values: [adam, sgd], default: adam}")
+                 + "  batch_size: *o\n", "not allowed"),
+    "a merge key": (GOOD.replace("  audio_units_1: {type: int, low: 8, high: 64, default: 16}",
+                                 "  audio_units_1: &u {type: int, low: 8, high: 64, default: 16}\n"
+                                 "  audio_units_2: {<<: *u, default: 8}"), "not allowed"),
+    "nested too deeply": ("name: x\nmodel: audio_mlp\nparameters: " + "[" * 20000 + "]" * 20000,
+                          "nested too deeply"),
+    "an integer of 5000 digits": (GOOD.replace("max_epochs: 3", "max_epochs: 1" + "0" * 5000),
+                                  "not a usable YAML value"),
+    "an unhashable key": (GOOD + "  ? [a, b]\n  : 1\n", "unhashable key"),
+    "a file over 256 KB": (GOOD + "# " + "x" * 300_000 + "\n", "at most 256 KB"),
 }
 
 
@@ -192,6 +246,61 @@ def test_bad_space_files_are_refused_with_file_and_key(case, tmp_path):
     message = str(info.value)
     assert str(path) in message
     assert key in message, message
+
+
+def test_the_good_cnn_file_loads(tmp_path):
+    path = tmp_path / "cnn.yaml"
+    path.write_text(CNN)
+    assert load_space(path).defaults()["conv_blocks"] == 2
+
+
+def test_bounds_name_every_known_parameter():
+    from mmtune.augment import MAX_STRENGTH
+    from mmtune.spaces import BOUNDS
+
+    known = {name for params in SEED_PARAMS.values() for name in params} | {"momentum"}
+    assert set(BOUNDS) == known
+    assert BOUNDS["augment_strength"].high == MAX_STRENGTH
+
+
+def test_nested_aliases_are_refused_at_once_with_a_short_message(tmp_path):
+    """The issue's 568-byte file expanded to a 691 MB message in 14 s."""
+    import time
+
+    lines = ["a0: &a0 [xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\nname: x\nmodel: audio_mlp\ndescription: *a8\n"
+                    "parameters: {}\n")
+    started = time.perf_counter()
+    with pytest.raises(SpaceError, match="not allowed") as info:
+        load_space(path)
+    assert time.perf_counter() - started < 1.0
+    assert len(str(info.value)) < 500
+
+
+def test_an_echoed_value_is_cut_short(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(GOOD.replace("[adam, sgd], default: adam", f"[adam, sgd], default: {'z' * 100_000}"))
+    with pytest.raises(SpaceError, match="parameters.optimizer.default") as info:
+        load_space(path)
+    assert len(str(info.value)) < 500 and "100,000 characters" in str(info.value)
+
+
+def test_a_bare_name_is_always_the_builtin_space(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "direct_mix").write_text(GOOD)  # a file named like a built-in space
+    assert load_space("direct_mix").source == builtin_spaces_dir() / "direct_mix.yaml"
+    (tmp_path / "mine").write_text(GOOD)
+    with pytest.raises(SpaceError, match="No search space called 'mine'.*a path contains a /"):
+        load_space("mine")
+    assert load_space("./mine").name == "tiny"  # a path is taken as a path
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 5000, "..", "nope!"])
+def test_odd_names_are_no_space(name):
+    with pytest.raises(SpaceError, match="No search space called"):
+        load_space(name)
 
 
 def test_step_off_grid_is_refused(tmp_path):

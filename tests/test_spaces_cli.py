@@ -67,3 +67,26 @@ def test_bad_files_exit_2_with_file_and_key(case, tmp_path, capsys):
 def test_unknown_space_name_exits_2(capsys):
     assert main(["spaces", "show", "nope"]) == 2
     assert "direct_mix" in capsys.readouterr().err
+
+
+def test_help_says_a_bare_name_is_a_builtin_space(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    assert "a bare name is always the built-in space" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_bad_default_is_refused_before_tensorflow_is_imported(tmp_path):
+    import subprocess
+
+    from test_spaces import CNN
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(CNN.replace("low: 1, high: 3, default: 2", "low: 1, high: 6, default: 6"))
+    code = ("import sys; from mmtune.cli import main; code = main(['spaces', 'show', sys.argv[1]]);"
+            " print('tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.strip() == "False False"
+    assert str(path) in proc.stderr and "parameters.*.default" in proc.stderr
+    assert "conv_blocks=6" in proc.stderr and "Traceback" not in proc.stderr

@@ -30,8 +30,19 @@ def check(args: argparse.Namespace) -> int:
         print(f"using the synthetic demo data set in {data_dir} (give --data DIR for real data)",
               file=sys.stderr)
     data = load_data(data_dir, resolution=args.resolution, strict=args.strict)
-    print(format_summary(data.summary, [str(w) for w in data.warnings]))
+    warnings = [str(w) for w in data.warnings] + [f"{p} (a search refuses this data)"
+                                                  for p in _split_problems(data)]
+    print(format_summary(data.summary, warnings))
     return 0
+
+
+def _split_problems(data: Any) -> list[Any]:
+    """What the search's training/validation split would refuse in ``data``."""
+    from mmtune.pipeline import stratified_split
+    from mmtune.trial_data import SPLIT_SEED, VAL_FRACTION, split_problems
+
+    train_idx, val_idx = stratified_split(data.train_labels, VAL_FRACTION, SPLIT_SEED)
+    return split_problems(data.train_labels, data.spec.class_names, train_idx, val_idx)
 
 
 def format_summary(summary: dict[str, Any], warnings: list[str]) -> str:

@@ -15,10 +15,15 @@ from mmtune.progress import format_duration
 
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
-    """The command line one worker process runs: this search, as a single worker."""
+    """The command line one worker process runs: this search, as a single worker.
+
+    The storage URL is not on it (a command line is visible to every user in ``ps``): the
+    workers read it from ``$MMTUNE_STORAGE`` (:data:`mmtune.locations.STORAGE_ENV`).
+    """
     argv = ["search", "--space", args.space, "--trials", str(args.trials), "--tuner", args.tuner,
             "--pruner", args.pruner, "--results", args.results, "--seed", str(args.seed),
-            "--max-failures", str(args.max_failures), "--max-skips", str(args.max_skips), "--heartbeat", str(args.heartbeat),
+            "--max-failures", str(args.max_failures), "--max-skips", str(args.max_skips),
+            "--heartbeat", str(args.heartbeat),
             "--patience", str(args.patience), "--precision", args.precision, "--jit", args.jit,
             "--feed", args.feed,
             "--max-params", str(args.max_params), "--max-cost", str(args.max_cost),
@@ -26,8 +31,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
             "--finalists", str(args.finalists), "--repeats", str(args.repeats),
             "--workers", "1"]
     for flag, value in (("--data", args.data), ("--study", args.study),
-                        ("--warm-start", args.warm_start),
-                        ("--storage", args.storage), ("--max-epochs", args.max_epochs)):
+                        ("--warm-start", args.warm_start), ("--max-epochs", args.max_epochs)):
         if value is not None:
             argv += [flag, str(value)]
     if args.tensorboard:
