@@ -59,7 +59,9 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
             "or run one worker at a time on SQLite.")
     prepare_search(cfg)  # data check and cache build once; the study exists before workers race
     print(f"starting {cfg.workers} workers on {redact_url(cfg.storage)}", file=sys.stderr, flush=True)
-    procs = [subprocess.Popen(mmtune_command(worker_argv), env=env)
+    # Each worker in a session of its own: a terminal's Ctrl-C reaches the parent alone, which
+    # passes it on once (workers in the terminal's process group got it twice).
+    procs = [subprocess.Popen(mmtune_command(worker_argv), env=env, start_new_session=True)
              for env in worker_environments(cfg.workers, storage=cfg.storage)]
     try:
         codes = [p.wait() for p in procs]
