@@ -36,8 +36,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from mmtune import cache
-    from mmtune.contract import read_tables
+    from mmtune.data import cache
+    from mmtune.data.contract import read_tables
 
     if args.data:
         data = Path(args.data)
@@ -57,9 +57,11 @@ def main() -> None:
     build = _best(lambda: cache._build(tables, names, paths, 64, False, 1), 1)
     print(f"{len(paths):,} pictures, {megabytes:,.1f} MB, in {data}")
     print("| what | seconds | per picture |\n|---|---|---|")
-    for what, seconds in (("stat every file (the old key)", stat),
-                          ("sha256 of every file's bytes (the key)", digest),
-                          ("decode every file at 64 px (a miss)", build)):
+    for what, seconds in (
+        ("stat every file (the old key)", stat),
+        ("sha256 of every file's bytes (the key)", digest),
+        ("decode every file at 64 px (a miss)", build),
+    ):
         print(f"| {what} | {seconds:.3f} | {seconds / len(paths) * 1e6:,.0f} us |")
     print(f"hashing costs {digest / build:.1%} of decoding")
 

@@ -4,7 +4,7 @@ precision (float32 / mixed) and XLA (off / on), on whatever device TensorFlow se
     python benchmarks/compute.py [--data DIR] [--epochs 3] [--resolution 64]
 
 Each configuration trains a fresh model for --epochs epochs with mmtune's own training code
-(mmtune.training.train_model) and reports the fastest epoch after the first (which includes
+(mmtune.model.training.train_model) and reports the fastest epoch after the first (which includes
 tracing and compilation), as samples/s, and the ratio to the float32 / pipeline / no-XLA baseline.
 """
 
@@ -28,20 +28,23 @@ def main() -> None:
     import_tensorflow()
     import keras
 
-    from mmtune.demo import ensure_demo
-    from mmtune.training import train_model
-    from mmtune.trial_data import DataSource
+    from mmtune.data.demo import ensure_demo
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, train_model
 
     data_dir = Path(args.data) if args.data else ensure_demo()
     split = DataSource(data_dir).get(args.resolution)
     rows = len(split.train_idx)
-    print(f"device: {device_description()}; {rows} training rows at {args.resolution}px, "
-          f"direct_mix (seed's parameters), batch 32")
+    print(
+        f"device: {device_description()}; {rows} training rows at {args.resolution}px, "
+        f"direct_mix (seed's parameters), batch 32"
+    )
     print("| feed | precision | XLA | epoch (s) | samples/s | x baseline |")
     print("|---|---|---|---|---|---|")
     baseline = None
-    for feed, precision, jit in itertools.product(("pipeline", "device"), ("float32", "mixed"),
-                                                  (False, True)):
+    for feed, precision, jit in itertools.product(
+        ("pipeline", "device"), ("float32", "mixed"), (False, True)
+    ):
         policy = set_precision(precision)
         epoch_times: list[float] = []
         last = [time.perf_counter()]
@@ -52,14 +55,23 @@ def main() -> None:
             last[0] = now
 
         last[0] = time.perf_counter()
-        train_model("direct_mix", {"resolution": args.resolution}, split, epochs=args.epochs,
-                    seed=0, report=tick, feed=feed, jit_compile=jit)
+        train_model(
+            "direct_mix",
+            {"resolution": args.resolution},
+            split,
+            TrainOptions(epochs=args.epochs, feed=feed, jit_compile=jit),
+            seed=0,
+            report=tick,
+        )
         keras.backend.clear_session()
         best = min(epoch_times[1:] or epoch_times)
         speed = rows / best
         baseline = baseline or speed
-        print(f"| {feed} | {policy} | {'on' if jit else 'off'} | {best:.2f} | {speed:,.0f} | "
-              f"{speed / baseline:.2f}x |", flush=True)
+        print(
+            f"| {feed} | {policy} | {'on' if jit else 'off'} | {best:.2f} | {speed:,.0f} | "
+            f"{speed / baseline:.2f}x |",
+            flush=True,
+        )
     set_precision("float32")
 
 

@@ -35,24 +35,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import SEEDS, make_set, retrain, search_and_refit  # noqa: E402
+from quality import SEEDS, make_set, retrain, search_and_refit
 
 PEERS = ("kt-random", "kt-hyperband", "optuna-tpe-hb")
-PEER_TO_MMTUNE = {"kt-random": ["--tuner", "random"], "kt-hyperband": ["--tuner", "hyperband"],
-                  "optuna-tpe-hb": ["--tuner", "tpe", "--pruner", "hyperband"]}
-AS_PEER = ["--patience", "0", "--max-params", "0", "--max-cost", "0", "--finalists", "0",
-           "--no-portfolio"]
+PEER_TO_MMTUNE = {
+    "kt-random": ["--tuner", "random"],
+    "kt-hyperband": ["--tuner", "hyperband"],
+    "optuna-tpe-hb": ["--tuner", "tpe", "--pruner", "hyperband"],
+}
+AS_PEER = [
+    "--patience",
+    "0",
+    "--max-params",
+    "0",
+    "--max-cost",
+    "0",
+    "--finalists",
+    "0",
+    "--no-portfolio",
+]
 
 
 class _Data:
     """The set's parts at each resolution, as plain arrays and datasets."""
 
     def __init__(self, data_dir: Path) -> None:
-        from mmtune.trial_data import DataSource
+        from mmtune.data.trial_data import DataSource
 
         self.source = DataSource(data_dir)
         import pandas as pd
@@ -62,22 +72,28 @@ class _Data:
     def split(self, params: dict[str, Any]) -> Any:
         return self.source.get(int(params.get("resolution", 64)))
 
-    def datasets(self, model_name: str, params: dict[str, Any], seed: int,
-                 full: bool = False) -> tuple[Any, Any]:
-        from mmtune.models import MODEL_INPUTS
-        from mmtune.pipeline import make_dataset
+    def datasets(
+        self, model_name: str, params: dict[str, Any], seed: int, full: bool = False
+    ) -> tuple[Any, Any]:
+        from mmtune.data.pipeline import make_dataset
+        from mmtune.model.networks import MODEL_INPUTS
 
         split = self.split(params)
         inputs = MODEL_INPUTS[model_name]
         batch = int(params.get("batch_size", 32))
-        train = make_dataset(*split.part("all" if full else "train"), inputs=inputs,
-                             batch_size=batch, shuffle=True, seed=seed)
+        train = make_dataset(
+            *split.part("all" if full else "train"),
+            inputs=inputs,
+            batch_size=batch,
+            shuffle=True,
+            seed=seed,
+        )
         val = None if full else make_dataset(*split.part("val"), inputs=inputs, batch_size=256)
         return train, val
 
 
 def _model(model_name: str, params: dict[str, Any], data: _Data, full: bool = False) -> Any:
-    from mmtune.models import build_model, compile_model
+    from mmtune.model.networks import build_model, compile_model
 
     model = build_model(model_name, params, data.split(params).input_spec(full=full))
     return compile_model(model, params)
@@ -98,8 +114,9 @@ def _counting_callback(count: _EpochCount) -> Any:
     return Count()
 
 
-def plain_keras_tuner(kind: str, space: Any, data: _Data, trials: int, epochs: int, seed: int,
-                      work: Path) -> dict[str, Any]:
+def plain_keras_tuner(
+    kind: str, space: Any, data: _Data, trials: int, epochs: int, seed: int, work: Path
+) -> dict[str, Any]:
     """Keras Tuner's RandomSearch or Hyperband on a HyperModel with a plain ``model.fit``."""
     import keras_tuner as kt
 
@@ -115,22 +132,34 @@ def plain_keras_tuner(kind: str, space: Any, data: _Data, trials: int, epochs: i
             kwargs["verbose"] = 0
             return model.fit(train, validation_data=val, callbacks=callbacks, **kwargs)
 
-    common = dict(objective="val_accuracy", seed=seed + 1, directory=str(work),
-                  project_name=kind, overwrite=True)
+    common = dict(
+        objective="val_accuracy",
+        seed=seed + 1,
+        directory=str(work),
+        project_name=kind,
+        overwrite=True,
+    )
     if kind == "kt-random":
         tuner = kt.RandomSearch(SeedHyperModel(), max_trials=trials, **common)
         tuner.search(epochs=epochs, verbose=0)
     else:
-        tuner = kt.Hyperband(SeedHyperModel(), max_epochs=epochs, factor=3,
-                             hyperband_iterations=100, **common)
+        tuner = kt.Hyperband(
+            SeedHyperModel(), max_epochs=epochs, factor=3, hyperband_iterations=100, **common
+        )
         tuner.oracle.max_trials = trials  # the same number of trials as every tuner
         tuner.search(verbose=0)
     best = tuner.oracle.get_best_trials(1)[0]
-    params = space.active({k: v for k, v in best.hyperparameters.values.items()
-                           if not k.startswith("tuner/")})
+    params = space.active(
+        {k: v for k, v in best.hyperparameters.values.items() if not k.startswith("tuner/")}
+    )
     best_epoch = int(best.best_step) + 1 if best.best_step is not None else epochs
-    return {"best_val": float(best.score), "params": params, "best_epoch": best_epoch,
-            "epochs_spent": count.epochs, "trials": len(tuner.oracle.trials)}
+    return {
+        "best_val": float(best.score),
+        "params": params,
+        "best_epoch": best_epoch,
+        "epochs_spent": count.epochs,
+        "trials": len(tuner.oracle.trials),
+    }
 
 
 def plain_optuna(space: Any, data: _Data, trials: int, epochs: int, seed: int) -> dict[str, Any]:
@@ -145,8 +174,9 @@ def plain_optuna(space: Any, data: _Data, trials: int, epochs: int, seed: int) -
         train, val = data.datasets(space.model, params, seed + trial.number)
         best, best_epoch = 0.0, 1
         for epoch in range(1, epochs + 1):
-            history = model.fit(train, validation_data=val, initial_epoch=epoch - 1,
-                                epochs=epoch, verbose=0)
+            history = model.fit(
+                train, validation_data=val, initial_epoch=epoch - 1, epochs=epoch, verbose=0
+            )
             count.epochs += 1
             acc = float(history.history["val_accuracy"][-1])
             if acc > best:
@@ -158,24 +188,30 @@ def plain_optuna(space: Any, data: _Data, trials: int, epochs: int, seed: int) -
         return best
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.HyperbandPruner(
-                                    min_resource=1, max_resource=epochs, reduction_factor=3))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=epochs, reduction_factor=3
+        ),
+    )
     study.optimize(objective, n_trials=trials)
     best = study.best_trial
-    return {"best_val": float(best.value), "params": dict(best.params),
-            "best_epoch": int(best.user_attrs["best_epoch"]), "epochs_spent": count.epochs,
-            "trials": len(study.trials)}
+    return {
+        "best_val": float(best.value),
+        "params": dict(best.params),
+        "best_epoch": int(best.user_attrs["best_epoch"]),
+        "epochs_spent": count.epochs,
+        "trials": len(study.trials),
+    }
 
 
-def plain_refit(space: Any, data: _Data, params: dict[str, Any], epochs: int,
-                seed: int) -> float:
+def plain_refit(space: Any, data: _Data, params: dict[str, Any], epochs: int, seed: int) -> float:
     """As a user would: the best configuration fitted on every labelled row for the best
     trial's best epoch with a plain ``fit``, scored on the held-out answers."""
     import keras
 
-    from mmtune.prediction import predict_probabilities
+    from mmtune.refit.prediction import predict_probabilities
 
     keras.utils.set_random_seed(seed)
     model = _model(space.model, params, data, full=True)
@@ -187,12 +223,20 @@ def plain_refit(space: Any, data: _Data, params: dict[str, Any], epochs: int,
     return float((predicted == data.answers).mean())
 
 
-def run_tuner(name: str, data_dir: Path, space_name: str, trials: int, epochs: int, seed: int,
-              work: Path, judge_seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
+def run_tuner(
+    name: str,
+    data_dir: Path,
+    space_name: str,
+    trials: int,
+    epochs: int,
+    seed: int,
+    work: Path,
+    judge_seeds: tuple[int, ...] = SEEDS,
+) -> dict[str, Any]:
     """One tuner, one search seed: its search, the judge's retraining and the held-out score."""
     import keras
 
-    from mmtune.spaces import load_space
+    from mmtune.search.spaces import load_space
 
     space = load_space(space_name)
     data = _Data(data_dir)
@@ -201,17 +245,29 @@ def run_tuner(name: str, data_dir: Path, space_name: str, trials: int, epochs: i
     if name.endswith(":plain"):
         peer = name.split(":")[0]
         keras.utils.set_random_seed(seed)
-        out = (plain_optuna(space, data, trials, epochs, seed) if peer == "optuna-tpe-hb"
-               else plain_keras_tuner(peer, space, data, trials, epochs, seed,
-                                      work / f"{peer}-{seed}"))
+        out = (
+            plain_optuna(space, data, trials, epochs, seed)
+            if peer == "optuna-tpe-hb"
+            else plain_keras_tuner(peer, space, data, trials, epochs, seed, work / f"{peer}-{seed}")
+        )
         out["held_out"] = plain_refit(space, data, out["params"], out["best_epoch"], seed)
     else:
         extra = [] if name == "mmtune" else PEER_TO_MMTUNE[name.split(":")[0]] + AS_PEER
-        got = search_and_refit(data_dir, space_name, budget, work / f"{name}-{seed}".replace(":", "-"),
-                               extra, check=name == "mmtune")
-        out = {"best_val": got["best_mean"], "params": got["refit_params"],
-               "held_out": got["held_out"], "epochs_spent": got["epochs_spent"],
-               "trials": got["trials"]}
+        got = search_and_refit(
+            data_dir,
+            space_name,
+            budget,
+            work / f"{name}-{seed}".replace(":", "-"),
+            extra,
+            check=name == "mmtune",
+        )
+        out = {
+            "best_val": got["best_mean"],
+            "params": got["refit_params"],
+            "held_out": got["held_out"],
+            "epochs_spent": got["epochs_spent"],
+            "trials": got["trials"],
+        }
     out["wall_s"] = round(time.perf_counter() - started, 1)
     out["retrained"] = retrain(data_dir, space.model, out["params"], epochs, judge_seeds)
     return out
@@ -223,15 +279,19 @@ def _ms(values: list[float]) -> str:
 
 
 def table(rows: dict[str, list[dict[str, Any]]]) -> str:
-    lines = ["| tuner | best val (reported) | best retrained, mean of 3 seeds | held-out | "
-             "epochs | wall |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| tuner | best val (reported) | best retrained, mean of 3 seeds | held-out | "
+        "epochs | wall |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, runs in rows.items():
         lines.append(
             f"| {name} | {_ms([r['best_val'] for r in runs])} | "
             f"{_ms([statistics.fmean(r['retrained']) for r in runs])} | "
             f"{_ms([r['held_out'] for r in runs])} | "
             f"{statistics.fmean([r['epochs_spent'] for r in runs]):.0f} | "
-            f"{statistics.fmean([r['wall_s'] for r in runs]):.0f} s |")
+            f"{statistics.fmean([r['wall_s'] for r in runs]):.0f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -241,7 +301,7 @@ def tuner_names() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", default="hard", help="a difficulty preset of mmtune.demo")
+    parser.add_argument("--set", default="hard", help="a difficulty preset of mmtune.data.demo")
     parser.add_argument("--rows", type=int, default=1200)
     parser.add_argument("--test", type=int, default=300)
     parser.add_argument("--image-size", type=int, default=256)
@@ -259,8 +319,15 @@ def main() -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     for seed in args.seeds:
         for name in args.tuners:
-            out = run_tuner(name, data_dir, args.space, args.trials, args.epochs, seed,
-                            work / "runs" / str(int(time.time())))
+            out = run_tuner(
+                name,
+                data_dir,
+                args.space,
+                args.trials,
+                args.epochs,
+                seed,
+                work / "runs" / str(int(time.time())),
+            )
             print(f"[{name} seed {seed}] {json.dumps(out, default=float)}", flush=True)
             rows.setdefault(name, []).append(out)
             if args.out:

@@ -67,7 +67,7 @@ def seed_way(data_dir: Path, batch_size: int, batches: int) -> float:
         ximage = np.empty((batch_size, h, w, 3), dtype="float32")
         xaudio = np.empty((batch_size, n_audio), dtype="float32")
         y = np.empty(batch_size, dtype=int)
-        for i, idx in enumerate(index[b * batch_size:(b + 1) * batch_size]):
+        for i, idx in enumerate(index[b * batch_size : (b + 1) * batch_size]):
             ximage[i] = np.asarray(Image.open(data_dir / df.at[idx, "IMAGE"]).convert("RGB"))
             xaudio[i] = np.array(df.loc[idx])[1:-1]
             y[i] = df.at[idx, "CLASS"]
@@ -77,8 +77,12 @@ def seed_way(data_dir: Path, batch_size: int, batches: int) -> float:
 
 def build_in_child(data_dir: Path, cache_dir: Path, resolution: int) -> dict:
     """(b) the first build, in a fresh process; seconds, rows, bytes, peak RSS."""
-    out = subprocess.run([sys.executable, __file__, "--build-child", str(data_dir), str(cache_dir),
-                          str(resolution)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--build-child", str(data_dir), str(cache_dir), str(resolution)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -107,7 +111,7 @@ def _build_child(data_dir: str, cache_dir: str, resolution: int) -> None:
     """Run in the fresh process: build, sampling this process tree's resident memory."""
     import threading
 
-    from mmtune.cache import load_data
+    from mmtune.data.cache import load_data
 
     peak = {"main": 0, "tree": 0}
     done = threading.Event()
@@ -125,10 +129,20 @@ def _build_child(data_dir: str, cache_dir: str, resolution: int) -> None:
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    print(json.dumps({"seconds": seconds, "rows": len(d.train_images) + len(d.test_images),
-                      "bytes": d.summary["cache"]["bytes"],
-                      "rss_main_mb": max(peak["main"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 1e6,
-                      "rss_tree_mb": peak["tree"] / 1e6}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": len(d.train_images) + len(d.test_images),
+                "bytes": d.summary["cache"]["bytes"],
+                "rss_main_mb": max(
+                    peak["main"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                )
+                / 1e6,
+                "rss_tree_mb": peak["tree"] / 1e6,
+            }
+        )
+    )
 
 
 def direct_mix(resolution: int, n_audio: int, n_classes: int):
@@ -175,8 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         _build_child(argv[1], argv[2], int(argv[3]))
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, metavar="DIR", help="data directory (competition layout)")
-    p.add_argument("--rows", type=int, default=None, metavar="N", help="use the first N labelled rows")
+    p.add_argument(
+        "--data", required=True, metavar="DIR", help="data directory (competition layout)"
+    )
+    p.add_argument(
+        "--rows", type=int, default=None, metavar="N", help="use the first N labelled rows"
+    )
     p.add_argument("--resolution", type=int, default=64, metavar="PX")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed-batches", type=int, default=10, help="batches timed for (a)")
@@ -196,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
         import tensorflow as tf
 
-        from mmtune.cache import load_data
-        from mmtune.pipeline import make_dataset
+        from mmtune.data.cache import load_data
+        from mmtune.data.pipeline import make_dataset
 
         data = load_data(data_dir, args.resolution, cache_dir=cache_dir, progress=False)
         assert data.summary["cache"]["hit"], "expected the cache built by (b)"
@@ -212,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         def epoch_memory():
             order = np.random.default_rng(0).permutation(n)
             for s in range(0, n, args.batch_size):
-                idx = order[s:s + args.batch_size]
+                idx = order[s : s + args.batch_size]
                 _ = ({"image": images[idx], "audio": mfcc[idx]}, labels[idx])
 
         epoch_pipeline()  # warm: trace the tf.data functions once
@@ -226,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             x = {"image": images, "audio": mfcc}
             runs = {
                 "pipeline": lambda: model.fit(ds, epochs=1, verbose=0, shuffle=False),
-                "memory": lambda: model.fit(x, labels, batch_size=args.batch_size, epochs=1,
-                                            shuffle=True, verbose=0),
+                "memory": lambda: model.fit(
+                    x, labels, batch_size=args.batch_size, epochs=1, shuffle=True, verbose=0
+                ),
             }
             for run in runs.values():  # compile and warm both paths
                 run()
@@ -238,27 +257,39 @@ def main(argv: list[str] | None = None) -> int:
             epochs = {name: min(t) for name, t in times.items()}
 
     gpus = tf.config.list_physical_devices("GPU")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"{'GPU: ' + ', '.join(g.name for g in gpus) if gpus else 'CPU only'}; "
-          f"TensorFlow {tf.__version__}")
-    print(f"data: {n} labelled rows ({build['rows']} pictures), {data.spec.image_size} -> "
-          f"{args.resolution}x{args.resolution}, batch {args.batch_size}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{'GPU: ' + ', '.join(g.name for g in gpus) if gpus else 'CPU only'}; "
+        f"TensorFlow {tf.__version__}"
+    )
+    print(
+        f"data: {n} labelled rows ({build['rows']} pictures), {data.spec.image_size} -> "
+        f"{args.resolution}x{args.resolution}, batch {args.batch_size}"
+    )
     print()
     print(f"| {'what':<44} | {'samples/s':>11} | {'x seed':>8} |")
     print(f"|{'-' * 46}|{'-' * 13}|{'-' * 10}|")
-    names = {"a": "(a) seed's way: PIL per sample per batch", "b": "(b) cache: first build",
-             "c": "(c) cached pipeline, warm (make_dataset)", "d": "(d) tensors in memory"}
+    names = {
+        "a": "(a) seed's way: PIL per sample per batch",
+        "b": "(b) cache: first build",
+        "c": "(c) cached pipeline, warm (make_dataset)",
+        "d": "(d) tensors in memory",
+    }
     for key, name in names.items():
         print(f"| {name:<44} | {rs[key]:>11,.0f} | {rs[key] / rs['a']:>7,.1f}x |")
     print()
-    print(f"cache build: {build['seconds']:.1f} s, {build['bytes'] / 1e6:.1f} MB "
-          f"({build['bytes'] / build['rows'] * 17000 / 1e6:.0f} MB for 17,000 rows); peak RSS "
-          f"{build['rss_main_mb']:.0f} MB main process, {build['rss_tree_mb']:.0f} MB with its workers")
+    print(
+        f"cache build: {build['seconds']:.1f} s, {build['bytes'] / 1e6:.1f} MB "
+        f"({build['bytes'] / build['rows'] * 17000 / 1e6:.0f} MB for 17,000 rows); peak RSS "
+        f"{build['rss_main_mb']:.0f} MB main process, {build['rss_tree_mb']:.0f} MB with its workers"
+    )
     print(f"warm pipeline / seed's way: {rs['c'] / rs['a']:,.0f}x (target >= 100x)")
     if epochs:
         ratio = epochs["pipeline"] / epochs["memory"]
-        print(f"direct_mix epoch ({n} rows): pipeline {epochs['pipeline']:.2f} s, in memory "
-              f"{epochs['memory']:.2f} s: {100 * (ratio - 1):+.1f}% (target within 5%)")
+        print(
+            f"direct_mix epoch ({n} rows): pipeline {epochs['pipeline']:.2f} s, in memory "
+            f"{epochs['memory']:.2f} s: {100 * (ratio - 1):+.1f}% (target within 5%)"
+        )
     return 0
 
 

@@ -4,7 +4,7 @@
     python benchmarks/quality.py --sets easy hard --budgets 10x6 --rows 600 --test 200 \\
         --image-size 128 --out benchmarks/quality.json
 
-For each graded set (a preset of ``mmtune.demo.DIFFICULTIES``, written with its test answers)
+For each graded set (a preset of ``mmtune.data.demo.DIFFICULTIES``, written with its test answers)
 it measures, in one run on one machine:
 
 - the linear baseline: a logistic regression on 32x32 pixels + MFCCs (standardized), scored on
@@ -46,12 +46,13 @@ def _budget(text: str) -> tuple[str, list[str]]:
 
 
 def make_set(root: Path, name: str, rows: int, test: int, image_size: int) -> Path:
-    from mmtune.demo import write_demo
+    from mmtune.data.demo import write_demo
 
     out = root / f"{name}-{rows}-{test}-{image_size}"
     if not (out / "test_answers.csv").is_file():
-        write_demo(out, n_train=rows, n_test=test, image_size=image_size, difficulty=name,
-                   overwrite=True)
+        write_demo(
+            out, n_train=rows, n_test=test, image_size=image_size, difficulty=name, overwrite=True
+        )
     return out
 
 
@@ -60,8 +61,15 @@ def _features(data: Path, table: str) -> tuple[np.ndarray, np.ndarray | None]:
     from PIL import Image
 
     df = pd.read_csv(data / table)
-    pixels = np.stack([np.asarray(Image.open(data / n).convert("RGB").resize((32, 32), Image.BOX),
-                                  np.float32).ravel() / 255.0 for n in df.IMAGE])
+    pixels = np.stack(
+        [
+            np.asarray(
+                Image.open(data / n).convert("RGB").resize((32, 32), Image.BOX), np.float32
+            ).ravel()
+            / 255.0
+            for n in df.IMAGE
+        ]
+    )
     features = np.hstack([pixels, df.filter(like="mfcc_").to_numpy(np.float32)])
     return features, (df.CLASS.to_numpy() if "CLASS" in df else None)
 
@@ -74,8 +82,8 @@ def linear_baseline(data: Path) -> dict[str, float]:
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    from mmtune.pipeline import stratified_split
-    from mmtune.trial_data import SPLIT_SEED, VAL_FRACTION
+    from mmtune.data.pipeline import stratified_split
+    from mmtune.data.trial_data import SPLIT_SEED, VAL_FRACTION
 
     x, y = _features(data, "data_train.csv")
     train, val = stratified_split(y, VAL_FRACTION, SPLIT_SEED)
@@ -91,40 +99,46 @@ def linear_baseline(data: Path) -> dict[str, float]:
     return {"val": val_acc, "test": test_acc}
 
 
-def retrain(data: Path, model: str, params: dict[str, Any], epochs: int,
-            seeds: tuple[int, ...] = SEEDS) -> list[float]:
+def retrain(
+    data: Path, model: str, params: dict[str, Any], epochs: int, seeds: tuple[int, ...] = SEEDS
+) -> list[float]:
     """Best validation accuracy of ``params`` trained as a search trial is, with each seed."""
-    from mmtune.trial_data import DataSource
-    from mmtune.training import run_trial
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, run_trial
 
     source = DataSource(data)
     split = source.get(int(params.get("resolution", 64)))
-    return [float(run_trial(model, params, split, epochs=epochs, seed=s, patience=3)
-                  .best_val_accuracy) for s in seeds]
+    options = TrainOptions(epochs=epochs, patience=3)  # as a search trial trains
+    return [
+        float(run_trial(model, params, split, options, seed=s).best_val_accuracy) for s in seeds
+    ]
 
 
 def _mmtune(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mmtune", *args], capture_output=True, text=True)
 
 
-def search_and_refit(data: Path, space: str, budget: list[str], results: Path,
-                     extra: list[str], check: bool = True) -> dict[str, Any]:
+def search_and_refit(
+    data: Path, space: str, budget: list[str], results: Path, extra: list[str], check: bool = True
+) -> dict[str, Any]:
     import pandas as pd
 
-    from mmtune.evaluations import configurations
-    from mmtune.ledger import Ledger
+    from mmtune.ledger.evaluations import configurations
+    from mmtune.ledger.store import Ledger
 
     started = time.perf_counter()
-    run = _mmtune("search", "--space", space, "--data", str(data), "--results", str(results),
-                  *budget, *extra)
+    run = _mmtune(
+        "search", "--space", space, "--data", str(data), "--results", str(results), *budget, *extra
+    )
     wall = time.perf_counter() - started
     if run.returncode != 0:
         raise RuntimeError(f"search failed: {run.stderr[-3000:]}")
     study = Ledger(results).load_study(None)[0]
     best = next(c for c in configurations(study) if c.complete)
     epochs = sum(int(t.user_attrs.get("epochs") or 0) for t in study.get_trials(deepcopy=False))
-    refit = _mmtune("refit", "--best", "--results", str(results),
-                    *([] if check else ["--no-check"]))
+    refit = _mmtune(
+        "refit", "--best", "--results", str(results), *([] if check else ["--no-check"])
+    )
     if refit.returncode != 0:
         raise RuntimeError(f"refit failed: {refit.stderr[-3000:]}")
     record = json.loads((results / study.study_name / "refit" / "refit.json").read_text())
@@ -132,15 +146,21 @@ def search_and_refit(data: Path, space: str, budget: list[str], results: Path,
     answers = pd.read_csv(data / "test_answers.csv")
     member = record["members"][0]
     return {
-        "best_trial": best.number, "best_mean": best.mean, "best_evals": best.n,
-        "best_sd": best.sd, "params": dict(best.trial.params),
+        "best_trial": best.number,
+        "best_mean": best.mean,
+        "best_evals": best.n,
+        "best_sd": best.sd,
+        "params": dict(best.trial.params),
         "max_epochs": int(study.user_attrs.get("max_epochs")),
-        "refit_trial": member["trial"], "refit_params": member["params"],
-        "check": member["check_val_accuracy"], "check_holds": member["check_holds"],
+        "refit_trial": member["trial"],
+        "refit_params": member["params"],
+        "check": member["check_val_accuracy"],
+        "check_holds": member["check_holds"],
         "rejected_by_check": [m["trial"] for m in record["rejected_by_check"]],
         "warning": record["warning"],
         "held_out": float((submission.CLASS.to_numpy() == answers.CLASS.to_numpy()).mean()),
-        "epochs_spent": epochs, "search_wall_s": round(wall, 1),
+        "epochs_spent": epochs,
+        "search_wall_s": round(wall, 1),
         "trials": len(study.get_trials(deepcopy=False)),
     }
 
@@ -151,10 +171,12 @@ def _ms(values: list[float]) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| set | linear val / held-out | seed's net (3 seeds) | budget | leaderboard best "
-             "(evals) | best retrained (3 seeds) | honest check | held-out | |best-check| | "
-             "|best-held-out| | epochs | search wall |",
-             "|" + "---|" * 12]
+    lines = [
+        "| set | linear val / held-out | seed's net (3 seeds) | budget | leaderboard best "
+        "(evals) | best retrained (3 seeds) | honest check | held-out | |best-check| | "
+        "|best-held-out| | epochs | search wall |",
+        "|" + "---|" * 12,
+    ]
     for r in results:
         for b in r["budgets"]:
             lines.append(
@@ -162,7 +184,8 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{_ms(r['seed_net'])} | {b['budget']} | {b['best_mean']:.3f} ({b['best_evals']}) "
                 f"| {_ms(b['retrained'])} | {b['check']:.3f} | {b['held_out']:.3f} | "
                 f"{abs(b['best_mean'] - b['check']):.3f} | {abs(b['best_mean'] - b['held_out']):.3f}"
-                f" | {b['epochs_spent']} | {b['search_wall_s']:.0f} s |")
+                f" | {b['epochs_spent']} | {b['search_wall_s']:.0f} s |"
+            )
     return "\n".join(lines)
 
 
@@ -181,14 +204,19 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    from mmtune.spaces import load_space
+    from mmtune.search.spaces import load_space
 
     space = load_space(args.space)
     results = []
     for name in args.sets:
         data = make_set(work / "data", name, args.rows, args.test, args.image_size)
-        row: dict[str, Any] = {"set": name, "rows": args.rows, "test": args.test,
-                               "image_size": args.image_size, "linear": linear_baseline(data)}
+        row: dict[str, Any] = {
+            "set": name,
+            "rows": args.rows,
+            "test": args.test,
+            "image_size": args.image_size,
+            "linear": linear_baseline(data),
+        }
         print(f"[{name}] linear {row['linear']}", flush=True)
         budgets = [_budget(b) for b in args.budgets]
         first_epochs = int(budgets[0][1][3]) if len(budgets[0][1]) > 2 else space.max_epochs

@@ -44,10 +44,24 @@ def _tree_rss_mb(pid: int) -> float:
     return total + sum(_tree_rss_mb(int(c)) for c in children)
 
 
-def run_one(tuner: str, trials: int, space: str, data: str | None, results: Path,
-            extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "mmtune", "search", "--space", space, "--trials", str(trials),
-           "--tuner", tuner, "--results", str(results), *extra]
+def run_one(
+    tuner: str, trials: int, space: str, data: str | None, results: Path, extra: list[str]
+) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "mmtune",
+        "search",
+        "--space",
+        space,
+        "--trials",
+        str(trials),
+        "--tuner",
+        tuner,
+        "--results",
+        str(results),
+        *extra,
+    ]
     if data:
         cmd += ["--data", data]
     samples: list[tuple[float, float]] = []
@@ -67,14 +81,18 @@ def run_one(tuner: str, trials: int, space: str, data: str | None, results: Path
     reader.join()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"search failed ({proc.returncode}):\n" + "\n".join(l for _, l in lines[-20:]))
+        raise SystemExit(
+            f"search failed ({proc.returncode}):\n" + "\n".join(l for _, l in lines[-20:])
+        )
     trial_ends = [t for t, line in lines if line.startswith("trial #")]
     rss_at_trial = []
     for t_end in trial_ends:
         before = [mb for t, mb in samples if t <= t_end]
         rss_at_trial.append(round(before[-1], 1) if before else None)
-    study = optuna.load_study(study_name=Path(space).stem if space.endswith(".yaml") else space,
-                              storage=f"sqlite:///{results / 'ledger.sqlite3'}")
+    study = optuna.load_study(
+        study_name=Path(space).stem if space.endswith(".yaml") else space,
+        storage=f"sqlite:///{results / 'ledger.sqlite3'}",
+    )
     trials_ = study.get_trials(deepcopy=False)
     epochs = sum(int(t.user_attrs.get("epochs", 0)) for t in trials_)
     best_so_far, curve = 0.0, []
@@ -110,8 +128,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--tuners", nargs="+", default=["tpe"])
     parser.add_argument("--data", default=None, help="data dir (default: the demo data)")
-    parser.add_argument("--cold-cache", action="store_true",
-                        help="use an empty cache dir, so the first run builds the demo and cache")
+    parser.add_argument(
+        "--cold-cache",
+        action="store_true",
+        help="use an empty cache dir, so the first run builds the demo and cache",
+    )
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
     parser.add_argument("extra", nargs="*", help="more `mmtune search` flags, after --")
     args = parser.parse_args()
@@ -122,16 +143,21 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"mmtune-bench-{tuner}-") as tmp:
             result = run_one(tuner, args.trials, args.space, args.data, Path(tmp), args.extra)
         figures.append(result)
-        print(f"{tuner:10s} trials {result['trials']:3d} {result['states']}  wall {result['wall_s']:7.1f}s "
-              f"({result['trials_per_min']:.2f}/min)  epochs {result['total_epochs']:4d}  "
-              f"best {result['best_val_accuracy']:.4f}  peak RSS {result['peak_rss_mb']} MB "
-              f"(after 1/4 of trials {result['rss_after_first_quarter_mb']} MB, "
-              f"after the last {result['rss_after_last_trial_mb']} MB)", flush=True)
+        print(
+            f"{tuner:10s} trials {result['trials']:3d} {result['states']}  wall {result['wall_s']:7.1f}s "
+            f"({result['trials_per_min']:.2f}/min)  epochs {result['total_epochs']:4d}  "
+            f"best {result['best_val_accuracy']:.4f}  peak RSS {result['peak_rss_mb']} MB "
+            f"(after 1/4 of trials {result['rss_after_first_quarter_mb']} MB, "
+            f"after the last {result['rss_after_last_trial_mb']} MB)",
+            flush=True,
+        )
     if len(figures) > 1:
         ref = figures[-1]
         for f in figures[:-1]:
-            print(f"{f['tuner']} vs {ref['tuner']}: best {f['best_val_accuracy'] - ref['best_val_accuracy']:+.4f} "
-                  f"at {f['total_epochs'] / max(ref['total_epochs'], 1):.0%} of the epochs")
+            print(
+                f"{f['tuner']} vs {ref['tuner']}: best {f['best_val_accuracy'] - ref['best_val_accuracy']:+.4f} "
+                f"at {f['total_epochs'] / max(ref['total_epochs'], 1):.0%} of the epochs"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2))
 

@@ -42,8 +42,10 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise MmtuneError(f"no space left on the device while writing {target}; "
-                              "the previous file (if any) is unchanged") from exc
+            raise MmtuneError(
+                f"no space left on the device while writing {target}; "
+                "the previous file (if any) is unchanged"
+            ) from exc
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -15,24 +15,34 @@ from collections.abc import Sequence
 
 from mmtune import __version__
 from mmtune.errors import MmtuneError
-from mmtune.locations import STORAGE_ENV
+from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV
 
 __all__ = ["main", "build_parser"]
 
 TUNERS = ("tpe", "hyperband", "bayesian", "random")
-_SPACE_HELP = ("a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
-               "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
-               "always the built-in space, whatever files the working directory holds")
+_SPACE_HELP = (
+    "a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
+    "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
+    "always the built-in space, whatever files the working directory holds"
+)
 
 
 def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
-    p.add_argument("--results", metavar="DIR", default="results",
-                   help="results directory (default: ./results)")
+    p.add_argument(
+        "--results",
+        metavar="DIR",
+        default=DEFAULT_RESULTS,
+        help="results directory (default: ./results)",
+    )
     if storage:
-        p.add_argument("--storage", metavar="URL", default=os.environ.get(STORAGE_ENV) or None,
-                       help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
-                       "SQLite file under --results); the environment variable keeps a password "
-                       "off the command line, which every user sees in `ps`")
+        p.add_argument(
+            "--storage",
+            metavar="URL",
+            default=os.environ.get(STORAGE_ENV) or None,
+            help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
+            "SQLite file under --results); the environment variable keeps a password "
+            "off the command line, which every user sees in `ps`",
+        )
 
 
 def _add_study(p: argparse.ArgumentParser) -> None:
@@ -40,19 +50,34 @@ def _add_study(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data(p: argparse.ArgumentParser, what: str = "data directory") -> None:
-    p.add_argument("--data", metavar="DIR",
-                   help=f"{what} in the competition's layout (default: the demo data set)")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"{what} in the competition's layout (default: the demo data set)",
+    )
 
 
 def _add_compute(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", choices=("float32", "mixed"), default="float32",
-                   help="mixed: float16 compute on a GPU (bfloat16 on a CPU), float32 softmax "
-                   "and variables (default float32, as the seed)")
-    p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
-                   help="XLA compilation of the training step (default: Keras' choice)")
-    p.add_argument("--feed", choices=("pipeline", "device"), default="pipeline",
-                   help="pipeline: tf.data over the cache (default); device: the data set on "
-                   "the training device (GPU), batches gathered there")
+    p.add_argument(
+        "--precision",
+        choices=("float32", "mixed"),
+        default="float32",
+        help="mixed: float16 compute on a GPU (bfloat16 on a CPU), float32 softmax "
+        "and variables (default float32, as the seed)",
+    )
+    p.add_argument(
+        "--jit",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA compilation of the training step (default: Keras' choice)",
+    )
+    p.add_argument(
+        "--feed",
+        choices=("pipeline", "device"),
+        default="pipeline",
+        help="pipeline: tf.data over the cache (default); device: the data set on "
+        "the training device (GPU), batches gathered there",
+    )
 
 
 def _verb(sub, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
@@ -73,154 +98,307 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     # data
-    data = sub.add_parser("data", help="make the demo data set or check a data directory",
-                          description="Make the demo data set or check a data directory.")
+    data = sub.add_parser(
+        "data",
+        help="make the demo data set or check a data directory",
+        description="Make the demo data set or check a data directory.",
+    )
     data_sub = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
-    demo = _verb(data_sub, "demo", "mmtune.commands.data:demo",
-                 "write the synthetic demo data set in the competition's layout")
+    demo = _verb(
+        data_sub,
+        "demo",
+        "mmtune.commands.data:demo",
+        "write the synthetic demo data set in the competition's layout",
+    )
     demo.add_argument("--out", metavar="DIR", help="where to write it (default: the demo cache)")
     demo.add_argument("--train", type=int, default=None, metavar="N", help="labelled rows")
     demo.add_argument("--test", type=int, default=None, metavar="N", help="test rows")
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    demo.add_argument("--image-size", type=int, default=256, metavar="PX",
-                      help="picture side in pixels (default 256, as the competition)")
-    demo.add_argument("--difficulty", default="demo", metavar="NAME",
-                      help="a graded preset: easy, demo (the default data set's), medium, hard")
+    demo.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        metavar="PX",
+        help="picture side in pixels (default 256, as the competition)",
+    )
+    demo.add_argument(
+        "--difficulty",
+        default="demo",
+        metavar="NAME",
+        help="a graded preset: easy, demo (the default data set's), medium, hard",
+    )
     demo.add_argument("--force", action="store_true", help="overwrite an existing data set")
-    check = _verb(data_sub, "check", "mmtune.commands.check:check",
-                  "validate a data directory and print a summary, or every problem found")
+    check = _verb(
+        data_sub,
+        "check",
+        "mmtune.commands.check:check",
+        "validate a data directory and print a summary, or every problem found",
+    )
     _add_data(check)
-    check.add_argument("--strict", action="store_true",
-                       help="refuse pictures of differing size instead of resizing them")
-    check.add_argument("--resolution", type=int, default=64, metavar="PX",
-                       help="cache resolution to build while checking (default 64)")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse pictures of differing size instead of resizing them",
+    )
+    check.add_argument(
+        "--resolution",
+        type=int,
+        default=64,
+        metavar="PX",
+        help="cache resolution to build while checking (default 64)",
+    )
 
     # spaces
-    spaces = _verb(sub, "spaces", "mmtune.commands.spaces:list_spaces",
-                   "list the search spaces, or show one")
+    spaces = _verb(
+        sub, "spaces", "mmtune.commands.spaces:list_spaces", "list the search spaces, or show one"
+    )
     spaces_sub = spaces.add_subparsers(dest="spaces_verb", metavar="ACTION")
-    show = _verb(spaces_sub, "show", "mmtune.commands.spaces:show",
-                 "print a space's parameters and its default model's size")
+    show = _verb(
+        spaces_sub,
+        "show",
+        "mmtune.commands.spaces:show",
+        "print a space's parameters and its default model's size",
+    )
     show.add_argument("space", metavar="NAME|FILE", help=_SPACE_HELP)
     _add_data(show, "data whose shapes to use (default: the seed's shapes)")
-    show.set_defaults(data_default_seed=True)
 
     # search
-    search = _verb(sub, "search", "mmtune.commands.search:search",
-                   "run (or resume) a hyperparameter search")
+    search = _verb(
+        sub, "search", "mmtune.commands.search:search", "run (or resume) a hyperparameter search"
+    )
     search.add_argument("--space", required=True, metavar="NAME|FILE", help=_SPACE_HELP)
-    search.add_argument("--trials", type=int, default=40, metavar="N",
-                        help="trials in the study in total, resumed runs included (default 40)")
+    search.add_argument(
+        "--trials",
+        type=int,
+        default=40,
+        metavar="N",
+        help="trials in the study in total, resumed runs included (default 40)",
+    )
     _add_data(search)
-    search.add_argument("--tuner", choices=TUNERS, default="tpe",
-                        help="tpe (Optuna, with pruning; default), or a Keras Tuner tuner")
-    search.add_argument("--pruner", choices=("median", "hyperband", "none"), default="median",
-                        help="Optuna pruner for --tuner tpe (default median)")
-    search.add_argument("--max-epochs", type=int, default=None, metavar="E",
-                        help="epochs of a full trial (default: the space's)")
+    search.add_argument(
+        "--tuner",
+        choices=TUNERS,
+        default="tpe",
+        help="tpe (Optuna, with pruning; default), or a Keras Tuner tuner",
+    )
+    search.add_argument(
+        "--pruner",
+        choices=("median", "hyperband", "none"),
+        default="median",
+        help="Optuna pruner for --tuner tpe (default median)",
+    )
+    search.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        metavar="E",
+        help="epochs of a full trial (default: the space's)",
+    )
     _add_study(search)
     _add_results(search)
     search.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    search.add_argument("--tensorboard", action="store_true",
-                        help="write one TensorBoard run per trial, with its HParams")
+    search.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write one TensorBoard run per trial, with its HParams",
+    )
     _add_compute(search)
-    search.add_argument("--patience", type=int, default=3, metavar="N",
-                        help="end a trial after N epochs without a better validation accuracy "
-                        "(0: never; default 3)")
-    search.add_argument("--max-params", type=int, default=8_000_000, metavar="N",
-                        help="skip (prune untrained) configurations whose model has more "
-                        "parameters (0: no limit; default 8,000,000; the seed's is 1.4M)")
-    search.add_argument("--max-cost", type=float, default=4.0, metavar="X",
-                        help="skip (prune untrained) configurations costing more than X times "
-                        "the space's default model in multiply-accumulates a sample (0: no "
-                        "limit; default 4)")
-    search.add_argument("--warm-start", metavar="STUDY",
-                        help="a new study first tries the best configurations of this earlier "
-                        "study in the same ledger (after the seed's network and the space's "
-                        "portfolio); --tuner tpe")
-    search.add_argument("--no-portfolio", action="store_true",
-                        help="a new study starts from the seed's network alone, not also from "
-                        "the space's portfolio of configurations")
-    search.add_argument("--finalists", type=int, default=3, metavar="K",
-                        help="before naming its best, the search re-evaluates its top K "
-                        "configurations with other seeds (0: none; default 3)")
-    search.add_argument("--repeats", type=int, default=3, metavar="R",
-                        help="evaluations (seeds) each finalist gets, its search trial "
-                        "included; the leaderboard ranks by their mean (default 3)")
-    search.add_argument("--max-failures", type=int, default=5, metavar="N",
-                        help="stop after this many failed trials in a row (default 5)")
-    search.add_argument("--max-skips", type=int, default=20, metavar="N",
-                        help="stop after this many configurations in a row were refused before "
-                        "training by --max-params / --max-cost (0: never; default 20)")
-    search.add_argument("--recycle-mb", type=int, default=1024, metavar="MB",
-                        help="between trials, restart the search process (it resumes from the "
-                        "ledger) once it has grown this much since its first trial (0: never; "
-                        "default 1024)")
-    search.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="local worker processes sharing the study (needs --storage "
-                        "postgresql://...; default 1)")
-    search.add_argument("--heartbeat", type=int, default=10, metavar="S",
-                        help="seconds between a worker's heartbeats; a trial silent for 3x as "
-                        "long is taken as dead, failed and retried (default 10)")
+    search.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        metavar="N",
+        help="end a trial after N epochs without a better validation accuracy "
+        "(0: never; default 3)",
+    )
+    search.add_argument(
+        "--max-params",
+        type=int,
+        default=8_000_000,
+        metavar="N",
+        help="skip (prune untrained) configurations whose model has more "
+        "parameters (0: no limit; default 8,000,000; the seed's is 1.4M)",
+    )
+    search.add_argument(
+        "--max-cost",
+        type=float,
+        default=4.0,
+        metavar="X",
+        help="skip (prune untrained) configurations costing more than X times "
+        "the space's default model in multiply-accumulates a sample (0: no "
+        "limit; default 4)",
+    )
+    search.add_argument(
+        "--warm-start",
+        metavar="STUDY",
+        help="a new study first tries the best configurations of this earlier "
+        "study in the same ledger (after the seed's network and the space's "
+        "portfolio); --tuner tpe",
+    )
+    search.add_argument(
+        "--no-portfolio",
+        action="store_true",
+        help="a new study starts from the seed's network alone, not also from "
+        "the space's portfolio of configurations",
+    )
+    search.add_argument(
+        "--finalists",
+        type=int,
+        default=3,
+        metavar="K",
+        help="before naming its best, the search re-evaluates its top K "
+        "configurations with other seeds (0: none; default 3)",
+    )
+    search.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        metavar="R",
+        help="evaluations (seeds) each finalist gets, its search trial "
+        "included; the leaderboard ranks by their mean (default 3)",
+    )
+    search.add_argument(
+        "--max-failures",
+        type=int,
+        default=5,
+        metavar="N",
+        help="stop after this many failed trials in a row (default 5)",
+    )
+    search.add_argument(
+        "--max-skips",
+        type=int,
+        default=20,
+        metavar="N",
+        help="stop after this many configurations in a row were refused before "
+        "training by --max-params / --max-cost (0: never; default 20)",
+    )
+    search.add_argument(
+        "--recycle-mb",
+        type=int,
+        default=1024,
+        metavar="MB",
+        help="between trials, restart the search process (it resumes from the "
+        "ledger) once it has grown this much since its first trial (0: never; "
+        "default 1024)",
+    )
+    search.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="local worker processes sharing the study (needs --storage "
+        "postgresql://...; default 1)",
+    )
+    search.add_argument(
+        "--heartbeat",
+        type=int,
+        default=10,
+        metavar="S",
+        help="seconds between a worker's heartbeats; a trial silent for 3x as "
+        "long is taken as dead, failed and retried (default 10)",
+    )
 
     # results
-    results = _verb(sub, "results", "mmtune.commands.results:results",
-                    "print the leaderboard, or one trial's whole record")
+    results = _verb(
+        sub,
+        "results",
+        "mmtune.commands.results:results",
+        "print the leaderboard, or one trial's whole record",
+    )
     _add_study(results)
     _add_results(results)
     results.add_argument("--top", type=int, default=None, metavar="N", help="show the best N only")
-    results.add_argument("--trial", type=int, default=None, metavar="N",
-                         help="show one trial's record with its per-epoch curve")
-    results.add_argument("--format", choices=("table", "csv", "markdown", "json"),
-                         default="table")
+    results.add_argument(
+        "--trial",
+        type=int,
+        default=None,
+        metavar="N",
+        help="show one trial's record with its per-epoch curve",
+    )
+    results.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
 
     # refit
-    refit = _verb(sub, "refit", "mmtune.commands.refit:refit",
-                  "retrain a trial's configuration on all labelled data, write the submission")
+    refit = _verb(
+        sub,
+        "refit",
+        "mmtune.commands.refit:refit",
+        "retrain a trial's configuration on all labelled data, write the submission",
+    )
     which = refit.add_mutually_exclusive_group(required=True)
     which.add_argument("--best", action="store_true", help="the leaderboard's winner")
     which.add_argument("--trial", type=int, metavar="N", help="this trial number")
     _add_study(refit)
     _add_results(refit)
     _add_data(refit, "data directory (default: the one the search used)")
-    refit.add_argument("--force", action="store_true",
-                       help="accept --data whose hash differs from the study's")
-    refit.add_argument("--ensemble", type=int, default=1, metavar="K",
-                       help="average the top K configurations")
-    refit.add_argument("--seeds", type=int, default=1, metavar="K",
-                       help="average K seeds of the chosen configuration")
+    refit.add_argument(
+        "--force", action="store_true", help="accept --data whose hash differs from the study's"
+    )
+    refit.add_argument(
+        "--ensemble", type=int, default=1, metavar="K", help="average the top K configurations"
+    )
+    refit.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="average K seeds of the chosen configuration",
+    )
     refit.add_argument("--seed", type=int, default=0, metavar="S")
-    refit.add_argument("--no-check", action="store_true",
-                       help="skip the honest check on the training part")
-    refit.add_argument("--candidates", type=int, default=3, metavar="K",
-                       help="configurations the honest check may try, in leaderboard order, "
-                       "before refitting one that falls below its figure with a warning "
-                       "(default 3)")
+    refit.add_argument(
+        "--no-check", action="store_true", help="skip the honest check on the training part"
+    )
+    refit.add_argument(
+        "--candidates",
+        type=int,
+        default=3,
+        metavar="K",
+        help="configurations the honest check may try, in leaderboard order, "
+        "before refitting one that falls below its figure with a warning "
+        "(default 3)",
+    )
     _add_compute(refit)
 
     # predict
-    predict = _verb(sub, "predict", "mmtune.commands.predict:predict",
-                    "write a submission (or class probabilities) from a saved model")
+    predict = _verb(
+        sub,
+        "predict",
+        "mmtune.commands.predict:predict",
+        "write a submission (or class probabilities) from a saved model",
+    )
     predict.add_argument("--model", required=True, metavar="PATH", help="a .keras model")
     _add_data(predict)
     predict.add_argument("--out", metavar="FILE", default="submission.csv")
-    predict.add_argument("--probabilities", action="store_true",
-                         help="write per-class probabilities, class names as columns")
+    predict.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="write per-class probabilities, class names as columns",
+    )
 
     # report
-    report = _verb(sub, "report", "mmtune.commands.report:report",
-                   "write an HTML report of a study (plots embedded)")
+    report = _verb(
+        sub,
+        "report",
+        "mmtune.commands.report:report",
+        "write an HTML report of a study (plots embedded)",
+    )
     _add_study(report)
     _add_results(report)
 
     # dashboard
-    dashboard = _verb(sub, "dashboard", "mmtune.commands.dashboard:dashboard",
-                      "serve optuna-dashboard on the study's ledger (the `dashboard` extra)")
+    dashboard = _verb(
+        sub,
+        "dashboard",
+        "mmtune.commands.dashboard:dashboard",
+        "serve optuna-dashboard on the study's ledger (the `dashboard` extra)",
+    )
     _add_study(dashboard)
     _add_results(dashboard)
-    dashboard.add_argument("--host", default="127.0.0.1",
-                           help="address (default: loopback); the dashboard has no "
-                           "authentication, so any other address is warned about")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address (default: loopback); the dashboard has no "
+        "authentication, so any other address is warned about",
+    )
     dashboard.add_argument("--port", type=int, default=8080)
     return parser
 

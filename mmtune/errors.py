@@ -31,8 +31,8 @@ def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     A message echoes what it received, and what it received may be a 10 MB CSV cell or a
     YAML value: only its start is shown, with its full length.
 
-    >>> shown("x" * 1000)
-    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (1,000 characters)"
+    >>> shown("x" * 1000).endswith("... (1,000 characters)")
+    True
     """
     if isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]!r}... ({len(value):,} characters)"

@@ -52,8 +52,8 @@ def import_tensorflow() -> Any:
 def _start_tensorflow() -> Any:
     """Import TensorFlow and Keras and probe the devices once, with the C-level stderr hidden."""
     with _quiet_c_stderr():
-        import tensorflow as tf
         import keras  # noqa: F401
+        import tensorflow as tf
 
         for gpu in tf.config.list_physical_devices("GPU"):
             with contextlib.suppress(RuntimeError):  # already initialised
@@ -94,7 +94,8 @@ def device_description() -> str:
     tf = import_tensorflow()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpus]
+        names = [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ]
         return f"GPU ({', '.join(names)})"
     return f"CPU ({os.cpu_count()} cores)"

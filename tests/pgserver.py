@@ -27,8 +27,11 @@ class PgServer:
     user: str | None
 
     def stop(self) -> None:
-        _run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
-             self.user, check=False)
+        _run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+            self.user,
+            check=False,
+        )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
@@ -44,8 +47,14 @@ def _run(cmd: list[str], user: str | None, check: bool = True) -> subprocess.Com
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
     # pg_ctl keeps its output pipe open unless the server logs to a file (-l): never pipe it.
-    return subprocess.run(cmd, check=check, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, timeout=60)
+    return subprocess.run(
+        cmd,
+        check=check,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
 
 
 def _free_port() -> int:
@@ -60,7 +69,7 @@ def start() -> tuple[PgServer | None, str]:
     if bin_dir is None:
         return None, "PostgreSQL is not installed (no initdb; .ci/run installs it)"
     try:
-        import psycopg  # noqa: F401
+        import psycopg
     except ImportError:
         return None, "psycopg is not installed (pip install 'mmtune[postgres]')"
     user = "postgres" if os.geteuid() == 0 else None
@@ -71,17 +80,40 @@ def start() -> tuple[PgServer | None, str]:
     os.chmod(root, 0o755)
     port = _free_port()
     try:
-        _run([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres",
-              "--no-sync"], user)
-        _run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(root / "server.log"), "-w",
-              "-o", f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=100",
-              "start"], user)
+        _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+            user,
+        )
+        _run(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-o",
+                f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=100",
+                "start",
+            ],
+            user,
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
         return None, f"could not start PostgreSQL: {exc} {detail.decode(errors='replace')[:300]}"
-    server = PgServer(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data_dir,
-                      bin_dir, user)
+    server = PgServer(
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data_dir, bin_dir, user
+    )
     deadline = time.monotonic() + 30
     import psycopg
 
@@ -101,7 +133,8 @@ def new_database(server: PgServer, name: str) -> str:
     import psycopg
 
     port = server.url.rsplit(":", 1)[1].split("/")[0]
-    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server.url.rsplit("/", 1)[0] + f"/{name}"

@@ -1,6 +1,6 @@
 """Tiny search spaces and data for the search, results and refit tests (a plain helper module).
 
-    from searchkit import tiny_space, tiny_data
+from searchkit import tiny_space, tiny_data
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
     """Setting the umask to read it gave files other threads created meanwhile mode 0666."""
     previous = os.umask(0o027)
     try:
+
         def no_umask_changes(mask):
             raise AssertionError(f"os.umask({mask:#o}) called while writing")
 

@@ -15,15 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from searchkit import tiny_space
+from test_data_check_cli import BROKEN  # tests/ is on sys.path (pytest's prepend import mode)
+from test_spaces import BAD
 from tinydata import edit_csv, write_dataset
 
 from mmtune.cli import main
-from test_data_check_cli import BROKEN  # tests/ is on sys.path (pytest's prepend import mode)
-from test_spaces import BAD
 
 TRAIN = "data_train.csv"
 TEST = "data_test_novt.csv"
@@ -31,6 +29,7 @@ NAMES = "class_names.txt"
 
 
 # -- bad data --------------------------------------------------------------------------------
+
 
 def _set(file: str, row: int, column: str, value: str) -> Callable[[Path], None]:
     return lambda d: edit_csv(d / file, row, column, value)
@@ -60,11 +59,19 @@ def _huge_non_picture(d: Path) -> None:
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width x height`` (a decompression bomb's first bytes)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _short_row(d: Path) -> None:
@@ -90,54 +97,87 @@ def _then(*steps: Callable[[Path], None]) -> Callable[[Path], None]:
     def run(d: Path) -> None:
         for step in steps:
             step(d)
+
     return run
 
 
 # (breakage of a valid 12-row, 3-class data set; words the message must contain)
 NEW_DATA = {
-    "absolute picture path": (lambda d: edit_csv(d / TRAIN, 1, "IMAGE", str(_outside(d))),
-                              [TRAIN, "row 1", "column IMAGE", "absolute path"]),
-    "picture path climbing out with ..": (_set(TRAIN, 3, "IMAGE", "../outside/secret.png"),
-                                          [TRAIN, "row 3", "column IMAGE", "leads outside"]),
-    "picture path to /etc/passwd": (_set(TEST, 0, "IMAGE", "../" * 12 + "etc/passwd"),
-                                    [TEST, "row 0", "column IMAGE", "leads outside"]),
-    "picture symlink pointing outside": (_symlink_out, [TRAIN, "row 2", "column IMAGE",
-                                                        "leads outside"]),
+    "absolute picture path": (
+        lambda d: edit_csv(d / TRAIN, 1, "IMAGE", str(_outside(d))),
+        [TRAIN, "row 1", "column IMAGE", "absolute path"],
+    ),
+    "picture path climbing out with ..": (
+        _set(TRAIN, 3, "IMAGE", "../outside/secret.png"),
+        [TRAIN, "row 3", "column IMAGE", "leads outside"],
+    ),
+    "picture path to /etc/passwd": (
+        _set(TEST, 0, "IMAGE", "../" * 12 + "etc/passwd"),
+        [TEST, "row 0", "column IMAGE", "leads outside"],
+    ),
+    "picture symlink pointing outside": (
+        _symlink_out,
+        [TRAIN, "row 2", "column IMAGE", "leads outside"],
+    ),
     "picture symlink loop": (_symlink_loop, [TRAIN, "row 2", "column IMAGE", "loop.png"]),
-    "CLASS 1e20": (_set(TRAIN, 5, "CLASS", "1e20"), [TRAIN, "row 5", "column CLASS",
-                                                      "below 10,000"]),
+    "CLASS 1e20": (
+        _set(TRAIN, 5, "CLASS", "1e20"),
+        [TRAIN, "row 5", "column CLASS", "below 10,000"],
+    ),
     "CLASS 1000000000 without class names": (
         _then(_no_names, _set(TRAIN, 6, "CLASS", "1000000000")),
-        [TRAIN, "row 6", "column CLASS", "below 10,000"]),
+        [TRAIN, "row 6", "column CLASS", "below 10,000"],
+    ),
     "CLASS 40 of 12 rows without class names": (
         _then(_no_names, _set(TRAIN, 6, "CLASS", "40")),
-        [TRAIN, "row 6", "column CLASS", "at most the 12 labelled rows"]),
-    "class_names.txt not UTF-8": (lambda d: (d / NAMES).write_bytes(b"FOR\xcaT\nCITY\nBEACH\n"),
-                                  [NAMES, "Expected UTF-8 text", "byte 3"]),
+        [TRAIN, "row 6", "column CLASS", "at most the 12 labelled rows"],
+    ),
+    "class_names.txt not UTF-8": (
+        lambda d: (d / NAMES).write_bytes(b"FOR\xcaT\nCITY\nBEACH\n"),
+        [NAMES, "Expected UTF-8 text", "byte 3"],
+    ),
     "class_names.txt naming 10,001 classes": (_many_class_names, [NAMES, "at most 10,000"]),
-    "MFCC near the float32 limit": (_set(TRAIN, 7, "mfcc_3", "3.3e38"),
-                                    [TRAIN, "row 7", "column mfcc_3", "magnitude"]),
-    "MFCC overflowing float32": (_set(TEST, 2, "mfcc_1", "-1e39"),
-                                 [TEST, "row 2", "column mfcc_1", "magnitude"]),
-    "a 1 GB non-picture file": (_huge_non_picture, [TEST, "row 1", "column IMAGE",
-                                                    "at most 64 MB", "not read"]),
+    "MFCC near the float32 limit": (
+        _set(TRAIN, 7, "mfcc_3", "3.3e38"),
+        [TRAIN, "row 7", "column mfcc_3", "magnitude"],
+    ),
+    "MFCC overflowing float32": (
+        _set(TEST, 2, "mfcc_1", "-1e39"),
+        [TEST, "row 2", "column mfcc_1", "magnitude"],
+    ),
+    "a 1 GB non-picture file": (
+        _huge_non_picture,
+        [TEST, "row 1", "column IMAGE", "at most 64 MB", "not read"],
+    ),
     "a picture claiming 20000x20000 pixels": (
         lambda d: (d / "trainimg_00008.png").write_bytes(_png_claiming(20_000, 20_000)),
-        [TRAIN, "row 8", "column IMAGE", "400000000 pixels", "at most 64 megapixels"]),
+        [TRAIN, "row 8", "column IMAGE", "400000000 pixels", "at most 64 megapixels"],
+    ),
     "a picture claiming 9000x9000 pixels": (
         lambda d: (d / "testimg_00003.png").write_bytes(_png_claiming(9000, 9000)),
-        [TEST, "row 3", "column IMAGE", "9000x9000", "at most 64 megapixels"]),
+        [TEST, "row 3", "column IMAGE", "9000x9000", "at most 64 megapixels"],
+    ),
     "a row with fewer fields than the header": (_short_row, [TRAIN, "row 3", "fewer"]),
-    "a header cell of 200,000 characters": (_huge_header_cell, [TEST, "not a readable CSV at "
-                                                                "line 1"]),
-    "a NUL byte in a picture name": (_set(TRAIN, 4, "IMAGE", "a\x00b.png"),
-                                     [TRAIN, "row 4", "column IMAGE", "no usable file name"]),
-    "a 5,000-character picture name": (_set(TRAIN, 4, "IMAGE", "p" * 5000 + ".png"),
-                                       [TRAIN, "row 4", "column IMAGE", "5,004 characters"]),
-    "a 10 MB MFCC cell": (_set(TRAIN, 1, "mfcc_2", "9" * 10_000_000),
-                          [TRAIN, "line 3", "field larger than field limit"]),
-    "a 100,000-character MFCC cell": (_set(TEST, 1, "mfcc_2", "9" * 100_000),
-                                      [TEST, "row 1", "column mfcc_2", "100,000 characters"]),
+    "a header cell of 200,000 characters": (
+        _huge_header_cell,
+        [TEST, "not a readable CSV at line 1"],
+    ),
+    "a NUL byte in a picture name": (
+        _set(TRAIN, 4, "IMAGE", "a\x00b.png"),
+        [TRAIN, "row 4", "column IMAGE", "no usable file name"],
+    ),
+    "a 5,000-character picture name": (
+        _set(TRAIN, 4, "IMAGE", "p" * 5000 + ".png"),
+        [TRAIN, "row 4", "column IMAGE", "5,004 characters"],
+    ),
+    "a 10 MB MFCC cell": (
+        _set(TRAIN, 1, "mfcc_2", "9" * 10_000_000),
+        [TRAIN, "line 3", "field larger than field limit"],
+    ),
+    "a 100,000-character MFCC cell": (
+        _set(TEST, 1, "mfcc_2", "9" * 100_000),
+        [TEST, "row 1", "column mfcc_2", "100,000 characters"],
+    ),
 }
 DATA = {**{f"(existing) {k}": v for k, v in BROKEN.items()}, **NEW_DATA}
 
@@ -182,54 +222,106 @@ def test_data_check_refuses(broken, capsys):
 def test_search_refuses_before_writing(broken, tmp_path, capsys):
     data, words = broken
     results = tmp_path / "results"
-    _refused(_cli(capsys, "search", "--space", str(tiny_space(tmp_path)), "--trials", "1",
-                  "--data", str(data), "--results", str(results)), words)
+    _refused(
+        _cli(
+            capsys,
+            "search",
+            "--space",
+            str(tiny_space(tmp_path)),
+            "--trials",
+            "1",
+            "--data",
+            str(data),
+            "--results",
+            str(results),
+        ),
+        words,
+    )
     assert not results.exists()
 
 
 # -- data a search cannot split ----------------------------------------------------------------
+
 
 def test_a_search_refuses_classes_too_small_to_split(tmp_path, capsys):
     data = write_dataset(tmp_path / "d", n_train=3, n_test=2, n_classes=3)  # one row a class
     check = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
     assert check.code == 0 and "a search refuses this data" in check.out
     results = tmp_path / "results"
-    outcome = _cli(capsys, "search", "--space", str(tiny_space(tmp_path)), "--trials", "5",
-                   "--data", str(data), "--results", str(results))
-    _refused(outcome, [TRAIN, "column CLASS", "class 0 (PLACE-A) with 1 labelled row",
-                       "at least 2 labelled rows a class", "validation part"])
+    outcome = _cli(
+        capsys,
+        "search",
+        "--space",
+        str(tiny_space(tmp_path)),
+        "--trials",
+        "5",
+        "--data",
+        str(data),
+        "--results",
+        str(results),
+    )
+    _refused(
+        outcome,
+        [
+            TRAIN,
+            "column CLASS",
+            "class 0 (PLACE-A) with 1 labelled row",
+            "at least 2 labelled rows a class",
+            "validation part",
+        ],
+    )
     assert not results.exists()  # refused before the study, let alone a trial
 
 
 # -- bad space files -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_search_refuses_a_bad_space_file(case, tmp_path, capsys):
     text, key = BAD[case]
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    _refused(_cli(capsys, "search", "--space", str(path), "--results", str(tmp_path / "r"),
-                  "--data", str(tmp_path / "nowhere")),  # never the demo data, even on failure
-             [str(path), key])
+    _refused(
+        _cli(
+            capsys,
+            "search",
+            "--space",
+            str(path),
+            "--results",
+            str(tmp_path / "r"),
+            "--data",
+            str(tmp_path / "nowhere"),
+        ),  # never the demo data, even on failure
+        [str(path), key],
+    )
     assert not (tmp_path / "r").exists()
 
 
 # -- bad options -----------------------------------------------------------------------------
 
 OPTIONS = {
-    "--resolution 100000": (["data", "check", "--resolution", "100000"],
-                            ["between 8 and 1024 pixels", "100000"]),
+    "--resolution 100000": (
+        ["data", "check", "--resolution", "100000"],
+        ["between 8 and 1024 pixels", "100000"],
+    ),
     "--resolution 7": (["data", "check", "--resolution", "7"], ["between 8 and 1024 pixels"]),
     "--data that does not exist": (["data", "check", "--data", "{tmp}/nowhere"], ["nowhere"]),
-    "--space naming no built-in space": (["search", "--space", "no_such_space", "--data", "{tmp}"],
-                                         ["No search space called 'no_such_space'"]),
-    "--space of a missing file": (["search", "--space", "{tmp}/missing.yaml", "--data", "{tmp}"],
-                                  ["missing.yaml", "no such search space file"]),
+    "--space naming no built-in space": (
+        ["search", "--space", "no_such_space", "--data", "{tmp}"],
+        ["No search space called 'no_such_space'"],
+    ),
+    "--space of a missing file": (
+        ["search", "--space", "{tmp}/missing.yaml", "--data", "{tmp}"],
+        ["missing.yaml", "no such search space file"],
+    ),
     "--storage that cannot be reached": (
         ["results", "--storage", "postgresql+psycopg://u:pw12345@127.0.0.1:1/db"],
-        ["cannot open the storage", "u:***@127.0.0.1:1/db"]),
-    "--storage that is no URL": (["results", "--storage", "not a url"],
-                                 ["cannot open the storage"]),
+        ["cannot open the storage", "u:***@127.0.0.1:1/db"],
+    ),
+    "--storage that is no URL": (
+        ["results", "--storage", "not a url"],
+        ["cannot open the storage"],
+    ),
     "--port 70000": (["dashboard", "--port", "70000"], ["Expected --port between 1 and 65535"]),
 }
 
@@ -247,6 +339,7 @@ def test_bad_options_are_refused(case, tmp_path, capsys):
 
 
 # -- saved models that predict cannot feed ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
@@ -312,16 +405,34 @@ MODELS = {
 @pytest.mark.parametrize("case", sorted(MODELS))
 def test_predict_refuses_a_model_it_cannot_feed(case, models, tmp_path, capsys):
     out = tmp_path / "submission.csv"
-    _refused(_cli(capsys, "predict", "--model", str(models[case]), "--data", str(models["data"]),
-                  "--out", str(out)), MODELS[case])
+    _refused(
+        _cli(
+            capsys,
+            "predict",
+            "--model",
+            str(models[case]),
+            "--data",
+            str(models["data"]),
+            "--out",
+            str(out),
+        ),
+        MODELS[case],
+    )
     assert not out.exists()
 
 
 def test_predict_finds_inputs_by_name_in_any_order(models, tmp_path, capsys):
     out = tmp_path / "submission.csv"
-    outcome = _cli(capsys, "predict", "--model", str(models["audio first"]), "--data",
-                   str(models["data"]), "--out", str(out))
+    outcome = _cli(
+        capsys,
+        "predict",
+        "--model",
+        str(models["audio first"]),
+        "--data",
+        str(models["data"]),
+        "--out",
+        str(out),
+    )
     assert outcome.code == 0, outcome.err
     rows = out.read_text().splitlines()
     assert rows[0] == "id,CLASS" and len(rows) == 5
-

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from searchkit import tiny_data
 
-from mmtune.batchnorm import batchnorm_layers, recompute_statistics
+from mmtune.model.batchnorm import batchnorm_layers, recompute_statistics
 
 
 def _bn_model(momentum: float = 0.99):
@@ -23,10 +23,12 @@ def test_recomputed_statistics_are_the_mean_of_batch_statistics():
     batches = [rng.normal(loc=k, scale=1 + k, size=(16, 3)).astype("float32") for k in range(4)]
     assert recompute_statistics(model, batches) == 4
     bn = model.get_layer("bn")
-    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], 0),
-                               rtol=1e-5)
-    np.testing.assert_allclose(bn.moving_variance.numpy(),
-                               np.mean([b.var(0) for b in batches], 0), rtol=1e-4)
+    np.testing.assert_allclose(
+        bn.moving_mean.numpy(), np.mean([b.mean(0) for b in batches], 0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        bn.moving_variance.numpy(), np.mean([b.var(0) for b in batches], 0), rtol=1e-4
+    )
     assert bn.momentum == 0.99, "the layer's momentum is restored"
 
 
@@ -53,18 +55,27 @@ def test_a_trained_model_carries_the_statistics_its_validation_used(tmp_path, fu
     """With Keras' momentum 0.99 and a few steps, the moving statistics would still be near
     their initial 0 / 1; the trainer leaves the model with the training rows' statistics, and
     its recorded validation accuracy is what the returned model scores."""
-    from mmtune.prediction import predict_probabilities
-    from mmtune.trial_data import DataSource
-    from mmtune.training import train_model
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, train_model
+    from mmtune.refit.prediction import predict_probabilities
 
     split = DataSource(tiny_data(tmp_path / "data")).get(16)
-    params = {"conv_blocks": 1, "base_filters": 4, "dense_units": 8, "audio_units_1": 8,
-              "audio_units_2": 4, "resolution": 16, "batch_size": 8, "bn_momentum": 0.99}
-    result = train_model("direct_mix", params, split, epochs=2, seed=0, full=full)
+    params = {
+        "conv_blocks": 1,
+        "base_filters": 4,
+        "dense_units": 8,
+        "audio_units_1": 8,
+        "audio_units_2": 4,
+        "resolution": 16,
+        "batch_size": 8,
+        "bn_momentum": 0.99,
+    }
+    result = train_model("direct_mix", params, split, TrainOptions(epochs=2), seed=0, full=full)
     bn = result.model.get_layer("conv1_1_bn")
     assert np.abs(bn.moving_mean.numpy()).max() > 0.05, "statistics were recomputed"
     if not full:
         images, mfcc, labels = split.part("val")
         predicted = predict_probabilities(result.model, images, mfcc).argmax(axis=1)
         assert float((predicted == labels).mean()) == pytest.approx(
-            result.curves["val_accuracy"][-1], abs=1e-6)
+            result.curves["val_accuracy"][-1], abs=1e-6
+        )

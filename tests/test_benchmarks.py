@@ -10,8 +10,8 @@ from searchkit import tiny_space
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import peers  # noqa: E402
-import quality  # noqa: E402
+import peers
+import quality
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,21 @@ def test_the_linear_baseline_scores_both_parts(graded):
 def test_peers_run_one_trial_and_are_judged_alike(graded, name):
     data, root = graded
     space = tiny_space(root)
-    out = peers.run_tuner(name, data, str(space), trials=1, epochs=1, seed=0,
-                          work=root / "runs", judge_seeds=(1,))
+    out = peers.run_tuner(
+        name, data, str(space), trials=1, epochs=1, seed=0, work=root / "runs", judge_seeds=(1,)
+    )
     assert 0.0 <= out["best_val"] <= 1.0 and 0.0 <= out["held_out"] <= 1.0
     assert len(out["retrained"]) == 1 and out["epochs_spent"] >= 1
-    assert set(out["params"]) <= {"conv_blocks", "base_filters", "dense_units", "audio_units_1",
-                                  "audio_units_2", "resolution", "learning_rate", "batch_size"}
+    assert set(out["params"]) <= {
+        "conv_blocks",
+        "base_filters",
+        "dense_units",
+        "audio_units_1",
+        "audio_units_2",
+        "resolution",
+        "learning_rate",
+        "batch_size",
+    }
     assert "|" in peers.table({name: [out]})
 
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from tinydata import edit_csv, write_dataset
 
-import mmtune.cache as cache
-from mmtune.cache import load_data
+import mmtune.data.cache as cache
+from mmtune.data.cache import load_data
 from mmtune.errors import DataError, MmtuneError
 
 
@@ -28,6 +28,7 @@ def where(tmp_path) -> Path:
 def _forbid_decoding(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a cache hit must not decode pictures")
+
     monkeypatch.setattr(cache, "_decode_chunk", boom)
 
 

@@ -15,7 +15,9 @@ def test_help_does_not_import_tensorflow():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-@pytest.mark.parametrize("verb", ["data", "spaces", "search", "results", "refit", "predict", "report", "dashboard"])
+@pytest.mark.parametrize(
+    "verb", ["data", "spaces", "search", "results", "refit", "predict", "report", "dashboard"]
+)
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as exc:
         main([verb, "--help"])

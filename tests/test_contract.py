@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tinydata import edit_csv, write_dataset
 
-from mmtune.contract import DataSpec, read_tables
+from mmtune.data.contract import DataSpec, read_tables
 from mmtune.errors import DataError, Problem
 
 
@@ -23,8 +23,9 @@ def test_infers_columns_classes_and_keeps_row_order(tmp_path):
     lines = (data / "data_train.csv").read_text().splitlines()[1:]
     assert list(tables.train_images) == [line.split(",")[0] for line in lines]
     assert tables.train_labels.tolist() == [int(line.split(",")[-1]) for line in lines]
-    np.testing.assert_allclose(tables.train_mfcc[:, 0], [float(line.split(",")[1]) for line in lines],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        tables.train_mfcc[:, 0], [float(line.split(",")[1]) for line in lines], rtol=1e-6
+    )
     assert list(tables.test_images) == [f"testimg_{i:05d}.png" for i in range(5)]
     assert tables.warnings == ()
 
@@ -37,7 +38,9 @@ def test_class_names_from_labels_without_side_file(tmp_path):
 def test_a_gap_in_the_labels_is_a_class_with_no_rows(tmp_path):
     data = write_dataset(tmp_path, n_train=9, n_classes=3, class_names=False)
     lines = (data / "data_train.csv").read_text().splitlines()
-    lines = [lines[0]] + [line[:-1] + ("3" if line.endswith("2") else line[-1]) for line in lines[1:]]
+    lines = [lines[0]] + [
+        line[:-1] + ("3" if line.endswith("2") else line[-1]) for line in lines[1:]
+    ]
     (data / "data_train.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as exc:
         read_tables(data)
@@ -49,8 +52,9 @@ def test_problems_are_located(tmp_path):
     edit_csv(data / "data_test_novt.csv", 2, "mfcc_3", "oops")
     with pytest.raises(DataError) as exc:
         read_tables(data)
-    assert exc.value.problems == [Problem("data_test_novt.csv", "Expected a number. Received: 'oops'",
-                                          row=2, column="mfcc_3")]
+    assert exc.value.problems == [
+        Problem("data_test_novt.csv", "Expected a number. Received: 'oops'", row=2, column="mfcc_3")
+    ]
 
 
 def test_columns_in_another_order_are_matched_by_name(tmp_path):
@@ -75,11 +79,12 @@ def test_contract_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, mmtune.contract, mmtune.cache; sys.exit(3 if 'tensorflow' in sys.modules else 0)"
+    code = "import sys, mmtune.data.contract, mmtune.data.cache; sys.exit(3 if 'tensorflow' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 # -- pictures stay inside the data directory (issue 13, item 6) --------------------------------
+
 
 def _image_problem(data) -> str:
     with pytest.raises(DataError) as exc:
@@ -156,6 +161,7 @@ def test_the_same_file_under_two_names_is_listed_twice(inside_and_outside):
 
 
 # -- classes and class names (issue 13, item 11) -----------------------------------------------
+
 
 def test_a_bom_in_class_names_is_not_part_of_the_first_name(tmp_path):
     data = write_dataset(tmp_path, n_train=6, n_classes=3)

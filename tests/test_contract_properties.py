@@ -20,17 +20,29 @@ from hypothesis import strategies as st
 from tinydata import write_dataset
 
 from mmtune.cli import main
-from mmtune.contract import read_tables
+from mmtune.data.contract import read_tables
 from mmtune.errors import DataError
 
-SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=150,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A valid data set (6 labelled rows of 2 classes, 3 test rows) each example starts from."""
-    return write_dataset(tmp_path_factory.mktemp("template") / "data", n_train=6, n_test=3,
-                         n_mfcc=2, n_classes=2, size=8)
+    return write_dataset(
+        tmp_path_factory.mktemp("template") / "data",
+        n_train=6,
+        n_test=3,
+        n_mfcc=2,
+        n_classes=2,
+        size=8,
+    )
 
 
 def _copy(template: Path) -> Path:
@@ -59,9 +71,12 @@ def _read(data: Path) -> None:
 
 # -- random bytes ----------------------------------------------------------------------------
 
+
 @SETTINGS
-@given(raw=st.binary(max_size=2000), which=st.sampled_from(["data_train.csv", "data_test_novt.csv",
-                                                            "class_names.txt"]))
+@given(
+    raw=st.binary(max_size=2000),
+    which=st.sampled_from(["data_train.csv", "data_test_novt.csv", "class_names.txt"]),
+)
 def test_random_bytes_in_any_file(raw, which, template):
     data = _copy(template)
     (data / which).write_bytes(raw)
@@ -79,17 +94,58 @@ def test_a_valid_csv_cut_anywhere_and_followed_by_random_bytes(raw, keep, templa
 
 # -- random cells ----------------------------------------------------------------------------
 
-NASTY = st.sampled_from([
-    "", " ", "nan", "NaN", "inf", "-inf", "1e20", "-1e400", "1e39", "3.4e38", "0x10", "1_000",
-    "0", "1", "-1", "1.0", "1.5", "99999999999999999999999", "1000000000", "9" * 400,
-    "trainimg_00000.png", "./trainimg_00000.png", "../data/trainimg_00000.png", "/etc/passwd",
-    "../../../../etc/passwd", "nowhere.png", ".", "..", "/", "a\x00b", "\ufeffIMAGE", "é", '"',
-    "a,b", "line\nbreak", "\r", "x" * 5000,
-])
-CELL = st.one_of(NASTY, st.text(max_size=30), st.floats(allow_nan=True).map(repr),
-                 st.integers(-10**30, 10**30).map(str))
-HEADER = st.lists(st.sampled_from(["IMAGE", "CLASS", "mfcc_1", "mfcc_2", "mfcc_3", "", "x"]),
-                  min_size=1, max_size=5)
+NASTY = st.sampled_from(
+    [
+        "",
+        " ",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e20",
+        "-1e400",
+        "1e39",
+        "3.4e38",
+        "0x10",
+        "1_000",
+        "0",
+        "1",
+        "-1",
+        "1.0",
+        "1.5",
+        "99999999999999999999999",
+        "1000000000",
+        "9" * 400,
+        "trainimg_00000.png",
+        "./trainimg_00000.png",
+        "../data/trainimg_00000.png",
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "nowhere.png",
+        ".",
+        "..",
+        "/",
+        "a\x00b",
+        "\ufeffIMAGE",
+        "é",
+        '"',
+        "a,b",
+        "line\nbreak",
+        "\r",
+        "x" * 5000,
+    ]
+)
+CELL = st.one_of(
+    NASTY,
+    st.text(max_size=30),
+    st.floats(allow_nan=True).map(repr),
+    st.integers(-(10**30), 10**30).map(str),
+)
+HEADER = st.lists(
+    st.sampled_from(["IMAGE", "CLASS", "mfcc_1", "mfcc_2", "mfcc_3", "", "x"]),
+    min_size=1,
+    max_size=5,
+)
 
 
 def _csv_text(header: list[str], rows: list[list[str]]) -> str:
@@ -104,8 +160,10 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> str:
 @given(draw=st.data())
 def test_random_cells_under_a_random_header(draw, template):
     header = draw.draw(HEADER, label="header")
-    rows = draw.draw(st.lists(st.lists(CELL, min_size=len(header), max_size=len(header)),
-                              max_size=6), label="rows")
+    rows = draw.draw(
+        st.lists(st.lists(CELL, min_size=len(header), max_size=len(header)), max_size=6),
+        label="rows",
+    )
     which = draw.draw(st.sampled_from(["data_train.csv", "data_test_novt.csv"]), label="file")
     data = _copy(template)
     (data / which).write_text(_csv_text(header, rows), encoding="utf-8", errors="surrogatepass")
@@ -113,8 +171,11 @@ def test_random_cells_under_a_random_header(draw, template):
 
 
 @SETTINGS
-@given(row=st.integers(0, 5), column=st.sampled_from(["IMAGE", "mfcc_1", "mfcc_2", "CLASS"]),
-       value=CELL)
+@given(
+    row=st.integers(0, 5),
+    column=st.sampled_from(["IMAGE", "mfcc_1", "mfcc_2", "CLASS"]),
+    value=CELL,
+)
 def test_one_random_cell_in_valid_data(row, column, value, template):
     data = _copy(template)
     path = data / "data_train.csv"
@@ -128,17 +189,24 @@ def test_one_random_cell_in_valid_data(row, column, value, template):
 @given(names=st.lists(st.one_of(NASTY, st.text(max_size=20)), max_size=6))
 def test_random_class_names(names, template):
     data = _copy(template)
-    (data / "class_names.txt").write_text("\n".join(names), encoding="utf-8",
-                                          errors="surrogatepass")
+    (data / "class_names.txt").write_text(
+        "\n".join(names), encoding="utf-8", errors="surrogatepass"
+    )
     _read(data)
 
 
 # -- the whole command -----------------------------------------------------------------------
 
-@settings(SETTINGS, max_examples=40,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(raw=st.binary(max_size=600), which=st.sampled_from(["data_train.csv", "class_names.txt",
-                                                           "trainimg_00001.png"]))
+
+@settings(
+    SETTINGS,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    raw=st.binary(max_size=600),
+    which=st.sampled_from(["data_train.csv", "class_names.txt", "trainimg_00001.png"]),
+)
 def test_data_check_never_prints_a_traceback(raw, which, capsys, template):
     data = _copy(template)
     try:

@@ -23,6 +23,7 @@ def _drop_column(path: Path, column: str) -> None:
     def drop(lines):
         index = lines[0].split(",").index(column)
         return [",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines]
+
     _rewrite(path, drop)
 
 
@@ -43,42 +44,76 @@ BROKEN = {
     "missing train csv": (lambda d: (d / TRAIN).unlink(), [TRAIN, "missing"]),
     "missing test csv": (lambda d: (d / TEST).unlink(), [TEST, "missing"]),
     "empty train csv": (lambda d: (d / TRAIN).write_text(""), [TRAIN, "empty"]),
-    "header-only test csv": (lambda d: _rewrite(d / TEST, lambda ls: ls[:1]),
-                             [TEST, "header but no data rows"]),
-    "no IMAGE column": (lambda d: _rewrite(d / TRAIN, lambda ls: [ls[0].replace("IMAGE", "PICTURE")] + ls[1:]),
-                        [TRAIN, "column IMAGE", "Expected a column named IMAGE"]),
-    "NaN mfcc": (lambda d: edit_csv(d / TRAIN, 3, "mfcc_2", "nan"),
-                 [TRAIN, "row 3 (line 5)", "column mfcc_2", "finite"]),
-    "inf mfcc": (lambda d: edit_csv(d / TEST, 1, "mfcc_4", "-inf"),
-                 [TEST, "row 1", "column mfcc_4", "'-inf'"]),
-    "empty mfcc": (lambda d: edit_csv(d / TRAIN, 0, "mfcc_1", ""),
-                   [TRAIN, "row 0", "column mfcc_1", "empty"]),
-    "non-numeric mfcc": (lambda d: edit_csv(d / TRAIN, 5, "mfcc_6", "abc"),
-                         [TRAIN, "row 5", "column mfcc_6", "Expected a number. Received: 'abc'"]),
+    "header-only test csv": (
+        lambda d: _rewrite(d / TEST, lambda ls: ls[:1]),
+        [TEST, "header but no data rows"],
+    ),
+    "no IMAGE column": (
+        lambda d: _rewrite(d / TRAIN, lambda ls: [ls[0].replace("IMAGE", "PICTURE")] + ls[1:]),
+        [TRAIN, "column IMAGE", "Expected a column named IMAGE"],
+    ),
+    "NaN mfcc": (
+        lambda d: edit_csv(d / TRAIN, 3, "mfcc_2", "nan"),
+        [TRAIN, "row 3 (line 5)", "column mfcc_2", "finite"],
+    ),
+    "inf mfcc": (
+        lambda d: edit_csv(d / TEST, 1, "mfcc_4", "-inf"),
+        [TEST, "row 1", "column mfcc_4", "'-inf'"],
+    ),
+    "empty mfcc": (
+        lambda d: edit_csv(d / TRAIN, 0, "mfcc_1", ""),
+        [TRAIN, "row 0", "column mfcc_1", "empty"],
+    ),
+    "non-numeric mfcc": (
+        lambda d: edit_csv(d / TRAIN, 5, "mfcc_6", "abc"),
+        [TRAIN, "row 5", "column mfcc_6", "Expected a number. Received: 'abc'"],
+    ),
     "mfcc columns differ": (lambda d: _drop_column(d / TEST, "mfcc_6"), [TEST, "Missing: mfcc_6"]),
-    "CLASS missing": (lambda d: edit_csv(d / TRAIN, 2, "CLASS", ""),
-                      [TRAIN, "row 2", "column CLASS", "label is missing"]),
-    "CLASS non-integer": (lambda d: edit_csv(d / TRAIN, 4, "CLASS", "1.5"),
-                          [TRAIN, "row 4", "column CLASS", "integer", "'1.5'"]),
-    "CLASS text": (lambda d: edit_csv(d / TRAIN, 4, "CLASS", "BEACH"),
-                   [TRAIN, "row 4", "column CLASS", "'BEACH'"]),
-    "CLASS out of range": (lambda d: edit_csv(d / TRAIN, 6, "CLASS", "7"),
-                           [TRAIN, "row 6", "column CLASS", "0..2", "Received: 7"]),
-    "CLASS negative": (lambda d: edit_csv(d / TRAIN, 6, "CLASS", "-1"),
-                       [TRAIN, "row 6", "column CLASS", ">= 0"]),
+    "CLASS missing": (
+        lambda d: edit_csv(d / TRAIN, 2, "CLASS", ""),
+        [TRAIN, "row 2", "column CLASS", "label is missing"],
+    ),
+    "CLASS non-integer": (
+        lambda d: edit_csv(d / TRAIN, 4, "CLASS", "1.5"),
+        [TRAIN, "row 4", "column CLASS", "integer", "'1.5'"],
+    ),
+    "CLASS text": (
+        lambda d: edit_csv(d / TRAIN, 4, "CLASS", "BEACH"),
+        [TRAIN, "row 4", "column CLASS", "'BEACH'"],
+    ),
+    "CLASS out of range": (
+        lambda d: edit_csv(d / TRAIN, 6, "CLASS", "7"),
+        [TRAIN, "row 6", "column CLASS", "0..2", "Received: 7"],
+    ),
+    "CLASS negative": (
+        lambda d: edit_csv(d / TRAIN, 6, "CLASS", "-1"),
+        [TRAIN, "row 6", "column CLASS", ">= 0"],
+    ),
     "no CLASS column": (lambda d: _drop_column(d / TRAIN, "CLASS"), [TRAIN, "column CLASS"]),
-    "class with no rows": (lambda d: (d / "class_names.txt").write_text("A\nB\nC\nD\n"),
-                           [TRAIN, "class 3 (D) has no rows"]),
-    "same IMAGE twice": (lambda d: edit_csv(d / TRAIN, 7, "IMAGE", "trainimg_00001.png"),
-                         [TRAIN, "row 7", "column IMAGE", "listed twice", "row 1"]),
-    "missing image file": (lambda d: (d / "testimg_00002.png").unlink(),
-                           [TEST, "row 2", "column IMAGE", "testimg_00002.png", "missing"]),
-    "truncated image": (lambda d: _truncate(d / "trainimg_00004.png"),
-                        [TRAIN, "row 4", "column IMAGE", "trainimg_00004.png", "truncated"]),
-    "empty image file": (lambda d: (d / "testimg_00000.png").write_bytes(b""),
-                         [TEST, "row 0", "column IMAGE", "testimg_00000.png", "empty"]),
-    "non-image file": (lambda d: (d / "trainimg_00009.png").write_text("not a picture"),
-                       [TRAIN, "row 9", "column IMAGE", "trainimg_00009.png", "not a picture"]),
+    "class with no rows": (
+        lambda d: (d / "class_names.txt").write_text("A\nB\nC\nD\n"),
+        [TRAIN, "class 3 (D) has no rows"],
+    ),
+    "same IMAGE twice": (
+        lambda d: edit_csv(d / TRAIN, 7, "IMAGE", "trainimg_00001.png"),
+        [TRAIN, "row 7", "column IMAGE", "listed twice", "row 1"],
+    ),
+    "missing image file": (
+        lambda d: (d / "testimg_00002.png").unlink(),
+        [TEST, "row 2", "column IMAGE", "testimg_00002.png", "missing"],
+    ),
+    "truncated image": (
+        lambda d: _truncate(d / "trainimg_00004.png"),
+        [TRAIN, "row 4", "column IMAGE", "trainimg_00004.png", "truncated"],
+    ),
+    "empty image file": (
+        lambda d: (d / "testimg_00000.png").write_bytes(b""),
+        [TEST, "row 0", "column IMAGE", "testimg_00000.png", "empty"],
+    ),
+    "non-image file": (
+        lambda d: (d / "trainimg_00009.png").write_text("not a picture"),
+        [TRAIN, "row 9", "column IMAGE", "trainimg_00009.png", "not a picture"],
+    ),
 }
 
 
@@ -134,7 +169,10 @@ def test_differing_size_resized_then_refused_under_strict(tmp_path, capsys):
     Image.open(path).resize((20, 24)).save(path)
     code, out, _ = _run(data, capsys)
     assert code == 0
-    assert f"{TEST}, row 1 (line 3), column IMAGE" in out and "Received: 'testimg_00001.png' of 20x24" in out
+    assert (
+        f"{TEST}, row 1 (line 3), column IMAGE" in out
+        and "Received: 'testimg_00001.png' of 20x24" in out
+    )
     code, _, err = _run(data, capsys, "--strict")  # a cache hit: the stored problem turns fatal
     assert code == 2
     assert f"{TEST}, row 1" in err and "20x24" in err

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mmtune import demo
 from mmtune.cli import main
-from mmtune.demo import CLASS_NAMES, ensure_demo, mfcc, write_demo
+from mmtune.data import demo
+from mmtune.data.demo import CLASS_NAMES, ensure_demo, mfcc, write_demo
 
 TINY = dict(n_train=36, n_test=9, image_size=32)
 
@@ -36,7 +36,9 @@ def test_layout_and_columns(tiny):
 
 
 def test_pictures_are_rgb_of_the_asked_size(tiny):
-    names = pd.concat([pd.read_csv(tiny / f).IMAGE for f in ("data_train.csv", "data_test_novt.csv")])
+    names = pd.concat(
+        [pd.read_csv(tiny / f).IMAGE for f in ("data_train.csv", "data_test_novt.csv")]
+    )
     for name in names:
         with Image.open(tiny / name) as img:
             assert img.format == "PNG" and img.mode == "RGB" and img.size == (32, 32)
@@ -132,12 +134,15 @@ def test_each_modality_alone_is_clearly_below_both(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    d = write_demo(tmp_path / "d", n_train=180, n_test=9, image_size=64, seed=0,
-                   difficulty="easy")
+    d = write_demo(tmp_path / "d", n_train=180, n_test=9, image_size=64, seed=0, difficulty="easy")
     df = pd.read_csv(d / "data_train.csv")
     audio, y = df.filter(like="mfcc_").to_numpy(), df.CLASS.to_numpy()
-    pixels = np.stack([np.asarray(Image.open(d / n).resize((16, 16), Image.BOX))
-                       for n in df.IMAGE]).reshape(len(df), -1) / 255.0
+    pixels = (
+        np.stack(
+            [np.asarray(Image.open(d / n).resize((16, 16), Image.BOX)) for n in df.IMAGE]
+        ).reshape(len(df), -1)
+        / 255.0
+    )
     cv = StratifiedKFold(4, shuffle=True, random_state=0)
 
     def score(features):
@@ -173,9 +178,15 @@ def test_difficulty_knobs_change_what_they_say(tmp_path):
             pairs.setdefault(label, []).append(frame)
         assert all(not np.array_equal(f[0], f[1]) for f in pairs.values()), knob
     quiet = write_demo(tmp_path / "quiet", n_train=9, n_test=1, image_size=16, difficulty=still)
-    noisy = write_demo(tmp_path / "noisy", n_train=9, n_test=1, image_size=16,
-                       difficulty=demo.Difficulty(videos=1, cue=0.0, camera=0.0, light=0.0,
-                                                  noise=0.0, sound_noise=2.0))
+    noisy = write_demo(
+        tmp_path / "noisy",
+        n_train=9,
+        n_test=1,
+        image_size=16,
+        difficulty=demo.Difficulty(
+            videos=1, cue=0.0, camera=0.0, light=0.0, noise=0.0, sound_noise=2.0
+        ),
+    )
     a = pd.read_csv(quiet / "data_train.csv").filter(like="mfcc_").to_numpy()
     b = pd.read_csv(noisy / "data_train.csv").filter(like="mfcc_").to_numpy()
     assert np.abs(a - b).mean() > 1.0, "sound noise changes the MFCCs"

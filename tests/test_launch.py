@@ -11,7 +11,7 @@ import pytest
 from searchkit import tiny_data, tiny_space
 
 import mmtune
-import mmtune.workers
+import mmtune.search.workers
 from mmtune.cli import main
 from mmtune.launch import mmtune_command
 
@@ -38,8 +38,10 @@ def test_the_launch_command_ignores_a_planted_package(planted):
 
 def test_a_recycled_process_ignores_a_planted_package(planted):
     # the parent imports the real package (its own path cleaned), then re-execs itself
-    parent = ("import sys; sys.path.remove(''); from mmtune.memory import reexec_self; "
-              "reexec_self(['--version'])")
+    parent = (
+        "import sys; sys.path.remove(''); from mmtune.search.memory import reexec_self; "
+        "reexec_self(['--version'])"
+    )
     proc = _run([sys.executable, "-c", parent], planted)
     assert "PLANTED" not in proc.stdout + proc.stderr
     assert proc.returncode == 0 and proc.stdout.strip() == f"mmtune {mmtune.__version__}"
@@ -55,11 +57,26 @@ def test_workers_ignore_a_planted_package(planted, tmp_path, monkeypatch):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(mmtune.workers, "prepare_search", lambda cfg: None)
-    monkeypatch.setattr(mmtune.workers.subprocess, "Popen", FakeWorker)
-    assert main(["search", "--space", str(tiny_space(tmp_path)), "--workers", "2",
-                 "--storage", "postgresql+psycopg://u@h/db", "--data",
-                 str(tiny_data(tmp_path / "data")), "--results", str(tmp_path / "r")]) == 0
+    monkeypatch.setattr(mmtune.search.workers, "prepare_search", lambda cfg: None)
+    monkeypatch.setattr(mmtune.search.workers.subprocess, "Popen", FakeWorker)
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                str(tiny_space(tmp_path)),
+                "--workers",
+                "2",
+                "--storage",
+                "postgresql+psycopg://u@h/db",
+                "--data",
+                str(tiny_data(tmp_path / "data")),
+                "--results",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     monkeypatch.undo()  # subprocess.Popen itself again
     argv = started[0]
     verb = argv.index("search")
@@ -70,12 +87,15 @@ def test_workers_ignore_a_planted_package(planted, tmp_path, monkeypatch):
 
 # -- the dashboard ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     """A ledger with one study, and optuna-dashboard's server replaced by a recorder."""
     optuna_dashboard = pytest.importorskip("optuna_dashboard")
     hosts = []
-    monkeypatch.setattr(optuna_dashboard, "run_server", lambda storage, host, port: hosts.append(host))
+    monkeypatch.setattr(
+        optuna_dashboard, "run_server", lambda storage, host, port: hosts.append(host)
+    )
     storage = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     optuna.create_study(study_name="s", storage=storage)
     return storage, hosts

@@ -9,12 +9,18 @@ import numpy as np
 import pytest
 from keras import layers
 
-from mmtune.augment import augmentation_layers
 from mmtune.errors import MmtuneError
-from mmtune.layers import Standardize
-from mmtune.models import (MODEL_INPUTS, SEED_PARAMS, InputSpec, build_model, compile_model,
-                           make_optimizer)
-from mmtune.spaces import load_space
+from mmtune.model.augment import augmentation_layers
+from mmtune.model.layers import Standardize
+from mmtune.model.networks import (
+    MODEL_INPUTS,
+    SEED_PARAMS,
+    InputSpec,
+    build_model,
+    compile_model,
+    make_optimizer,
+)
+from mmtune.search.spaces import load_space
 
 SEED = InputSpec.seed()
 
@@ -101,13 +107,18 @@ def test_space_defaults_rebuild_the_seed_network(name):
     assert _weight_shapes(model) == _weight_shapes(reference)
     assert len(_of(model, layers.Conv2D)) == len(_of(reference, layers.Conv2D))
     assert [d.rate for d in _of(model, layers.Dropout)] == pytest.approx(
-        [d.rate for d in _of(reference, layers.Dropout)])
+        [d.rate for d in _of(reference, layers.Dropout)]
+    )
 
 
 def test_seed_parameter_counts():
     counts = {name: build_model(name, {}, SEED).count_params() for name in MODEL_INPUTS}
-    assert counts == {"direct_mix": 1_400_105, "split": 1_349_087, "audio_mlp": 9_481,
-                      "image_cnn": 1_339_177}
+    assert counts == {
+        "direct_mix": 1_400_105,
+        "split": 1_349_087,
+        "audio_mlp": 9_481,
+        "image_cnn": 1_339_177,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_INPUTS))
@@ -135,11 +146,21 @@ def test_base_filters_doubles_per_block():
 
 
 def test_dropouts_follow_start_and_step():
-    model = build_model("direct_mix", {"dropout_start": 0.1, "dropout_step": 0.15,
-                                       "dense_dropout": 0.3, "conv_blocks": 4}, SEED)
+    model = build_model(
+        "direct_mix",
+        {"dropout_start": 0.1, "dropout_step": 0.15, "dense_dropout": 0.3, "conv_blocks": 4},
+        SEED,
+    )
     rates = {d.name: d.rate for d in _of(model, layers.Dropout)}
-    assert rates == pytest.approx({"dropout1": 0.1, "dropout2": 0.25, "dropout3": 0.4,
-                                   "dropout4": 0.55, "image_dense_dropout": 0.3})
+    assert rates == pytest.approx(
+        {
+            "dropout1": 0.1,
+            "dropout2": 0.25,
+            "dropout3": 0.4,
+            "dropout4": 0.55,
+            "image_dense_dropout": 0.3,
+        }
+    )
 
 
 def test_bn_momentum_reaches_every_batchnorm():
@@ -150,12 +171,16 @@ def test_bn_momentum_reaches_every_batchnorm():
 
 
 def test_widths_set_the_dense_units():
-    model = build_model("direct_mix", {"dense_units": 64, "audio_units_1": 100,
-                                       "audio_units_2": 50}, SEED)
+    model = build_model(
+        "direct_mix", {"dense_units": 64, "audio_units_1": 100, "audio_units_2": 50}, SEED
+    )
     units = {d.name: d.units for d in _of(model, layers.Dense)}
     assert units == {"image_dense": 64, "audio_dense1": 100, "audio_dense2": 50, "softmax": 9}
-    split = build_model("split", {"audio_units_1": 8, "audio_units_2": 7, "audio_units_3": 6,
-                                  "fusion_units": 20}, SEED)
+    split = build_model(
+        "split",
+        {"audio_units_1": 8, "audio_units_2": 7, "audio_units_3": 6, "fusion_units": 20},
+        SEED,
+    )
     units = {d.name: d.units for d in _of(split, layers.Dense)}
     assert units["audio_dense1"] == 8 and units["audio_dense2"] == 7
     assert units["audio_dense3"] == 6 and units["fusion_dense"] == 20
@@ -198,8 +223,10 @@ def test_impossible_parameters_are_refused():
 
 
 def test_optimizer_and_learning_rate_reach_the_compiled_model():
-    model = compile_model(build_model("audio_mlp", {}, SEED),
-                          {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.8})
+    model = compile_model(
+        build_model("audio_mlp", {}, SEED),
+        {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.8},
+    )
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
     assert float(model.optimizer.momentum) == pytest.approx(0.8)
@@ -227,16 +254,22 @@ def test_saved_model_with_standardize_and_augmentation_round_trips(tmp_path):
     spec = InputSpec(resolution=32, n_mfcc=104, n_classes=9, audio_mean=mean, audio_std=std)
     params = {"resolution": 32, "conv_blocks": 2, "augment_strength": 1.0}
     model = compile_model(build_model("direct_mix", params, spec), params)
-    x = {"image": rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8),
-         "audio": rng.normal(size=(4, 104)).astype("float32") * 5}
+    x = {
+        "image": rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8),
+        "audio": rng.normal(size=(4, 104)).astype("float32") * 5,
+    }
     model.train_on_batch(x, np.arange(4, dtype="int32"))  # augmentation runs in training
-    assert model.count_params() == build_model("direct_mix", params,
-                                               dataclasses.replace(spec, audio_mean=None,
-                                                                   audio_std=None)).count_params()
+    assert (
+        model.count_params()
+        == build_model(
+            "direct_mix", params, dataclasses.replace(spec, audio_mean=None, audio_std=None)
+        ).count_params()
+    )
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded.get_layer("standardize"), Standardize)
     assert loaded.get_layer("standardize").mean == pytest.approx(mean)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )

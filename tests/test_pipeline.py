@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from tinydata import write_dataset
 
-from mmtune.cache import load_data
-from mmtune.pipeline import (
+from mmtune.data.cache import load_data
+from mmtune.data.pipeline import (
     AudioStats,
     fit_audio_stats,
     make_dataset,
     stratified_split,
-    train_val_arrays,
 )
+from mmtune.data.trial_data import DataSource
 
 
 def _rows(ds):
@@ -49,12 +49,15 @@ def test_full_data_mode_and_bad_fraction():
 
 def test_audio_stats_come_from_the_training_part_only(tmp_path):
     data = load_data(write_dataset(tmp_path, n_train=30, n_test=6), 8, cache_dir=tmp_path / "c")
-    train, val = train_val_arrays(data, seed=1)
-    assert len(train.labels) + len(val.labels) == 30
-    assert train.images.shape[1:] == (8, 8, 3) and train.mfcc.dtype == np.float32
-    stats = fit_audio_stats(train.mfcc)
-    np.testing.assert_allclose(stats.mean, train.mfcc.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(stats.std, train.mfcc.std(axis=0), rtol=1e-5)
+    split = DataSource(tmp_path).get(8)
+    images, mfcc, labels = split.part("train")
+    assert len(labels) + len(split.part("val")[2]) == 30
+    assert images.shape[1:] == (8, 8, 3) and mfcc.dtype == np.float32
+    stats = fit_audio_stats(mfcc)
+    np.testing.assert_allclose(stats.mean, mfcc.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.std, mfcc.std(axis=0), rtol=1e-5)
+    spec = split.input_spec()
+    np.testing.assert_allclose(spec.audio_mean, stats.mean, rtol=1e-5)
     assert not np.allclose(stats.mean, data.train_mfcc.mean(axis=0))
 
 
@@ -81,7 +84,7 @@ def test_test_rows_keep_their_order_and_count():
 def test_inputs_restrict_what_is_yielded():
     mfcc = np.ones((5, 3), dtype=np.float32)
     labels = np.arange(5)
-    (features, y), = _rows(make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=8))
+    ((features, y),) = _rows(make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=8))
     assert set(features) == {"audio"} and y.dtype == np.int32 and y.tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="Expected inputs among"):
         make_dataset(None, mfcc, inputs=("video",))

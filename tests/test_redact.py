@@ -6,25 +6,30 @@ import optuna
 import pytest
 from searchkit import tiny_data, tiny_space
 
-import mmtune.workers
+import mmtune.search.workers
 from mmtune.cli import main
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 from mmtune.redact import redact_text, redact_url
 
 SECRET = "hunter22"
 REFUSED = f"postgresql+psycopg://user:{SECRET}@127.0.0.1:1/db"  # nothing listens on port 1
 
 
-@pytest.mark.parametrize("url, shown", [
-    (f"postgresql+psycopg://user:{SECRET}@host/db", "postgresql+psycopg://user:***@host/db"),
-    ("postgresql://user:s%40cr%2Fet@host:5432/db?sslmode=require",
-     "postgresql://user:***@host:5432/db?sslmode=require"),
-    (f"postgresql://user@host/db?password={SECRET}", "postgresql://user@host/db?password=***"),
-    ("sqlite:////tmp/results/ledger.sqlite3", "sqlite:////tmp/results/ledger.sqlite3"),
-    (f"not a url user:{SECRET}@host", "not a url user:***@host"),
-    (f"nonsense:user:{SECRET}@host/db", "nonsense:***@host/db"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        (f"postgresql+psycopg://user:{SECRET}@host/db", "postgresql+psycopg://user:***@host/db"),
+        (
+            "postgresql://user:s%40cr%2Fet@host:5432/db?sslmode=require",
+            "postgresql://user:***@host:5432/db?sslmode=require",
+        ),
+        (f"postgresql://user@host/db?password={SECRET}", "postgresql://user@host/db?password=***"),
+        ("sqlite:////tmp/results/ledger.sqlite3", "sqlite:////tmp/results/ledger.sqlite3"),
+        (f"not a url user:{SECRET}@host", "not a url user:***@host"),
+        (f"nonsense:user:{SECRET}@host/db", "nonsense:***@host/db"),
+        ("", ""),
+    ],
+)
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
 
@@ -75,12 +80,26 @@ def test_workers_get_the_storage_by_environment_not_argv(tmp_path, monkeypatch, 
         def poll(self):
             return 0
 
-    monkeypatch.setattr(mmtune.workers, "prepare_search", lambda cfg: None)
-    monkeypatch.setattr(mmtune.workers.subprocess, "Popen", FakeWorker)
+    monkeypatch.setattr(mmtune.search.workers, "prepare_search", lambda cfg: None)
+    monkeypatch.setattr(mmtune.search.workers.subprocess, "Popen", FakeWorker)
     url = f"postgresql+psycopg://user:{SECRET}@dbhost/mmtune"
-    code = main(["search", "--space", str(tiny_space(tmp_path)), "--trials", "2", "--workers", "2",
-                 "--storage", url, "--data", str(tiny_data(tmp_path / "data")),
-                 "--results", str(tmp_path / "results")])
+    code = main(
+        [
+            "search",
+            "--space",
+            str(tiny_space(tmp_path)),
+            "--trials",
+            "2",
+            "--workers",
+            "2",
+            "--storage",
+            url,
+            "--data",
+            str(tiny_data(tmp_path / "data")),
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     assert code == 0
     assert len(started) == 2
     for argv, env in started:
@@ -111,4 +130,3 @@ def test_dashboard_shows_the_url_masked(password_url, monkeypatch, capsys):
     assert main(["results", "--storage", password_url, "--study", "nope"]) == 2
     out, err = capsys.readouterr()
     assert SECRET not in out + err and "no study named 'nope'" in err
-

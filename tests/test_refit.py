@@ -10,7 +10,7 @@ import pytest
 from searchkit import tiny_data, tiny_space
 
 from mmtune.cli import main
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,28 @@ def searched(tmp_path_factory):
     data = tiny_data(root / "data")
     results = root / "results"
     # --max-cost 0: no configuration is skipped untrained, so all three trials complete.
-    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
-                 "--results", str(results), "--tuner", "random", "--max-cost", "0"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(tiny_space(root)),
+                "--trials",
+                "3",
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+                "--tuner",
+                "random",
+                "--max-cost",
+                "0",
+            ]
+        )
+        == 0
+    )
     study = Ledger(results).load_study("tiny")[0]
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
     return {"data": data, "results": results, "root": root}
@@ -50,13 +70,38 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
     assert len(record["data_hash"]) == 64
 
     out_file = tmp_path / "predicted.csv"
-    assert main(["predict", "--model", str(refit_dir / "model.keras"), "--data",
-                 str(searched["data"]), "--out", str(out_file)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(refit_dir / "model.keras"),
+                "--data",
+                str(searched["data"]),
+                "--out",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
     assert out_file.read_text() == (refit_dir / "submission.csv").read_text()
 
     probs = tmp_path / "probs.csv"
-    assert main(["predict", "--model", str(refit_dir / "model.keras"), "--data",
-                 str(searched["data"]), "--out", str(probs), "--probabilities"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(refit_dir / "model.keras"),
+                "--data",
+                str(searched["data"]),
+                "--out",
+                str(probs),
+                "--probabilities",
+            ]
+        )
+        == 0
+    )
     prob_rows = _rows(probs)
     names = (searched["data"] / "class_names.txt").read_text().split()
     assert prob_rows[0] == ["id", *names]
@@ -76,7 +121,9 @@ def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, ca
 
 def test_ensemble_names_its_members(searched):
     results = searched["results"]
-    assert main(["refit", "--best", "--ensemble", "2", "--no-check", "--results", str(results)]) == 0
+    assert (
+        main(["refit", "--best", "--ensemble", "2", "--no-check", "--results", str(results)]) == 0
+    )
     record = json.loads((results / "tiny" / "refit" / "refit.json").read_text())
     assert len(record["members"]) == 2
     assert len({m["trial"] for m in record["members"]}) == 2
@@ -107,7 +154,15 @@ def test_interrupted_refit_leaves_the_previous_submission_untouched(searched, mo
 
 def test_refit_on_other_data_is_refused_unless_forced(searched, tmp_path, capsys):
     other = tiny_data(tmp_path / "other", seed=9)
-    args = ["refit", "--best", "--no-check", "--results", str(searched["results"]), "--data", str(other)]
+    args = [
+        "refit",
+        "--best",
+        "--no-check",
+        "--results",
+        str(searched["results"]),
+        "--data",
+        str(other),
+    ]
     assert main(args) == 2
     assert "not the data study" in capsys.readouterr().err
     assert main(args + ["--force"]) == 0
@@ -122,6 +177,7 @@ def test_refit_without_completed_trials_or_unknown_trial(searched, capsys):
 
 # -- the honest check acts ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def claims(tmp_path_factory):
     """A study on data whose labels were shuffled (nothing to learn: a check scores near
@@ -134,12 +190,33 @@ def claims(tmp_path_factory):
     lines = (data / "data_train.csv").read_text().splitlines()
     labels = [line.rsplit(",", 1)[1] for line in lines[1:]]
     shuffled = np.random.default_rng(1).permutation(labels)
-    (data / "data_train.csv").write_text("\n".join(
-        [lines[0]] + [f"{line.rsplit(',', 1)[0]},{c}" for line, c in zip(lines[1:], shuffled)])
-        + "\n")
+    (data / "data_train.csv").write_text(
+        "\n".join(
+            [lines[0]] + [f"{line.rsplit(',', 1)[0]},{c}" for line, c in zip(lines[1:], shuffled)]
+        )
+        + "\n"
+    )
     results = root / "results"
-    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "1",
-                 "--data", str(data), "--results", str(results), "--max-cost", "0"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(tiny_space(root)),
+                "--trials",
+                "1",
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+                "--max-cost",
+                "0",
+            ]
+        )
+        == 0
+    )
     return results
 
 
@@ -155,10 +232,15 @@ def _study_of_claims(results, name, figures):
         study.set_user_attr(key, value)
     base = searched.trials[0]
     for figure in figures:
-        study.add_trial(optuna.trial.create_trial(
-            value=figure, params=base.params, distributions=base.distributions,
-            intermediate_values={1: figure},
-            user_attrs={"best_epoch": 1, "epochs": 1, "val_rows": 10_000}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=figure,
+                params=base.params,
+                distributions=base.distributions,
+                intermediate_values={1: figure},
+                user_attrs={"best_epoch": 1, "epochs": 1, "val_rows": 10_000},
+            )
+        )
 
 
 def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, capsys):
@@ -194,14 +276,23 @@ def test_refit_ranks_by_the_mean_of_evaluations(claims, capsys):
     study = ledger.load_study("means")[0]
     lucky, steady = study.trials
     for value, target in ((0.2, lucky), (0.8, steady)):  # a re-evaluation of each
-        study.add_trial(optuna.trial.create_trial(
-            value=value, params=target.params, distributions=target.distributions,
-            user_attrs={"best_epoch": 1, "epochs": 1, "evaluates": target.number, "seed": 1000}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=value,
+                params=target.params,
+                distributions=target.distributions,
+                user_attrs={"best_epoch": 1, "epochs": 1, "evaluates": target.number, "seed": 1000},
+            )
+        )
     assert main(["results", "--study", "means", "--results", str(claims), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["trial"], r["val_accuracy"], r["evals"]) for r in rows] == [(1, 0.8, 2), (0, 0.55, 2)]
-    from mmtune.refit import choose_members
+    assert [(r["trial"], r["val_accuracy"], r["evals"]) for r in rows] == [
+        (1, 0.8, 2),
+        (0, 0.55, 2),
+    ]
+    from mmtune.refit.run import choose_members
 
     assert [m.trial for m in choose_members(study, None, 1, 1, 0)] == [1]
-    assert [m.trial for m in choose_members(study, 3, 1, 1, 0)] == [1], \
+    assert [m.trial for m in choose_members(study, 3, 1, 1, 0)] == [1], (
         "a re-evaluation's number names the configuration it repeats"
+    )

@@ -17,10 +17,12 @@ import pytest
 from searchkit import TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 
 # Trials long enough to be caught mid-way: 20 epochs, never stopped early or skipped.
-SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace("max_epochs: 1", "max_epochs: 20")
+SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace(
+    "max_epochs: 1", "max_epochs: 20"
+)
 STEADY = ("--patience", "0", "--max-cost", "0", "--pruner", "none")
 
 
@@ -34,8 +36,23 @@ def _study(results=None, storage=None, name="tiny"):
 
 
 def _search_cmd(space, data, results, trials, *extra):
-    return [sys.executable, "-m", "mmtune", "search", "--finalists", "0", "--space", str(space), "--data", str(data),
-            "--results", str(results), "--trials", str(trials), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "mmtune",
+        "search",
+        "--finalists",
+        "0",
+        "--space",
+        str(space),
+        "--data",
+        str(data),
+        "--results",
+        str(results),
+        "--trials",
+        str(trials),
+        *extra,
+    ]
 
 
 def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=None):
@@ -44,16 +61,21 @@ def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=N
     storage = f"sqlite:///{Path(results).resolve() / 'ledger.sqlite3'}"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the search ended (exit {process.returncode}) before a trial "
-                                 "could be caught mid-way")
+            raise AssertionError(
+                f"the search ended (exit {process.returncode}) before a trial "
+                "could be caught mid-way"
+            )
         try:
             trials = optuna.load_study(study_name=name, storage=storage).get_trials()
         except Exception:  # the ledger or study does not exist yet
             time.sleep(0.3)
             continue
         done = [t for t in trials if t.state.name == "COMPLETE"]
-        running = [t for t in trials if t.state.name == "RUNNING"
-                   and (t.user_attrs.get("val_accuracy_curve") or [])]
+        running = [
+            t
+            for t in trials
+            if t.state.name == "RUNNING" and (t.user_attrs.get("val_accuracy_curve") or [])
+        ]
         if running and len(done) >= completed:
             return running[0].number, {t.number: (t.value, t.params) for t in done}
         time.sleep(0.2)
@@ -63,12 +85,34 @@ def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=N
 def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, postgres_url):
     """--trials counts across workers, exactly; both workers train (trials of a few seconds,
     so one cannot finish them all while the other imports TensorFlow)."""
-    from mmtune.evaluations import counts_toward_trials
+    from mmtune.ledger.evaluations import counts_toward_trials
 
     space = tiny_space(tmp_path)
-    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data),
-                 "--trials", "6", "--max-epochs", "3", *STEADY, "--workers", "2",
-                 "--storage", postgres_url, "--results", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--data",
+                str(data),
+                "--trials",
+                "6",
+                "--max-epochs",
+                "3",
+                *STEADY,
+                "--workers",
+                "2",
+                "--storage",
+                postgres_url,
+                "--results",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     trials = _study(storage=postgres_url).get_trials()
     counted = [t for t in trials if counts_toward_trials(t)]
     assert len(counted) == 6
@@ -80,8 +124,23 @@ def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, pos
 
 
 def test_several_workers_on_sqlite_are_refused(data, tmp_path, capsys):
-    code = main(["search", "--finalists", "0", "--space", str(tiny_space(tmp_path)), "--data", str(data), "--trials",
-                 "2", "--workers", "2", "--results", str(tmp_path)])
+    code = main(
+        [
+            "search",
+            "--finalists",
+            "0",
+            "--space",
+            str(tiny_space(tmp_path)),
+            "--data",
+            str(data),
+            "--trials",
+            "2",
+            "--workers",
+            "2",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "SQLite is not safe" in err and "postgresql" in err
     assert not (tmp_path / "ledger.sqlite3").exists()
@@ -110,8 +169,11 @@ def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
     for number, (value, params) in completed.items():
         assert (trials[number].value, trials[number].params) == (value, params)
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 3
-    board = subprocess.run([sys.executable, "-m", "mmtune", "results", "--results", str(results),
-                            "--format", "json"], capture_output=True, text=True)
+    board = subprocess.run(
+        [sys.executable, "-m", "mmtune", "results", "--results", str(results), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     rows = json.loads(board.stdout)
     assert any(r["retry_of"] == killed for r in rows), "the leaderboard shows the retry"
 
@@ -146,9 +208,13 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
     results = tmp_path / "results"
     # A terminal's Ctrl-C reaches a process whose SIGINT is not ignored; a test run started in
     # the background (`pytest &` in a script) passes SIGINT ignored to its children.
-    proc = subprocess.Popen(_search_cmd(space, data, results, 5, *STEADY), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        _search_cmd(space, data, results, 5, *STEADY),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     running, completed = _wait_for_running_epoch(results, "slow", process=proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -164,8 +230,19 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
 def test_half_written_keras_tuner_state_is_set_aside(data, tmp_path, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    args = ["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
-            "--tuner", "random"]
+    args = [
+        "search",
+        "--finalists",
+        "0",
+        "--space",
+        str(space),
+        "--data",
+        str(data),
+        "--results",
+        str(results),
+        "--tuner",
+        "random",
+    ]
     assert main(args + ["--trials", "2"]) == 0
     oracle = results / "tiny" / "keras_tuner" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])  # cut off mid-write
@@ -182,8 +259,24 @@ def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tm
     (cache / ".tmp-half.npz").write_bytes(b"PK\x03\x04 half a zip")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
-                 "--trials", "1"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+                "--trials",
+                "1",
+            ]
+        )
+        == 0
+    )
     refit_dir = results / "tiny" / "refit"
     refit_dir.mkdir(parents=True)
     (refit_dir / ".tmp-submission.csv-x").write_text("id,CLA")
@@ -206,8 +299,24 @@ def _enospc_on(monkeypatch, fragment):
 def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
-                 "--trials", "1"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+                "--trials",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
     submission = results / "tiny" / "refit" / "submission.csv"
     before = submission.read_bytes()
@@ -239,8 +348,24 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     data = tiny_data(tmp_path / "data")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(space), "--data", str(data), "--results", str(results),
-                 "--trials", "1"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+                "--trials",
+                "1",
+            ]
+        )
+        == 0
+    )
     ledger_before = (results / "ledger.sqlite3").read_bytes()
     (data / "testimg_00002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     capsys.readouterr()
@@ -253,8 +378,12 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
 
 def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path):
     results = tmp_path / "results"
-    run = subprocess.run(_search_cmd(tiny_space(tmp_path), data, results, 3, "--recycle-mb", "1"),
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        _search_cmd(tiny_space(tmp_path), data, results, 3, "--recycle-mb", "1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "restarting the search process" in run.stderr
     trials = _study(results).get_trials()
@@ -278,7 +407,7 @@ def test_workers_opening_an_empty_postgres_database_at_once_all_succeed(postgres
         try:
             start.wait()
             Ledger("unused", url).storage()
-        except BaseException as exc:  # noqa: BLE001 (collected for the assert)
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=open_ledger) for _ in range(6)]

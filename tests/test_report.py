@@ -20,9 +20,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from searchkit import tiny_data, tiny_space
 
 from mmtune.cli import main
-from mmtune.ledger import Ledger, StudyMeta
-from mmtune.report import SECTIONS
-from mmtune.trial_data import DataSource
+from mmtune.data.trial_data import DataSource
+from mmtune.ledger.store import Ledger, StudyMeta
+from mmtune.report.html import SECTIONS
 
 PNG = "data:image/png;base64,"
 
@@ -33,8 +33,24 @@ def reported(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     data = tiny_data(root / "data")
     results = root / "results"
-    assert main(["search", "--finalists", "0", "--space", str(tiny_space(root)), "--trials", "3", "--data", str(data),
-                 "--results", str(results)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(tiny_space(root)),
+                "--trials",
+                "3",
+                "--data",
+                str(data),
+                "--results",
+                str(results),
+            ]
+        )
+        == 0
+    )
     assert main(["refit", "--best", "--results", str(results)]) == 0
     assert main(["report", "--results", str(results)]) == 0
     page = results / "tiny" / "report" / "report.html"
@@ -51,15 +67,21 @@ def _synthetic(results, states: list[str], name: str = "synth", seed: int = 0) -
     """A study written straight into a ledger: one trial per state, curves as a search writes
     them (a pruned trial cut short, a failed one with its reason). No training."""
     study = Ledger(results).open_search_study(
-        name, StudyMeta("tiny", "tiny.yaml", "direct_mix", "tpe", "ab" * 32, "/data", 5))
+        name, StudyMeta("tiny", "tiny.yaml", "direct_mix", "tpe", "ab" * 32, "/data", 5)
+    )
     rng = random.Random(seed)
-    dists = {"learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
-             "conv_blocks": IntDistribution(1, 4),
-             "optimizer": CategoricalDistribution(["adam", "sgd"])}
+    dists = {
+        "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+        "conv_blocks": IntDistribution(1, 4),
+        "optimizer": CategoricalDistribution(["adam", "sgd"]),
+    }
     start = dt.datetime(2024, 1, 1)
     for i, state in enumerate(states):
-        params = {"learning_rate": 10 ** rng.uniform(-4, -2), "conv_blocks": rng.randint(1, 4),
-                  "optimizer": rng.choice(["adam", "sgd"])}
+        params = {
+            "learning_rate": 10 ** rng.uniform(-4, -2),
+            "conv_blocks": rng.randint(1, 4),
+            "optimizer": rng.choice(["adam", "sgd"]),
+        }
         epochs = {"COMPLETE": 5, "PRUNED": rng.randint(1, 3), "FAIL": 1}[state]
         curve = [min(1.0, rng.uniform(0.3, 0.6) + 0.06 * e) for e in range(epochs)]
         attrs = {"val_accuracy_curve": curve, "epochs": epochs, "duration_s": 10.0 + i}
@@ -68,9 +90,13 @@ def _synthetic(results, states: list[str], name: str = "synth", seed: int = 0) -
         if state == "FAIL":
             attrs["fail_reason"] = "loss became nan in epoch 1"
         trial = optuna.trial.create_trial(
-            state=getattr(optuna.trial.TrialState, state), params=params, distributions=dists,
-            value=max(curve) if state == "COMPLETE" else None, user_attrs=attrs,
-            intermediate_values={e + 1: v for e, v in enumerate(curve)})
+            state=getattr(optuna.trial.TrialState, state),
+            params=params,
+            distributions=dists,
+            value=max(curve) if state == "COMPLETE" else None,
+            user_attrs=attrs,
+            intermediate_values={e + 1: v for e, v in enumerate(curve)},
+        )
         trial.datetime_start = start + dt.timedelta(seconds=30 * i)
         trial.datetime_complete = trial.datetime_start + dt.timedelta(seconds=25)
         study.add_trial(trial)
@@ -78,6 +104,7 @@ def _synthetic(results, states: list[str], name: str = "synth", seed: int = 0) -
 
 
 # -- the report of a real search and refit ---------------------------------------------------
+
 
 def test_report_holds_the_leaderboard_and_every_plot(reported, capsys):
     html, page = reported["html"], reported["page"]
@@ -89,8 +116,18 @@ def test_report_holds_the_leaderboard_and_every_plot(reported, capsys):
     rows = re.findall(r"<tr class=\"[A-Z][^\"]*\">(.*?)</tr>", table)
     numbers = [re.findall(r"<td[^>]*>(.*?)</td>", row)[1] for row in rows]
     assert sorted(int(n) for n in numbers) == [t.number for t in trials] == [0, 1, 2]
-    for column in ("rank", "trial", "state", "val_accuracy", "best_epoch", "epochs", "duration_s",
-                   "params", "learning_rate", "batch_size"):
+    for column in (
+        "rank",
+        "trial",
+        "state",
+        "val_accuracy",
+        "best_epoch",
+        "epochs",
+        "duration_s",
+        "params",
+        "learning_rate",
+        "batch_size",
+    ):
         assert f">{column}</th>" in table
 
     images = {name: body.count(PNG) for name, body in sections.items()}
@@ -122,12 +159,14 @@ def test_refit_records_the_honest_checks_validation_confusion(reported):
     assert member["val_class_names"] == ["PLACE-A", "PLACE-B", "PLACE-C"]
     assert len(counts) == 3 and all(len(row) == 3 for row in counts)
     _, _, labels = DataSource(reported["data"]).get(16).part("val")
-    assert [sum(row) for row in counts] == [int((labels == c).sum()) for c in range(3)], \
+    assert [sum(row) for row in counts] == [int((labels == c).sum()) for c in range(3)], (
         "rows are the true classes of the validation part"
+    )
     total = sum(map(sum, counts))
     correct = sum(counts[i][i] for i in range(3))
-    assert correct / total == pytest.approx(member["check_val_accuracy"], abs=1e-6), \
+    assert correct / total == pytest.approx(member["check_val_accuracy"], abs=1e-6), (
         "the matrix is the check model's, on the same validation part"
+    )
 
 
 def test_report_is_rewritten_atomically_and_names_its_study(reported, capsys):
@@ -159,13 +198,17 @@ def test_report_renders_in_a_real_headless_browser(reported, tmp_path):
 
 # -- edge cases, no training -----------------------------------------------------------------
 
-@pytest.mark.parametrize("states, images, notes", [
-    # history x2, slices (3 parameters: one row), learning curves
-    (["COMPLETE"], 4, ["need at least 2 completed trials"]),
-    (["FAIL", "FAIL"], 1, ["no completed trial yet", "need at least 2 completed trials"]),
-    (["PRUNED", "FAIL"], 1, ["no completed trial yet"]),
-    ([], 0, ["no trials yet", "no trial finished an epoch"]),
-])
+
+@pytest.mark.parametrize(
+    "states, images, notes",
+    [
+        # history x2, slices (3 parameters: one row), learning curves
+        (["COMPLETE"], 4, ["need at least 2 completed trials"]),
+        (["FAIL", "FAIL"], 1, ["no completed trial yet", "need at least 2 completed trials"]),
+        (["PRUNED", "FAIL"], 1, ["no completed trial yet"]),
+        ([], 0, ["no trials yet", "no trial finished an epoch"]),
+    ],
+)
 def test_report_stays_readable_for_tiny_or_failed_studies(tmp_path, capsys, states, images, notes):
     _synthetic(tmp_path, states)
     assert main(["report", "--results", str(tmp_path)]) == 0
@@ -202,6 +245,7 @@ def test_report_refusals_are_one_line_errors(tmp_path, capsys, monkeypatch):
 
 # -- the dashboard ---------------------------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,14 +258,28 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_dashboard_serves_the_study_on_loopback(tmp_path):
-    pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is not installed "
-                        "(pip install 'mmtune[dashboard]')")
+    pytest.importorskip(
+        "optuna_dashboard",
+        reason="optuna-dashboard is not installed (pip install 'mmtune[dashboard]')",
+    )
     study = _synthetic(tmp_path, ["COMPLETE", "PRUNED"], name="dash-study")
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "mmtune", "dashboard", "--results",
-                             str(tmp_path), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mmtune",
+            "dashboard",
+            "--results",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     try:
         api = f"http://127.0.0.1:{port}/api/studies"
         deadline = time.monotonic() + 30

@@ -13,7 +13,7 @@ import pytest
 from searchkit import TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,25 @@ def workdir(tmp_path_factory):
 def tpe_study(workdir):
     """One 3-trial TPE search, shared by the read-only tests below."""
     results = workdir["root"] / "results-tpe"
-    code = main(["search", "--finalists", "1", "--repeats", "2", "--space", str(workdir["space"]),
-                 "--trials", "3", "--data", str(workdir["data"]), "--results", str(results),
-                 "--tuner", "tpe"])
+    code = main(
+        [
+            "search",
+            "--finalists",
+            "1",
+            "--repeats",
+            "2",
+            "--space",
+            str(workdir["space"]),
+            "--trials",
+            "3",
+            "--data",
+            str(workdir["data"]),
+            "--results",
+            str(results),
+            "--tuner",
+            "tpe",
+        ]
+    )
     assert code == 0
     return results
 
@@ -66,14 +82,25 @@ def test_the_best_configuration_is_reevaluated_and_ranked_by_its_mean(tpe_study,
     first = next(r for r in rows if r["trial"] == target.number)
     assert first["evals"] == 2
     assert first["val_accuracy"] == pytest.approx((target.value + again[0].value) / 2, abs=1e-4)
-    assert first["sd"] == pytest.approx(abs(target.value - again[0].value) / 2 ** 0.5, abs=1e-4)
-    assert all(r["evals"] == 1 for r in rows if r["trial"] != target.number and r["state"] == "COMPLETE")
+    assert first["sd"] == pytest.approx(abs(target.value - again[0].value) / 2**0.5, abs=1e-4)
+    assert all(
+        r["evals"] == 1 for r in rows if r["trial"] != target.number and r["state"] == "COMPLETE"
+    )
 
 
 def test_resume_counts_trials_in_the_study(workdir, tmp_path):
     results = tmp_path / "results"
-    args = ["search", "--finalists", "0", "--space", str(workdir["space"]), "--data", str(workdir["data"]),
-            "--results", str(results)]
+    args = [
+        "search",
+        "--finalists",
+        "0",
+        "--space",
+        str(workdir["space"]),
+        "--data",
+        str(workdir["data"]),
+        "--results",
+        str(results),
+    ]
     assert main(args + ["--trials", "2"]) == 0
     assert main(args + ["--trials", "3"]) == 0
     assert len(_trials(results)) == 3
@@ -85,8 +112,26 @@ def test_resume_counts_trials_in_the_study(workdir, tmp_path):
 
 def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys):
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "3", "--data",
-                 str(workdir["data"]), "--results", str(results), "--tuner", "random"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(workdir["space"]),
+                "--trials",
+                "3",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                "--tuner",
+                "random",
+            ]
+        )
+        == 0
+    )
     trials = _trials(results)
     assert len(trials) == 3 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     assert any(t.state.name == "COMPLETE" for t in trials)
@@ -106,8 +151,26 @@ def test_hyperband_search_runs_and_records(workdir, tmp_path):
     results = tmp_path / "results"
     space = tiny_space(tmp_path, name="hb")
     space.write_text(space.read_text().replace("max_epochs: 1", "max_epochs: 2"))
-    assert main(["search", "--finalists", "0", "--space", str(space), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), "--tuner", "hyperband"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--trials",
+                "2",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                "--tuner",
+                "hyperband",
+            ]
+        )
+        == 0
+    )
     trials = _trials(results, "hb")
     assert len(trials) == 2 and all(t.user_attrs["tuner"] == "hyperband" for t in trials)
 
@@ -116,14 +179,36 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(workdir, tmp_path):
     results = tmp_path / "results"
     space = tmp_path / "failing.yaml"
     # Six conv blocks cannot run on 16px pictures: those trials fail, the others complete.
-    space.write_text(TINY_SPACE.replace("name: tiny", "name: failing").replace(
-        "conv_blocks: {type: int, low: 1, high: 2, default: 1}",
-        "conv_blocks: {type: choice, values: [1, 6], default: 1}"))
+    space.write_text(
+        TINY_SPACE.replace("name: tiny", "name: failing").replace(
+            "conv_blocks: {type: int, low: 1, high: 2, default: 1}",
+            "conv_blocks: {type: choice, values: [1, 6], default: 1}",
+        )
+    )
     # The portfolio makes trials 1 and 2 the impossible ones, whatever the sampler draws later.
     (tmp_path / "failing.portfolio.yaml").write_text(
-        "configurations:\n  - {conv_blocks: 6}\n  - {conv_blocks: 6, batch_size: 16}\n")
-    assert main(["search", "--finalists", "0", "--space", str(space), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), "--max-failures", "10"]) == 0
+        "configurations:\n  - {conv_blocks: 6}\n  - {conv_blocks: 6, batch_size: 16}\n"
+    )
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(space),
+                "--trials",
+                "2",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                "--max-failures",
+                "10",
+            ]
+        )
+        == 0
+    )
     trials = _trials(results, "failing")
     failed = [t for t in trials if t.state.name == "FAIL"]
     done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
@@ -139,13 +224,32 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(workdir, tmp_path,
     Tuner catches everything but its own FatalError inside a trial)."""
     results = tmp_path / "results"
     space = tmp_path / "nan.yaml"
-    space.write_text(TINY_SPACE.replace("name: tiny", "name: nan").replace(
-        "learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2, log: true, default: 3.0e-3}",
-        "learning_rate: {type: float, low: 1.0e+20, high: 1.0e+30, log: true, default: 1.0e+25}")
-        + "  optimizer: {type: choice, values: [sgd], default: sgd}\n")
-    code = main(["search", "--finalists", "0", "--space", str(space), "--trials", "5", "--data",
-                 str(workdir["data"]), "--results", str(results), "--max-failures", "2",
-                 "--tuner", tuner])
+    space.write_text(
+        TINY_SPACE.replace("name: tiny", "name: nan").replace(
+            "learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2, log: true, default: 3.0e-3}",
+            "learning_rate: {type: float, low: 1.0e+20, high: 1.0e+30, log: true, default: 1.0e+25}",
+        )
+        + "  optimizer: {type: choice, values: [sgd], default: sgd}\n"
+    )
+    code = main(
+        [
+            "search",
+            "--finalists",
+            "0",
+            "--space",
+            str(space),
+            "--trials",
+            "5",
+            "--data",
+            str(workdir["data"]),
+            "--results",
+            str(results),
+            "--max-failures",
+            "2",
+            "--tuner",
+            tuner,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "2 trials failed in a row" in err and "Traceback" not in err
@@ -159,8 +263,21 @@ def test_bad_data_stops_the_search_before_anything_is_written(workdir, tmp_path,
     data = tiny_data(tmp_path / "data")
     (data / "trainimg_00003.png").unlink()
     results = tmp_path / "results"
-    code = main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data", str(data),
-                 "--results", str(results)])
+    code = main(
+        [
+            "search",
+            "--finalists",
+            "0",
+            "--space",
+            str(workdir["space"]),
+            "--trials",
+            "2",
+            "--data",
+            str(data),
+            "--results",
+            str(results),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "trainimg_00003.png" in err and "row 3" in err and "Traceback" not in err
@@ -169,8 +286,21 @@ def test_bad_data_stops_the_search_before_anything_is_written(workdir, tmp_path,
 
 def test_resume_on_other_data_is_refused(workdir, tpe_study, tmp_path, capsys):
     other = tiny_data(tmp_path / "other", seed=7)
-    code = main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "4", "--data", str(other),
-                 "--results", str(tpe_study)])
+    code = main(
+        [
+            "search",
+            "--finalists",
+            "0",
+            "--space",
+            str(workdir["space"]),
+            "--trials",
+            "4",
+            "--data",
+            str(other),
+            "--results",
+            str(tpe_study),
+        ]
+    )
     assert code == 2
     before = len(_trials(tpe_study))
     assert "other data" in capsys.readouterr().err
@@ -183,8 +313,19 @@ def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
     captured = capsys.readouterr()
     assert "latest" in captured.err  # says which study it used
     out = captured.out
-    base = ["rank", "trial", "state", "val_accuracy", "sd", "evals", "se", "best_epoch", "epochs",
-            "duration_s", "params"]
+    base = [
+        "rank",
+        "trial",
+        "state",
+        "val_accuracy",
+        "sd",
+        "evals",
+        "se",
+        "best_epoch",
+        "epochs",
+        "duration_s",
+        "params",
+    ]
     if fmt == "json":
         rows = json.loads(out)
         header = list(rows[0])
@@ -222,21 +363,40 @@ def test_results_top_and_one_trial(tpe_study, capsys):
 
 
 def test_failed_and_pruned_trials_rank_after_completed_ones():
-    from mmtune.leaderboard import leaderboard_rows
+    from mmtune.ledger.leaderboard import leaderboard_rows
 
     study = optuna.create_study(direction="maximize")
     dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
-    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"x": .1},
-                                              distributions=dist))
-    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params={"x": .2},
-                                              distributions=dist, intermediate_values={1: 0.9}))
-    study.add_trial(optuna.trial.create_trial(value=0.5, params={"x": .3}, distributions=dist,
-                                              intermediate_values={1: 0.5}))
-    study.add_trial(optuna.trial.create_trial(value=0.7, params={"x": .4}, distributions=dist,
-                                              intermediate_values={1: 0.7}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, params={"x": 0.1}, distributions=dist
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.PRUNED,
+            params={"x": 0.2},
+            distributions=dist,
+            intermediate_values={1: 0.9},
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.5, params={"x": 0.3}, distributions=dist, intermediate_values={1: 0.5}
+        )
+    )
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.7, params={"x": 0.4}, distributions=dist, intermediate_values={1: 0.7}
+        )
+    )
     rows = leaderboard_rows(study)
     assert [(r["trial"], r["state"]) for r in rows] == [
-        (3, "COMPLETE"), (2, "COMPLETE"), (1, "PRUNED"), (0, "FAIL")]
+        (3, "COMPLETE"),
+        (2, "COMPLETE"),
+        (1, "PRUNED"),
+        (0, "FAIL"),
+    ]
     assert rows[2]["val_accuracy"] == 0.9
 
 
@@ -247,21 +407,41 @@ def test_results_without_a_ledger_says_so(tmp_path, capsys):
 
 def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "1", "--data",
-                 str(workdir["data"]), "--results", str(results), "--precision", "mixed",
-                 "--jit", "off"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(workdir["space"]),
+                "--trials",
+                "1",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                "--precision",
+                "mixed",
+                "--jit",
+                "off",
+            ]
+        )
+        == 0
+    )
     trial = _trials(results)[0]
     assert trial.state.name == "COMPLETE" and 0 <= trial.value <= 1
 
     import keras
 
-    from mmtune.models import InputSpec, build_model
+    from mmtune.model.networks import InputSpec, build_model
     from mmtune.tf_setup import set_precision
 
     try:
         assert set_precision("mixed") == "mixed_bfloat16"  # no GPU here: bfloat16 on the CPU
-        model = build_model("direct_mix", {"resolution": 16},
-                            InputSpec(resolution=16, n_mfcc=6, n_classes=3))
+        model = build_model(
+            "direct_mix", {"resolution": 16}, InputSpec(resolution=16, n_mfcc=6, n_classes=3)
+        )
         assert model.get_layer("conv1_1").compute_dtype == "bfloat16"
         assert model.output.dtype == "float32", "the softmax stays in float32"
     finally:
@@ -269,16 +449,37 @@ def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
     assert keras.mixed_precision.dtype_policy().name == "float32"
 
 
-@pytest.mark.parametrize("flag, value, reason", [("--max-params", "100", "above --max-params 100"),
-                                                 ("--max-cost", "0.01", "above --max-cost")])
+@pytest.mark.parametrize(
+    "flag, value, reason",
+    [("--max-params", "100", "above --max-params 100"), ("--max-cost", "0.01", "above --max-cost")],
+)
 def test_models_over_budget_are_pruned_untrained(workdir, tmp_path, flag, value, reason, capsys):
     """Every configuration is over the budget: each is refused untrained (kept in the ledger,
     not counted toward --trials), and the search stops after --max-skips refusals in a row,
     saying why."""
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), flag, value,
-                 "--max-skips", "3"]) == 2
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(workdir["space"]),
+                "--trials",
+                "2",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                flag,
+                value,
+                "--max-skips",
+                "3",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "3 configurations in a row were refused before training" in err
     assert "Traceback" not in err
@@ -291,27 +492,56 @@ def test_models_over_budget_are_pruned_untrained(workdir, tmp_path, flag, value,
 
 def test_device_resident_feed_trains_exactly_like_the_pipeline(workdir):
     """Same seed, same rows in the same order: the two feeds give the same curves."""
-    from mmtune.training import train_model
-    from mmtune.trial_data import DataSource
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, train_model
 
     split = DataSource(workdir["data"]).get(16)
-    params = {"conv_blocks": 1, "base_filters": 4, "dense_units": 8, "audio_units_1": 8,
-              "audio_units_2": 4, "resolution": 16, "batch_size": 8}
-    runs = {feed: train_model("direct_mix", params, split, epochs=2, seed=3, feed=feed)
-            for feed in ("pipeline", "device")}
+    params = {
+        "conv_blocks": 1,
+        "base_filters": 4,
+        "dense_units": 8,
+        "audio_units_1": 8,
+        "audio_units_2": 4,
+        "resolution": 16,
+        "batch_size": 8,
+    }
+    runs = {
+        feed: train_model("direct_mix", params, split, TrainOptions(epochs=2, feed=feed), seed=3)
+        for feed in ("pipeline", "device")
+    }
     assert runs["device"].curves["val_accuracy"] == pytest.approx(
-        runs["pipeline"].curves["val_accuracy"])
+        runs["pipeline"].curves["val_accuracy"]
+    )
     assert runs["device"].curves["loss"] == pytest.approx(runs["pipeline"].curves["loss"], rel=1e-4)
     assert runs["device"].params_count == runs["pipeline"].params_count
-    full = train_model("direct_mix", params, split, epochs=1, seed=3, feed="device", full=True)
+    full = train_model(
+        "direct_mix", params, split, TrainOptions(epochs=1, feed="device"), seed=3, full=True
+    )
     # refit saves the model itself, not the row-gathering wrapper
     assert {tuple(t.shape[1:]) for t in full.model.inputs} == {(16, 16, 3), (6,)}
 
 
 def test_tensorboard_writes_one_run_per_trial_with_its_hparams(workdir, tmp_path):
     results = tmp_path / "results"
-    assert main(["search", "--finalists", "0", "--space", str(workdir["space"]), "--trials", "2", "--data",
-                 str(workdir["data"]), "--results", str(results), "--tensorboard"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--finalists",
+                "0",
+                "--space",
+                str(workdir["space"]),
+                "--trials",
+                "2",
+                "--data",
+                str(workdir["data"]),
+                "--results",
+                str(results),
+                "--tensorboard",
+            ]
+        )
+        == 0
+    )
     runs = sorted(p.name for p in (results / "tiny" / "tensorboard").iterdir())
     assert runs == ["trial_0000", "trial_0001"]
     for run in runs:

@@ -10,8 +10,8 @@ import pytest
 
 from mmtune.errors import SpaceError
 from mmtune.locations import builtin_spaces_dir
-from mmtune.models import MODEL_INPUTS, SEED_PARAMS
-from mmtune.spaces import Param, Space, list_spaces, load_space
+from mmtune.model.networks import MODEL_INPUTS, SEED_PARAMS
+from mmtune.search.spaces import Param, Space, list_spaces, load_space
 
 NAMES = sorted(MODEL_INPUTS)
 
@@ -64,7 +64,8 @@ def _check_inside(space: Space, values: dict) -> None:
             value = values[p.name]
             assert p.contains(value), (p.name, value)
             assert type(value) is {"int": int, "float": float, "bool": bool}.get(
-                p.type, type(p.default)), (p.name, value)
+                p.type, type(p.default)
+            ), (p.name, value)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -87,8 +88,11 @@ def test_optuna_distributions_record_a_keras_tuner_trial():
     space = load_space("direct_mix")
     study = optuna.create_study()
     params = space.defaults()
-    study.add_trial(optuna.trial.create_trial(
-        params=params, distributions=space.optuna_distributions(params), value=0.9))
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=params, distributions=space.optuna_distributions(params), value=0.9
+        )
+    )
     trial = study.ask()
     space.suggest_optuna(trial)  # the same distributions: compatible in one study
     assert set(space.optuna_distributions()) == set(space.names)
@@ -148,80 +152,131 @@ parameters:
 
 BAD = {
     "unknown top-level key": (GOOD + "epochs: 3\n", "epochs"),
-    "unknown parameter key": (GOOD.replace("default: 16}", "default: 16, lo: 3}"),
-                              "parameters.audio_units_1.lo"),
-    "low above high": (GOOD.replace("low: 8, high: 64", "low: 80, high: 64"),
-                       "parameters.audio_units_1.low"),
-    "default outside its range": (GOOD.replace("default: 16}", "default: 100}"),
-                                  "parameters.audio_units_1.default"),
-    "default not among values": (GOOD.replace("default: adam", "default: nadam"),
-                                 "parameters.optimizer.default"),
+    "unknown parameter key": (
+        GOOD.replace("default: 16}", "default: 16, lo: 3}"),
+        "parameters.audio_units_1.lo",
+    ),
+    "low above high": (
+        GOOD.replace("low: 8, high: 64", "low: 80, high: 64"),
+        "parameters.audio_units_1.low",
+    ),
+    "default outside its range": (
+        GOOD.replace("default: 16}", "default: 100}"),
+        "parameters.audio_units_1.default",
+    ),
+    "default not among values": (
+        GOOD.replace("default: adam", "default: nadam"),
+        "parameters.optimizer.default",
+    ),
     "unknown model": (GOOD.replace("model: audio_mlp", "model: resnet"), "model"),
-    "wrong type of bound": (GOOD.replace("low: 8,", "low: eight,"),
-                            "parameters.audio_units_1.low"),
-    "float bound of an int": (GOOD.replace("low: 8,", "low: 8.5,"),
-                              "parameters.audio_units_1.low"),
-    "unknown parameter type": (GOOD.replace("type: int", "type: integer"),
-                               "parameters.audio_units_1.type"),
-    "unknown parameter name": (GOOD + "  conv_blocks: {type: int, low: 1, high: 2, default: 1}\n",
-                               "parameters.conv_blocks"),
-    "when names an unknown parameter": (GOOD.replace("when: {optimizer: sgd}",
-                                                     "when: {solver: sgd}"),
-                                        "parameters.momentum.when.solver"),
-    "when names an unknown value": (GOOD.replace("when: {optimizer: sgd}",
-                                                 "when: {optimizer: lbfgs}"),
-                                    "parameters.momentum.when.optimizer"),
+    "wrong type of bound": (GOOD.replace("low: 8,", "low: eight,"), "parameters.audio_units_1.low"),
+    "float bound of an int": (GOOD.replace("low: 8,", "low: 8.5,"), "parameters.audio_units_1.low"),
+    "unknown parameter type": (
+        GOOD.replace("type: int", "type: integer"),
+        "parameters.audio_units_1.type",
+    ),
+    "unknown parameter name": (
+        GOOD + "  conv_blocks: {type: int, low: 1, high: 2, default: 1}\n",
+        "parameters.conv_blocks",
+    ),
+    "when names an unknown parameter": (
+        GOOD.replace("when: {optimizer: sgd}", "when: {solver: sgd}"),
+        "parameters.momentum.when.solver",
+    ),
+    "when names an unknown value": (
+        GOOD.replace("when: {optimizer: sgd}", "when: {optimizer: lbfgs}"),
+        "parameters.momentum.when.optimizer",
+    ),
     "missing default": (GOOD.replace(", default: 16}", "}"), "parameters.audio_units_1.default"),
     "log with low 0": (GOOD.replace("low: 1e-4", "low: 0.0"), "parameters.learning_rate.low"),
-    "max_epochs not an integer": (GOOD.replace("max_epochs: 3", "max_epochs: many"),
-                                  "max_epochs"),
+    "max_epochs not an integer": (GOOD.replace("max_epochs: 3", "max_epochs: many"), "max_epochs"),
     "yaml syntax error": (GOOD.replace("default: 16}", "default: 16"), "line"),
-    "duplicate key": (GOOD + "  optimizer: {type: choice, values: [sgd], default: sgd}\n",
-                      "duplicate key 'optimizer'"),
-    "mixed choice types": (GOOD.replace("[adam, sgd]", "[adam, 3]"),
-                           "parameters.optimizer.values"),
+    "duplicate key": (
+        GOOD + "  optimizer: {type: choice, values: [sgd], default: sgd}\n",
+        "duplicate key 'optimizer'",
+    ),
+    "mixed choice types": (GOOD.replace("[adam, sgd]", "[adam, 3]"), "parameters.optimizer.values"),
     # bounds of known parameters (issue 13, item 13)
-    "learning rate 1e-300": (GOOD.replace("low: 1e-4", "low: 1.0e-300"),
-                             "parameters.learning_rate.low"),
-    "learning rate 1e300": (GOOD.replace("high: 1.0e-2", "high: 1.0e+300"),
-                            "parameters.learning_rate.high"),
-    "unknown optimizer": (GOOD.replace("[adam, sgd]", "[adam, lbfgs]"),
-                          "parameters.optimizer.values"),
-    "momentum of 1": (GOOD.replace("high: 0.9, default: 0.5", "high: 1.0, default: 0.5"),
-                      "parameters.momentum.high"),
-    "zero audio units": (GOOD.replace("low: 8, high: 64", "low: 0, high: 64"),
-                         "parameters.audio_units_1.low"),
-    "negative dropout": (CNN.replace("dropout_start: {type: float, low: 0.0",
-                                     "dropout_start: {type: float, low: -0.2"),
-                         "parameters.dropout_start.low"),
-    "dropout above 1": (CNN.replace("high: 0.5, default: 0.2", "high: 1.5, default: 0.2"),
-                        "parameters.dropout_start.high"),
-    "dropout of 1": (CNN.replace("high: 0.5, default: 0.2", "high: 1.0, default: 0.2"),
-                     "parameters.dropout_start.high"),
-    "a million conv blocks": (CNN.replace("low: 1, high: 3", "low: 1, high: 1000000"),
-                              "parameters.conv_blocks.high"),
-    "float conv blocks": (CNN.replace("conv_blocks: {type: int", "conv_blocks: {type: float"),
-                          "parameters.conv_blocks.type"),
+    "learning rate 1e-300": (
+        GOOD.replace("low: 1e-4", "low: 1.0e-300"),
+        "parameters.learning_rate.low",
+    ),
+    "learning rate 1e300": (
+        GOOD.replace("high: 1.0e-2", "high: 1.0e+300"),
+        "parameters.learning_rate.high",
+    ),
+    "unknown optimizer": (
+        GOOD.replace("[adam, sgd]", "[adam, lbfgs]"),
+        "parameters.optimizer.values",
+    ),
+    "momentum of 1": (
+        GOOD.replace("high: 0.9, default: 0.5", "high: 1.0, default: 0.5"),
+        "parameters.momentum.high",
+    ),
+    "zero audio units": (
+        GOOD.replace("low: 8, high: 64", "low: 0, high: 64"),
+        "parameters.audio_units_1.low",
+    ),
+    "negative dropout": (
+        CNN.replace(
+            "dropout_start: {type: float, low: 0.0", "dropout_start: {type: float, low: -0.2"
+        ),
+        "parameters.dropout_start.low",
+    ),
+    "dropout above 1": (
+        CNN.replace("high: 0.5, default: 0.2", "high: 1.5, default: 0.2"),
+        "parameters.dropout_start.high",
+    ),
+    "dropout of 1": (
+        CNN.replace("high: 0.5, default: 0.2", "high: 1.0, default: 0.2"),
+        "parameters.dropout_start.high",
+    ),
+    "a million conv blocks": (
+        CNN.replace("low: 1, high: 3", "low: 1, high: 1000000"),
+        "parameters.conv_blocks.high",
+    ),
+    "float conv blocks": (
+        CNN.replace("conv_blocks: {type: int", "conv_blocks: {type: float"),
+        "parameters.conv_blocks.type",
+    ),
     "resolution 100000": (CNN.replace("[32, 64]", "[32, 100000]"), "parameters.resolution.values"),
     "defaults: more blocks than the resolution halves": (
         CNN.replace("low: 1, high: 3, default: 2", "low: 1, high: 6, default: 6"),
-        "conv_blocks=6 halves a 32x32 picture"),
+        "conv_blocks=6 halves a 32x32 picture",
+    ),
     "defaults: last block's dropout above 1": (
         CNN.replace("high: 0.2, default: 0.1", "high: 0.9, default: 0.9"),
-        "dropout of conv block 2"),
+        "dropout of conv block 2",
+    ),
     # YAML that expands, nests or echoes without bound (issue 13, item 8)
-    "an anchor": (GOOD.replace("description: a tiny space", "description: &d a tiny space"),
-                  "anchors and aliases are not allowed"),
-    "an alias": (GOOD.replace("  optimizer: {type: choice, values: [adam, sgd], default: adam}",
-                              "  optimizer: &o {type: choice, values: [adam, sgd], default: adam}")
-                 + "  batch_size: *o\n", "not allowed"),
-    "a merge key": (GOOD.replace("  audio_units_1: {type: int, low: 8, high: 64, default: 16}",
-                                 "  audio_units_1: &u {type: int, low: 8, high: 64, default: 16}\n"
-                                 "  audio_units_2: {<<: *u, default: 8}"), "not allowed"),
-    "nested too deeply": ("name: x\nmodel: audio_mlp\nparameters: " + "[" * 20000 + "]" * 20000,
-                          "nested too deeply"),
-    "an integer of 5000 digits": (GOOD.replace("max_epochs: 3", "max_epochs: 1" + "0" * 5000),
-                                  "not a usable YAML value"),
+    "an anchor": (
+        GOOD.replace("description: a tiny space", "description: &d a tiny space"),
+        "anchors and aliases are not allowed",
+    ),
+    "an alias": (
+        GOOD.replace(
+            "  optimizer: {type: choice, values: [adam, sgd], default: adam}",
+            "  optimizer: &o {type: choice, values: [adam, sgd], default: adam}",
+        )
+        + "  batch_size: *o\n",
+        "not allowed",
+    ),
+    "a merge key": (
+        GOOD.replace(
+            "  audio_units_1: {type: int, low: 8, high: 64, default: 16}",
+            "  audio_units_1: &u {type: int, low: 8, high: 64, default: 16}\n"
+            "  audio_units_2: {<<: *u, default: 8}",
+        ),
+        "not allowed",
+    ),
+    "nested too deeply": (
+        "name: x\nmodel: audio_mlp\nparameters: " + "[" * 20000 + "]" * 20000,
+        "nested too deeply",
+    ),
+    "an integer of 5000 digits": (
+        GOOD.replace("max_epochs: 3", "max_epochs: 1" + "0" * 5000),
+        "not a usable YAML value",
+    ),
     "an unhashable key": (GOOD + "  ? [a, b]\n  : 1\n", "unhashable key"),
     "a file over 256 KB": (GOOD + "# " + "x" * 300_000 + "\n", "at most 256 KB"),
 }
@@ -232,7 +287,8 @@ def test_the_good_file_loads(tmp_path):
     path.write_text(GOOD)
     space = load_space(path)
     assert space.param("learning_rate") == Param(
-        name="learning_rate", type="float", default=1e-3, low=1e-4, high=1e-2, log=True)
+        name="learning_rate", type="float", default=1e-3, low=1e-4, high=1e-2, log=True
+    )
     assert space.defaults() == {"audio_units_1": 16, "optimizer": "adam", "learning_rate": 1e-3}
 
 
@@ -255,8 +311,8 @@ def test_the_good_cnn_file_loads(tmp_path):
 
 
 def test_bounds_name_every_known_parameter():
-    from mmtune.augment import MAX_STRENGTH
-    from mmtune.spaces import BOUNDS
+    from mmtune.model.augment import MAX_STRENGTH
+    from mmtune.search.spaces import BOUNDS
 
     known = {name for params in SEED_PARAMS.values() for name in params} | {"momentum"}
     assert set(BOUNDS) == known
@@ -270,8 +326,9 @@ def test_nested_aliases_are_refused_at_once_with_a_short_message(tmp_path):
     lines = ["a0: &a0 [xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
     path = tmp_path / "laughs.yaml"
-    path.write_text("\n".join(lines) + "\nname: x\nmodel: audio_mlp\ndescription: *a8\n"
-                    "parameters: {}\n")
+    path.write_text(
+        "\n".join(lines) + "\nname: x\nmodel: audio_mlp\ndescription: *a8\nparameters: {}\n"
+    )
     started = time.perf_counter()
     with pytest.raises(SpaceError, match="not allowed") as info:
         load_space(path)
@@ -281,7 +338,9 @@ def test_nested_aliases_are_refused_at_once_with_a_short_message(tmp_path):
 
 def test_an_echoed_value_is_cut_short(tmp_path):
     path = tmp_path / "long.yaml"
-    path.write_text(GOOD.replace("[adam, sgd], default: adam", f"[adam, sgd], default: {'z' * 100_000}"))
+    path.write_text(
+        GOOD.replace("[adam, sgd], default: adam", f"[adam, sgd], default: {'z' * 100_000}")
+    )
     with pytest.raises(SpaceError, match="parameters.optimizer.default") as info:
         load_space(path)
     assert len(str(info.value)) < 500 and "100,000 characters" in str(info.value)

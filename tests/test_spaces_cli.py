@@ -7,11 +7,10 @@ import types
 from dataclasses import dataclass
 
 import pytest
+from test_spaces import BAD  # tests/ is on sys.path (pytest's prepend import mode)
 
 from mmtune.cli import main
 from mmtune.locations import builtin_spaces_dir
-
-from test_spaces import BAD  # tests/ is on sys.path (pytest's prepend import mode)
 
 
 def test_spaces_lists_one_line_per_space(capsys):
@@ -44,9 +43,9 @@ def test_show_uses_the_datas_shapes(tmp_path, capsys, monkeypatch):
         n_mfcc: int = 20
         n_classes: int = 4
 
-    fake = types.ModuleType("mmtune.contract")
+    fake = types.ModuleType("mmtune.data.contract")
     fake.read_tables = lambda data_dir: types.SimpleNamespace(spec=Spec())
-    monkeypatch.setitem(sys.modules, "mmtune.contract", fake)
+    monkeypatch.setitem(sys.modules, "mmtune.data.contract", fake)
     assert main(["spaces", "show", "audio_mlp", "--data", str(tmp_path)]) == 0
     # 20*64+64 + 64*32+32 + 32*16+16 + 16*4+4
     assert f"parameters: {1344 + 2080 + 528 + 68:,}" in capsys.readouterr().out
@@ -82,10 +81,17 @@ def test_a_bad_default_is_refused_before_tensorflow_is_imported(tmp_path):
 
     path = tmp_path / "bad.yaml"
     path.write_text(CNN.replace("low: 1, high: 3, default: 2", "low: 1, high: 6, default: 6"))
-    code = ("import sys; from mmtune.cli import main; code = main(['spaces', 'show', sys.argv[1]]);"
-            " print('tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(code)")
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    code = (
+        "import sys; from mmtune.cli import main; code = main(['spaces', 'show', sys.argv[1]]);"
+        " print('tensorflow' in sys.modules, 'keras' in sys.modules); sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert proc.stdout.strip() == "False False"
     assert str(path) in proc.stderr and "parameters.*.default" in proc.stderr

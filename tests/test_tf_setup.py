@@ -23,14 +23,35 @@ def test_a_search_writes_no_tensorflow_start_up_noise_to_a_file(tmp_path):
     data = write_dataset(tmp_path / "data", n_train=15, n_test=3)
     space = tmp_path / "quiet.yaml"
     space.write_text(AUDIO_SPACE)
-    env = {k: v for k, v in os.environ.items()  # a user's environment: no quieting variables
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")}
+    env = {
+        k: v
+        for k, v in os.environ.items()  # a user's environment: no quieting variables
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")
+    }
     err_file = tmp_path / "stderr.txt"
     with open(err_file, "w") as err:  # a file, not a terminal: what a log captures
         proc = subprocess.run(
-            [sys.executable, "-m", "mmtune", "search", "--space", str(space), "--trials", "1",
-             "--data", str(data), "--results", str(tmp_path / "results")],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "mmtune",
+                "search",
+                "--space",
+                str(space),
+                "--trials",
+                "1",
+                "--data",
+                str(data),
+                "--results",
+                str(tmp_path / "results"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=300,
+        )
     stderr = err_file.read_text()
     assert proc.returncode == 0, stderr
     assert "1 trials done" in proc.stdout

@@ -1,7 +1,7 @@
 """A small valid data set in the competition's layout, for tests to break.
 
-    from tinydata import write_dataset
-    data_dir = write_dataset(tmp_path, n_train=24, n_test=8)
+from tinydata import write_dataset
+data_dir = write_dataset(tmp_path, n_train=24, n_test=8)
 """
 
 from __future__ import annotations

@@ -19,27 +19,30 @@ _MAX_WARNINGS = 50
 
 def check(args: argparse.Namespace) -> int:
     """Run the check for the parsed ``data check`` arguments."""
-    from mmtune.cache import load_data
+    from mmtune.data.cache import load_data
 
     if args.data:
         data_dir = args.data
     else:
-        from mmtune.demo import ensure_demo
+        from mmtune.data.demo import ensure_demo
 
         data_dir = ensure_demo()
-        print(f"using the synthetic demo data set in {data_dir} (give --data DIR for real data)",
-              file=sys.stderr)
+        print(
+            f"using the synthetic demo data set in {data_dir} (give --data DIR for real data)",
+            file=sys.stderr,
+        )
     data = load_data(data_dir, resolution=args.resolution, strict=args.strict)
-    warnings = [str(w) for w in data.warnings] + [f"{p} (a search refuses this data)"
-                                                  for p in _split_problems(data)]
+    warnings = [str(w) for w in data.warnings] + [
+        f"{p} (a search refuses this data)" for p in _split_problems(data)
+    ]
     print(format_summary(data.summary, warnings))
     return 0
 
 
 def _split_problems(data: Any) -> list[Any]:
     """What the search's training/validation split would refuse in ``data``."""
-    from mmtune.pipeline import stratified_split
-    from mmtune.trial_data import SPLIT_SEED, VAL_FRACTION, split_problems
+    from mmtune.data.pipeline import stratified_split
+    from mmtune.data.trial_data import SPLIT_SEED, VAL_FRACTION, split_problems
 
     train_idx, val_idx = stratified_split(data.train_labels, VAL_FRACTION, SPLIT_SEED)
     return split_problems(data.train_labels, data.spec.class_names, train_idx, val_idx)
@@ -56,15 +59,19 @@ def format_summary(summary: dict[str, Any], warnings: list[str]) -> str:
     lines.append(f"classes ({len(classes)}):")
     name_width = max((len(c["name"]) for c in classes), default=4)
     for c in classes:
-        lines.append(f"  {c['index']:>3}  {c['name']:<{name_width}}  {c['rows']:>7,}"
-                     f"  ({100 * c['rows'] / total:4.1f}%)")
+        lines.append(
+            f"  {c['index']:>3}  {c['name']:<{name_width}}  {c['rows']:>7,}"
+            f"  ({100 * c['rows'] / total:4.1f}%)"
+        )
     sizes = ", ".join(f"{size}: {n:,}" for size, n in summary["picture_sizes"].items())
     modes = ", ".join(f"{mode}: {n:,}" for mode, n in summary["picture_modes"].items())
     lines.append(f"pictures (width x height): {sizes}")
     lines.append(f"picture modes: {modes}")
     m = summary["mfcc"]
-    lines.append(f"MFCC: {m['columns']} columns ({m['names']}), values in "
-                 f"[{m['min']:.4g}, {m['max']:.4g}], mean {m['mean']:.4g}, std {m['std']:.4g}")
+    lines.append(
+        f"MFCC: {m['columns']} columns ({m['names']}), values in "
+        f"[{m['min']:.4g}, {m['max']:.4g}], mean {m['mean']:.4g}, std {m['std']:.4g}"
+    )
     cache = summary["cache"]
     r = summary["resolution"]
     how = "reused" if cache["hit"] else f"built in {cache['build_seconds']:.1f} s"

@@ -17,9 +17,11 @@ def resolve_data_dir(data: str | None) -> Path:
 
             raise MmtuneError(f"--data {data}: no such directory")
         return path
-    from mmtune.demo import ensure_demo
+    from mmtune.data.demo import ensure_demo
 
     path = ensure_demo()
-    print(f"using the synthetic demo data set in {path} (give --data DIR for real data)",
-          file=sys.stderr)
+    print(
+        f"using the synthetic demo data set in {path} (give --data DIR for real data)",
+        file=sys.stderr,
+    )
     return path

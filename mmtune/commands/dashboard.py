@@ -7,7 +7,7 @@ import ipaddress
 import sys
 
 from mmtune.errors import MmtuneError
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 
 
 def dashboard_url(host: str, port: int, study_id: int | None = None) -> str:
@@ -31,19 +31,23 @@ def exposure_warning(host: str) -> str | None:
     """The warning printed when the dashboard listens beyond this machine, else None."""
     if is_loopback(host):
         return None
-    return (f"mmtune: warning: --host {host or '(all interfaces)'} serves the dashboard beyond "
-            "this machine, and it has no authentication: anyone who can reach this port can "
-            "read the studies and change them (delete a study, edit notes). Keep the default "
-            "--host 127.0.0.1 and use an SSH tunnel (ssh -L 8080:127.0.0.1:8080 HOST) to "
-            "see it from elsewhere.")
+    return (
+        f"mmtune: warning: --host {host or '(all interfaces)'} serves the dashboard beyond "
+        "this machine, and it has no authentication: anyone who can reach this port can "
+        "read the studies and change them (delete a study, edit notes). Keep the default "
+        "--host 127.0.0.1 and use an SSH tunnel (ssh -L 8080:127.0.0.1:8080 HOST) to "
+        "see it from elsewhere."
+    )
 
 
 def dashboard(args: argparse.Namespace) -> int:
     try:
         import optuna_dashboard
     except ImportError as exc:
-        raise MmtuneError("optuna-dashboard is not installed: pip install 'mmtune[dashboard]' "
-                          "(or pip install 'optuna-dashboard>=0.21')") from exc
+        raise MmtuneError(
+            "optuna-dashboard is not installed: pip install 'mmtune[dashboard]' "
+            "(or pip install 'optuna-dashboard>=0.21')"
+        ) from exc
     if not 0 < args.port < 65536:
         raise MmtuneError(f"Expected --port between 1 and 65535. Received: port={args.port}")
     ledger = Ledger(args.results, args.storage)
@@ -55,13 +59,18 @@ def dashboard(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr, flush=True)
     storage = ledger.storage()
     study_id = storage.get_study_id_from_name(name)
-    print(f"optuna-dashboard on {ledger.display_url}\nstudy {name!r}: "
-          f"{dashboard_url(args.host, args.port, study_id)}\nCtrl-C to stop", flush=True)
+    print(
+        f"optuna-dashboard on {ledger.display_url}\nstudy {name!r}: "
+        f"{dashboard_url(args.host, args.port, study_id)}\nCtrl-C to stop",
+        flush=True,
+    )
     try:
         optuna_dashboard.run_server(storage, host=args.host, port=args.port)
     except OSError as exc:
-        raise MmtuneError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}; "
-                          "choose another --port (or --host)") from exc
+        raise MmtuneError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}; "
+            "choose another --port (or --host)"
+        ) from exc
     except KeyboardInterrupt:
         print("dashboard stopped", file=sys.stderr)
     return 0

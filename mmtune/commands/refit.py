@@ -1,4 +1,5 @@
-"""``mmtune refit``: retrain the winner (or chosen trials) on all labelled data, write the submission."""
+"""``mmtune refit``: retrain the winner (or chosen trials) on all labelled data, write the
+submission."""
 
 from __future__ import annotations
 
@@ -7,21 +8,35 @@ from pathlib import Path
 
 
 def refit(args: argparse.Namespace) -> int:
-    from mmtune.refit import RefitConfig, run_refit
+    from mmtune.refit.run import RefitConfig, run_refit
 
-    cfg = RefitConfig(results_dir=Path(args.results), storage=args.storage, study=args.study,
-                      trial=None if args.best else args.trial, ensemble=args.ensemble,
-                      seeds=args.seeds, seed=args.seed, check=not args.no_check,
-                      candidates=args.candidates,
-                      data_dir=Path(args.data) if args.data else None, force=args.force,
-                      precision=args.precision, jit=args.jit, feed=args.feed)
+    cfg = RefitConfig(
+        results_dir=Path(args.results),
+        storage=args.storage,
+        study=args.study,
+        trial=None if args.best else args.trial,
+        ensemble=args.ensemble,
+        seeds=args.seeds,
+        seed=args.seed,
+        check=not args.no_check,
+        candidates=args.candidates,
+        data_dir=Path(args.data) if args.data else None,
+        force=args.force,
+        precision=args.precision,
+        jit=args.jit,
+        feed=args.feed,
+    )
     outcome = run_refit(cfg)
     for m in outcome.members:
-        check = (f", honest check {m.check_val_accuracy:.4f} vs leaderboard "
-                 f"{m.search_val_accuracy:.4f}" if m.check_val_accuracy is not None
-                 and m.search_val_accuracy is not None else "")
-        print(f"trial {m.trial} seed {m.seed}: {m.epochs} epochs{check} -> "
-              f"{outcome.out_dir / m.model_file}")
+        check = (
+            f", honest check {m.check_val_accuracy:.4f} vs leaderboard {m.search_val_accuracy:.4f}"
+            if m.check_val_accuracy is not None and m.search_val_accuracy is not None
+            else ""
+        )
+        print(
+            f"trial {m.trial} seed {m.seed}: {m.epochs} epochs{check} -> "
+            f"{outcome.out_dir / m.model_file}"
+        )
     print("predicted classes: " + ", ".join(f"{k} {v}" for k, v in outcome.class_counts.items()))
     print(f"submission: {outcome.submission}")
     print(f"record:     {outcome.record}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmtune.ledger import Ledger
+from mmtune.ledger.store import Ledger
 
 
 def report(args: argparse.Namespace) -> int:
-    from mmtune.report import write_report
+    from mmtune.report.html import write_report
 
     path, name, was_latest = write_report(Ledger(args.results, args.storage), args.study)
     if was_latest:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmtune.leaderboard import leaderboard_rows, render, render_trial, trial_record
-from mmtune.ledger import Ledger
+from mmtune.ledger.leaderboard import leaderboard_rows, render, render_trial, trial_record
+from mmtune.ledger.store import Ledger
 
 
 def results(args: argparse.Namespace) -> int:

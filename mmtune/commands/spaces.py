@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 import dataclasses
+from typing import Any
 
-from mmtune.spaces import Param, Space, list_spaces as _all_spaces, load_space
+from mmtune.search.spaces import Param, Space, load_space
+from mmtune.search.spaces import list_spaces as _all_spaces
 
 __all__ = ["list_spaces", "show", "parameter_table"]
 
@@ -32,16 +33,24 @@ def _range(p: Param) -> str:
 
 
 def _condition(p: Param) -> str:
-    return "; ".join(f"{parent} in {list(allowed)}" if len(allowed) > 1 else f"{parent} = {allowed[0]}"
-                     for parent, allowed in p.when)
+    return "; ".join(
+        f"{parent} in {list(allowed)}" if len(allowed) > 1 else f"{parent} = {allowed[0]}"
+        for parent, allowed in p.when
+    )
 
 
 def parameter_table(space: Space) -> str:
     """The space's parameters as an aligned text table."""
     header = ("name", "type", "range/choices", "log", "default", "condition")
     rows = [header] + [
-        (p.name, p.type, _range(p), "log" if p.log else "", f"{p.default:g}"
-         if isinstance(p.default, float) else str(p.default), _condition(p))
+        (
+            p.name,
+            p.type,
+            _range(p),
+            "log" if p.log else "",
+            f"{p.default:g}" if isinstance(p.default, float) else str(p.default),
+            _condition(p),
+        )
         for p in space.parameters
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -55,11 +64,19 @@ def model_table(model: Any) -> str:
     rows = [("layer", "type", "output shape", "params")]
     for layer in model.layers:
         shape = getattr(getattr(layer, "output", None), "shape", "")
-        rows.append((layer.name, type(layer).__name__, str(tuple(shape)).replace("None", "batch"),
-                     f"{layer.count_params():,}"))
+        rows.append(
+            (
+                layer.name,
+                type(layer).__name__,
+                str(tuple(shape)).replace("None", "batch"),
+                f"{layer.count_params():,}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(row, widths))) for row in rows]
+    lines = [
+        "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -73,22 +90,26 @@ def show(args: argparse.Namespace) -> int:
     print(parameter_table(space))
     print()
 
-    from mmtune.models import SEED_PARAMS, InputSpec, build_model
+    from mmtune.model.networks import SEED_PARAMS, SEED_RESOLUTION, InputSpec, build_model
 
     defaults = space.defaults()
-    resolution = int(defaults.get("resolution", SEED_PARAMS[space.model].get("resolution", 64)))
+    seed_resolution = SEED_PARAMS[space.model].get("resolution", SEED_RESOLUTION)
+    resolution = int(defaults.get("resolution", seed_resolution))
     if getattr(args, "data", None):
-        from mmtune.contract import read_tables
+        from mmtune.data.contract import read_tables
 
         data_spec = read_tables(args.data).spec
-        spec = InputSpec(resolution=resolution, n_mfcc=int(data_spec.n_mfcc),
-                         n_classes=int(data_spec.n_classes))
+        spec = InputSpec(
+            resolution=resolution, n_mfcc=int(data_spec.n_mfcc), n_classes=int(data_spec.n_classes)
+        )
         shapes = f"the data in {args.data}"
     else:
         spec = dataclasses.replace(InputSpec.seed(), resolution=resolution)
         shapes = "the seed's shapes"
-    print(f"default model for {shapes}: {spec.n_mfcc} MFCC, {spec.n_classes} classes, "
-          f"pictures {spec.resolution}x{spec.resolution}")
+    print(
+        f"default model for {shapes}: {spec.n_mfcc} MFCC, {spec.n_classes} classes, "
+        f"pictures {spec.resolution}x{spec.resolution}"
+    )
     from mmtune.tf_setup import import_tensorflow
 
     import_tensorflow()

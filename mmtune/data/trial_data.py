@@ -1,0 +1,122 @@
+"""A study's data as trials see it: loaded once per resolution, split once.
+
+Every trial of a search (and the refit) asks :class:`DataSource` for the
+data at its resolution; the cache is read (or built, with the data check) the
+first time and kept in memory for the trials after. The train/validation
+split is seeded and stratified, and the audio statistics come from the
+training part only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mmtune.data.cache import CachedData
+    from mmtune.errors import Problem
+    from mmtune.model.networks import InputSpec
+
+__all__ = ["DataSource", "SplitData", "SPLIT_SEED", "VAL_FRACTION", "split_problems"]
+
+SPLIT_SEED = 42  # the seed notebook's train_test_split(random_state=42)
+VAL_FRACTION = 0.2  # the seed's 80/20
+
+
+@dataclass
+class SplitData:
+    """One resolution's cached data with its train/validation split."""
+
+    data: CachedData
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    def input_spec(self, full: bool = False) -> InputSpec:
+        """Shapes and audio statistics (from the training part, or all labelled rows if full)."""
+        from mmtune.data.pipeline import fit_audio_stats
+        from mmtune.model.networks import InputSpec
+
+        rows = np.arange(len(self.data.train_labels)) if full else self.train_idx
+        stats = fit_audio_stats(self.data.train_mfcc[rows])
+        return InputSpec(
+            resolution=self.data.resolution,
+            n_mfcc=self.data.spec.n_mfcc,
+            n_classes=self.data.spec.n_classes,
+            audio_mean=tuple(float(v) for v in stats.mean),
+            audio_std=tuple(float(v) for v in stats.std),
+        )
+
+    def part(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(images, mfcc, labels)`` of ``"train"``, ``"val"`` or ``"all"`` labelled rows."""
+        d = self.data
+        if which == "all":
+            return d.train_images, d.train_mfcc, d.train_labels
+        idx = {"train": self.train_idx, "val": self.val_idx}[which]
+        return d.train_images[idx], d.train_mfcc[idx], d.train_labels[idx]
+
+
+@dataclass
+class DataSource:
+    """The data directory of a study, served to trials at any resolution."""
+
+    data_dir: Path
+    strict: bool = False
+    _loaded: dict[int, SplitData] = field(default_factory=dict, repr=False)
+
+    def get(self, resolution: int) -> SplitData:
+        """The data at ``resolution`` (checked and cached on first use)."""
+        if resolution not in self._loaded:
+            from mmtune.data.cache import load_data
+            from mmtune.data.pipeline import stratified_split
+
+            data = load_data(self.data_dir, resolution, strict=self.strict)
+            train_idx, val_idx = stratified_split(data.train_labels, VAL_FRACTION, SPLIT_SEED)
+            problems = split_problems(data.train_labels, data.spec.class_names, train_idx, val_idx)
+            if problems:  # refused before any training: no trial could be judged fairly
+                from mmtune.errors import DataError
+
+                raise DataError(problems, str(data.data_dir))
+            self._loaded[resolution] = SplitData(data, np.asarray(train_idx), np.asarray(val_idx))
+        return self._loaded[resolution]
+
+
+#: Labelled rows a class needs for the 80/20 split to give it rows in both parts.
+ROWS_PER_CLASS = 5
+
+
+def split_problems(
+    labels: np.ndarray, class_names: tuple[str, ...], train_idx: np.ndarray, val_idx: np.ndarray
+) -> list[Problem]:
+    """One problem per class the split leaves out of its training or validation part.
+
+    A trial trains on the training part and is judged on the validation part: a class
+    absent from either cannot be learnt or measured (with every class a single row, the
+    validation part is empty and every trial fails).
+    """
+    from mmtune.data.contract import CLASS, TRAIN_CSV
+    from mmtune.errors import Problem
+
+    problems = []
+    for index, name in enumerate(class_names):
+        rows = int(np.sum(labels == index))
+        parts = [
+            part
+            for part, idx in (("training", train_idx), ("validation", val_idx))
+            if not np.any(labels[idx] == index)
+        ]
+        if parts:
+            problems.append(
+                Problem(
+                    TRAIN_CSV,
+                    f"Expected every class in both parts of the seeded, stratified "
+                    f"{1 - VAL_FRACTION:.0%}/{VAL_FRACTION:.0%} training/validation split, which "
+                    f"needs at least 2 labelled rows a class ({ROWS_PER_CLASS} or more always "
+                    f"suffice). Received: class {index} ({name[:80]}) with {rows} labelled "
+                    f"row{'s' if rows != 1 else ''}, none in the {' or '.join(parts)} part",
+                    column=CLASS,
+                )
+            )
+    return problems

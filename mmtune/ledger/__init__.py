@@ -1,0 +1,1 @@
+"""The ledger (an Optuna storage), configurations and their evaluations, the leaderboard."""

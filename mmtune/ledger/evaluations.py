@@ -1,0 +1,189 @@
+"""Configurations and their evaluations: what a leaderboard figure stands on.
+
+A search trial evaluates one configuration once (one seed). Re-evaluations
+(:mod:`mmtune.search.reevaluate`) train the same configuration again with other
+seeds and land in the ledger as trials of their own, marked with the user
+attribute ``evaluates`` = the number of the search trial they repeat. Here the
+ledger's trials are grouped back into configurations, each with the mean,
+spread and count of its evaluations and the standard error that the
+validation part's size alone implies; the leaderboard, refit and the report
+rank by that mean.
+
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "BUDGET_EPOCHS",
+    "EVALUATES",
+    "SKIPPED",
+    "Configuration",
+    "best_epoch",
+    "configurations",
+    "counts_toward_trials",
+    "is_reevaluation",
+    "trial_value",
+]
+
+EVALUATES = "evaluates"  # user attribute of a re-evaluation: the search trial it repeats
+SKIPPED = "skipped"  # user attribute of a trial refused before training (too large, surplus)
+BUDGET_EPOCHS = "budget_epochs"  # a trial run with fewer epochs than the study's (Hyperband)
+
+
+def is_reevaluation(trial: optuna.trial.FrozenTrial) -> bool:
+    """True for a trial that re-evaluates another trial's configuration."""
+    return trial.user_attrs.get(EVALUATES) is not None
+
+
+def counts_toward_trials(trial: optuna.trial.FrozenTrial) -> bool:
+    """True for a search trial that trained and finished (completed or pruned): what
+    ``--trials`` counts. Failures are retried, configurations refused before training are
+    information for the sampler, and re-evaluations repeat a configuration."""
+    return (
+        trial.state.name in ("COMPLETE", "PRUNED")
+        and not is_reevaluation(trial)
+        and not trial.user_attrs.get(SKIPPED)
+    )
+
+
+def trial_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    """A trial's objective, or for a pruned/failed one the best of its epochs' accuracies."""
+    if trial.value is not None:
+        return float(trial.value)
+    curve = trial.user_attrs.get("val_accuracy_curve") or list(trial.intermediate_values.values())
+    finite = [v for v in curve if v is not None and math.isfinite(v)]
+    return max(finite) if finite else None
+
+
+def best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The 1-based epoch of a trial's best validation accuracy (earliest on ties)."""
+    if trial.user_attrs.get("best_epoch"):
+        return int(trial.user_attrs["best_epoch"])
+    steps = trial.intermediate_values
+    if not steps:
+        return None
+    return min(steps, key=lambda s: (-steps[s], s))
+
+
+@dataclass
+class Configuration:
+    """A search trial's configuration with every completed evaluation of it (itself first)."""
+
+    trial: optuna.trial.FrozenTrial
+    evaluations: list[optuna.trial.FrozenTrial] = field(default_factory=list)
+    failed: list[optuna.trial.FrozenTrial] = field(default_factory=list)  # failed re-evaluations
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    @property
+    def values(self) -> list[float]:
+        """Each evaluation's accuracy; a failed re-evaluation counts as 0."""
+        done = [v for v in (trial_value(t) for t in self.evaluations) if v is not None]
+        return done + [0.0] * len(self.failed)
+
+    @property
+    def n(self) -> int:
+        """Evaluations behind the mean."""
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        values = self.values
+        return statistics.fmean(values) if values else trial_value(self.trial)
+
+    @property
+    def sd(self) -> float | None:
+        """Seed-to-seed standard deviation (None with fewer than two evaluations)."""
+        values = self.values
+        return statistics.stdev(values) if len(values) >= 2 else None
+
+    @property
+    def val_rows(self) -> int | None:
+        rows = self.trial.user_attrs.get("val_rows")
+        return int(rows) if rows else None
+
+    @property
+    def se_val(self) -> float | None:
+        """The binomial standard error of the mean accuracy that the validation part's size
+        alone implies (on 126 rows one picture is 0.8 points)."""
+        p, rows = self.mean, self.val_rows
+        if p is None or not rows:
+            return None
+        # Every evaluation scores the same rows: more seeds do not shrink this part. At 0 or 1
+        # it is floored at one row's worth.
+        return math.sqrt(max(p * (1 - p), 1 / rows) / rows)
+
+    @property
+    def tolerance(self) -> float:
+        """How far below its mean a new evaluation may land and still count as the same
+        result: twice the larger of the seed-to-seed spread and the validation standard
+        error, and at least 2 points."""
+        return max(2 * (self.sd or 0.0), 2 * (self.se_val or 0.0), 0.02)
+
+    @property
+    def best_epochs(self) -> list[int]:
+        return [e for e in (best_epoch(t) for t in self.evaluations) if e]
+
+    @property
+    def refit_epochs(self) -> int | None:
+        """Epochs for a refit: the median of the evaluations' best epochs (the upper one of
+        two middles), so one evaluation's late spike does not set it."""
+        epochs = sorted(self.best_epochs) or [e for e in [best_epoch(self.trial)] if e]
+        return epochs[len(epochs) // 2] if epochs else None
+
+    @property
+    def complete(self) -> bool:
+        return self.trial.state.name == "COMPLETE"
+
+    def full_fidelity(self, max_epochs: int | None) -> bool:
+        """False for a trial run on a smaller epoch budget than the study's (a Hyperband
+        bracket's early rung): its figure is not comparable, and it does not compete for
+        refit while a full-budget one exists."""
+        budget = self.trial.user_attrs.get(BUDGET_EPOCHS)
+        return budget is None or not max_epochs or int(budget) >= int(max_epochs)
+
+
+def configurations(study: optuna.Study) -> list[Configuration]:
+    """Every search trial's configuration, completed ones first, best mean first.
+
+    Completed configurations are ranked by the mean of their evaluations (ties: more
+    evaluations, then the earlier trial), those trained on the study's whole epoch budget
+    before those of a smaller budget (Hyperband's early rungs); pruned, failed and running
+    trials follow in that order, by their best epoch's accuracy.
+    """
+    max_epochs = study.user_attrs.get("max_epochs")
+    trials = study.get_trials(deepcopy=False)
+    by_number = {
+        t.number: Configuration(t, [t] if t.state.name == "COMPLETE" else [])
+        for t in trials
+        if not is_reevaluation(t)
+    }
+    for t in trials:
+        if is_reevaluation(t) and t.state.name in ("COMPLETE", "FAIL"):
+            target = by_number.get(int(t.user_attrs[EVALUATES]))
+            if target is not None and target.complete:
+                (target.evaluations if t.state.name == "COMPLETE" else target.failed).append(t)
+    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
+
+    def key(c: Configuration) -> tuple[int, bool, float, int, int]:
+        mean = c.mean
+        return (
+            order.get(c.trial.state.name, 5),
+            not c.full_fidelity(max_epochs),
+            -(mean if mean is not None else -1.0),
+            -c.n,
+            c.number,
+        )
+
+    return sorted(by_number.values(), key=key)

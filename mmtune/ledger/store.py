@@ -1,0 +1,268 @@
+"""The ledger: one Optuna storage that every trial of every tuner lands in.
+
+A SQLite file under the results directory by default, any Optuna storage URL
+(PostgreSQL for several workers) with ``--storage``. The leaderboard, the
+report and refit read the ledger and nothing else.
+
+What a trial carries (Optuna ``user_attrs``):
+the per-epoch curves, the best epoch and its accuracy, the validation loss
+there, the epochs run, the duration, the model's parameter count, the data's
+hash and path, and for a failed trial its reason. Each epoch's validation
+accuracy is also an Optuna intermediate value (step = epoch, 1-based), which
+is what the pruners read.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import FatalSearchError, LedgerError
+from mmtune.locations import DEFAULT_RESULTS
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["Ledger", "StudyMeta", "LEDGER_FILE", "finished_count", "record_epoch", "record_result"]
+
+LEDGER_FILE = "ledger.sqlite3"
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """What a study was made from; stored as the study's user attributes."""
+
+    space: str
+    space_file: str
+    model: str
+    tuner: str
+    data_hash: str
+    data_path: str
+    max_epochs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Ledger:
+    """Opens the Optuna storage of a results directory (or a given URL).
+
+    >>> ledger = Ledger(results_dir="results")                    # doctest: +SKIP
+    >>> study, name, latest = ledger.load_study(None)              # doctest: +SKIP
+
+    ``heartbeat`` (seconds) makes running trials beat; one silent for three beats is stale:
+    failed, and its parameters queued again (Optuna's heartbeat and retry callback).
+    """
+
+    def __init__(
+        self,
+        results_dir: str | Path = DEFAULT_RESULTS,
+        storage_url: str | None = None,
+        heartbeat: int | None = None,
+    ) -> None:
+        self.results_dir = Path(results_dir)
+        self.storage_url = storage_url
+        self.heartbeat = heartbeat
+        self._storage: Any = None
+
+    @property
+    def url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"sqlite:///{(self.results_dir / LEDGER_FILE).resolve()}"
+
+    @property
+    def display_url(self) -> str:
+        """The URL as messages show it: its password masked (:func:`mmtune.redact.redact_url`)."""
+        from mmtune.redact import redact_url
+
+        return redact_url(self.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def exists(self) -> bool:
+        """False when the default SQLite ledger has not been written yet."""
+        return bool(self.storage_url) or (self.results_dir / LEDGER_FILE).exists()
+
+    def storage(self) -> optuna.storages.BaseStorage:
+        """The Optuna storage (created on first use, with heartbeats for searches)."""
+        if self._storage is None:
+            import optuna
+
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            # Failed trials are reported by mmtune with their reason; Optuna would add tracebacks.
+            optuna.logging.set_verbosity(optuna.logging.ERROR)
+            logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+            if self.is_sqlite:
+                self.results_dir.mkdir(parents=True, exist_ok=True)
+            kwargs: dict[str, Any] = {}
+            if self.heartbeat:
+                kwargs = dict(
+                    heartbeat_interval=self.heartbeat,
+                    grace_period=3 * self.heartbeat,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=2
+                    ),
+                )
+            try:
+                self._storage = _open_rdb(self.url, kwargs)
+            except ImportError as exc:
+                raise LedgerError(
+                    f"cannot open the storage {self.display_url!r}: {self._shown(exc)}. For "
+                    "PostgreSQL install the extra: pip install 'mmtune[postgres]'"
+                ) from None
+            except Exception as exc:  # sqlalchemy errors: bad URL, server down
+                raise LedgerError(
+                    f"cannot open the storage {self.display_url!r}: {self._shown(exc)}"
+                ) from None
+        return self._storage
+
+    def _shown(self, exc: BaseException) -> str:
+        """An exception's text as a message may show it: the URL's password masked."""
+        from mmtune.redact import redact_text
+
+        return redact_text(str(exc), self.url)
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def study_names(self) -> list[str]:
+        """Names of the studies in the ledger, oldest first."""
+        if not self.exists():
+            return []
+        import optuna
+
+        summaries = optuna.get_all_study_summaries(self.storage(), include_best_trial=False)
+        return [s.study_name for s in sorted(summaries, key=lambda s: s._study_id)]
+
+    def latest_study_name(self) -> str:
+        """The study with the most recently started trial (or the newest study)."""
+        import optuna
+
+        if not self.exists():
+            raise LedgerError(f"no ledger in {self.results_dir}/ yet: run `mmtune search` first")
+        summaries = optuna.get_all_study_summaries(self.storage(), include_best_trial=False)
+        if not summaries:
+            raise LedgerError(
+                f"the ledger {self.display_url} holds no study: run `mmtune search` first"
+            )
+
+        def key(s: optuna.study.StudySummary) -> tuple:
+            started = s.datetime_start.timestamp() if s.datetime_start else 0.0
+            return (started, s._study_id)
+
+        return max(summaries, key=key).study_name
+
+    def load_study(self, name: str | None) -> tuple[optuna.Study, str, bool]:
+        """``(study, name, was_latest)``; ``name=None`` picks the latest study."""
+        import optuna
+
+        was_latest = name is None
+        if name is None:
+            name = self.latest_study_name()
+        if name not in self.study_names():
+            known = ", ".join(self.study_names()) or "none"
+            raise LedgerError(
+                f"no study named {name!r} in {self.display_url}. Known studies: {known}"
+            )
+        return optuna.load_study(study_name=name, storage=self.storage()), name, was_latest
+
+    def open_search_study(
+        self, name: str, meta: StudyMeta, sampler: Any = None, pruner: Any = None
+    ) -> optuna.Study:
+        """Create the study, or resume it when its space and data are the same."""
+        import optuna
+
+        study = optuna.create_study(
+            study_name=name,
+            storage=self.storage(),
+            sampler=sampler,
+            pruner=pruner,
+            direction="maximize",
+            load_if_exists=True,
+        )
+        stored = study.user_attrs
+        if not stored:
+            for key, value in meta.as_dict().items():
+                study.set_user_attr(key, value)
+            return study
+        if stored.get("data_hash") != meta.data_hash:
+            raise FatalSearchError(
+                f"study {name!r} was searched on other data "
+                f"(hash {stored.get('data_hash', '?')[:12]}, "
+                f"{stored.get('data_path')}); this data's hash is {meta.data_hash[:12]} "
+                f"({meta.data_path}). Resume it on the same data, or name a new study with --study."
+            )
+        if stored.get("model") != meta.model:
+            raise FatalSearchError(
+                f"study {name!r} tunes the model {stored.get('model')!r}, not {meta.model!r}: "
+                "name a new study with --study."
+            )
+        if stored.get("tuner") != meta.tuner:
+            raise FatalSearchError(
+                f"study {name!r} was run with --tuner {stored.get('tuner')}, not {meta.tuner}: "
+                "resume it with the same tuner, or name a new study with --study."
+            )
+        return study
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count toward ``--trials``
+    (:func:`mmtune.ledger.evaluations.counts_toward_trials`)."""
+    from mmtune.ledger.evaluations import counts_toward_trials
+
+    return sum(counts_toward_trials(t) for t in study.get_trials(deepcopy=False))
+
+
+def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> None:
+    """Append one epoch's logs to the trial's curves and report its validation accuracy.
+
+    Written after every epoch, so a pruned, failed or killed trial keeps its curve.
+    """
+    attrs = trial.user_attrs
+    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        if key in logs:
+            curve = list(attrs.get(f"{key}_curve") or [])
+            curve.append(float(logs[key]))
+            trial.set_user_attr(f"{key}_curve", curve)
+    trial.set_user_attr("epochs", epoch)
+    if "val_accuracy" in logs:
+        trial.report(float(logs["val_accuracy"]), epoch)
+
+
+def record_result(trial: optuna.Trial, result: Any) -> None:
+    """Store a finished trial's summary (a :class:`mmtune.model.training.TrialResult`)."""
+    trial.set_user_attr("best_epoch", result.best_epoch)
+    trial.set_user_attr("best_val_accuracy", result.best_val_accuracy)
+    trial.set_user_attr("val_loss", result.val_loss)
+    trial.set_user_attr("epochs", result.epochs)
+    trial.set_user_attr("duration_s", round(result.duration_s, 3))
+    trial.set_user_attr("params_count", result.params_count)
+
+
+def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> Any:
+    """Optuna's RDB storage, retried when another process is creating its tables right now.
+
+    Workers started together on an empty PostgreSQL database each create Optuna's tables
+    and types; all but one then fail (``UniqueViolation ... CREATE TYPE``, a duplicate
+    table). Once the winner has committed, opening again finds the schema in place.
+    """
+    import random
+    import time
+
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
+            racing = "already exists" in str(exc) or "UniqueViolation" in str(exc)
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""The seed's network family from plain values, its layers, and the trainer."""

@@ -1,0 +1,68 @@
+"""The trainer's Keras callbacks: per-epoch reporting with the NaN check, the stop at a
+perfect validation accuracy, and precise BatchNorm statistics before each validation.
+
+Keras is imported at import time: this module is imported only when a model trains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import keras
+
+from mmtune.errors import TrialFailed
+from mmtune.model.batchnorm import forward_pass, recompute_statistics
+
+__all__ = ["EpochReport", "ReportEpochs", "StopWhenPerfect", "PreciseBatchNorm"]
+
+EpochReport = Callable[[int, dict[str, float]], None]
+"""Called after each epoch with the 1-based epoch and its logs; may raise to stop the trial."""
+
+
+class ReportEpochs(keras.callbacks.Callback):
+    """Fails the trial on a NaN loss (naming the epoch and batch) and hands each epoch's logs
+    to ``report``."""
+
+    def __init__(self, report: EpochReport | None) -> None:
+        super().__init__()
+        self.report = report
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch  # 0-based and absolute: initial_epoch counts
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrialFailed(
+                f"loss became {float(loss)} in epoch {self.epoch + 1} (batch {batch + 1})"
+            )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.report is not None:
+            self.report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+
+class StopWhenPerfect(keras.callbacks.Callback):
+    """Ends training at a perfect validation accuracy: no later epoch can beat it."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if float((logs or {}).get("val_accuracy", 0.0)) >= 1.0:
+            self.model.stop_training = True
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Recomputes BatchNorm statistics from ``batches`` of training rows before each
+    evaluation (``fit`` validates through ``evaluate``, which calls ``on_test_begin``)."""
+
+    def __init__(self, batches: Iterable[Any]) -> None:
+        super().__init__()
+        self.batches = batches
+        self._forward: Any = None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        if self._forward is None:
+            self._forward = forward_pass(self.model)
+        recompute_statistics(self.model, self.batches, self._forward)

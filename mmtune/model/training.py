@@ -1,0 +1,242 @@
+"""One trial's training: build the model from plain values, fit it, report each epoch.
+
+Tuner backends call :func:`run_trial`; it knows nothing of Keras Tuner or
+Optuna. A NaN loss or an out-of-memory error raises :class:`TrialFailed`,
+which the backends record as a failed trial before going on.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mmtune.data.trial_data import SplitData
+from mmtune.errors import ModelTooLarge, TrialFailed
+
+if TYPE_CHECKING:
+    from mmtune.model.callbacks import EpochReport
+
+__all__ = ["TrainOptions", "TrialResult", "run_trial", "train_model", "curves_summary"]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How every model of a search (or a refit) trains; built once and passed to each.
+
+    ``epochs``: at most this many; ``patience`` > 0 ends training after that many epochs
+    without a better validation accuracy, or at a perfect one (the best epoch is what refit
+    uses, so the epochs after it only cost time); a model above ``max_params`` parameters or
+    ``max_macs`` multiply-accumulates a sample raises :class:`ModelTooLarge` untrained;
+    ``jit_compile``: XLA on, off or Keras' choice; ``feed``: ``pipeline`` (tf.data over the
+    cache) or ``device`` (the data on the training device: :mod:`mmtune.data.device_feed`).
+    """
+
+    epochs: int
+    patience: int = 0
+    jit_compile: bool | str = "auto"
+    feed: str = "pipeline"
+    max_params: int | None = None
+    max_macs: int | None = None
+
+
+@dataclass
+class TrialResult:
+    """What one trial's training gave."""
+
+    curves: dict[str, list[float]]
+    best_epoch: int
+    best_val_accuracy: float
+    val_loss: float
+    epochs: int
+    duration_s: float
+    params_count: int
+    model: Any = field(default=None, repr=False)
+
+
+def curves_summary(curves: dict[str, list[float]]) -> tuple[int, float, float]:
+    """``(best_epoch, best_val_accuracy, val_loss at that epoch)``; epochs are 1-based.
+
+    Ties go to the earliest epoch (fewer epochs to refit for the same accuracy).
+    """
+    acc = curves.get("val_accuracy") or []
+    if not acc:
+        return 0, float("nan"), float("nan")
+    best = max(range(len(acc)), key=lambda i: (acc[i], -i))
+    losses = curves.get("val_loss") or []
+    return best + 1, float(acc[best]), float(losses[best]) if best < len(losses) else float("nan")
+
+
+def train_model(
+    model_name: str,
+    params: dict[str, Any],
+    split: SplitData,
+    options: TrainOptions,
+    *,
+    seed: int = 0,
+    full: bool = False,
+    report: EpochReport | None = None,
+    on_model: Callable[[Any], None] | None = None,
+    callbacks: list[Any] | None = None,
+    initial_epoch: int = 0,
+    initial_weights: str | Path | None = None,
+) -> TrialResult:
+    """Build ``model_name`` from ``params`` and fit it on ``split`` as ``options`` say.
+
+    ``full=True`` trains on every labelled row (refit) and validates on none.
+    ``report`` sees each epoch's logs; ``on_model`` the model as soon as it is built (to
+    record its size); ``callbacks`` join the trainer's own.
+    ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
+    """
+    epochs, patience, feed = options.epochs, options.patience, options.feed
+    max_params, max_macs = options.max_params, options.max_macs
+    from mmtune.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    from mmtune.data.pipeline import make_dataset
+    from mmtune.model.batchnorm import recompute_statistics
+    from mmtune.model.callbacks import PreciseBatchNorm, ReportEpochs, StopWhenPerfect
+    from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model, model_macs
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    spec = split.input_spec(full=full)
+    inputs = MODEL_INPUTS[model_name]
+    batch_size = int(params.get("batch_size", 32))
+    model = build_model(model_name, params, spec)
+    if on_model is not None:
+        on_model(model)
+    if max_params and model.count_params() > max_params:  # refused before any other cost
+        raise ModelTooLarge(
+            f"{model.count_params():,} parameters, above --max-params "
+            f"{max_params:,}: skipped untrained"
+        )
+    if max_macs and model_macs(model) > max_macs:
+        raise ModelTooLarge(
+            f"{model_macs(model):,} multiply-accumulates a sample, above "
+            f"--max-cost ({max_macs:,}): skipped untrained"
+        )
+    if feed == "device":
+        from mmtune.data.device_feed import device_trainer, index_dataset
+
+        every = split.data
+        train_rows = np.arange(len(every.train_labels)) if full else split.train_idx
+        train_ds = index_dataset(
+            train_rows,
+            every.train_labels[train_rows],
+            batch_size=batch_size,
+            shuffle=True,
+            seed=seed,
+        )
+        val_ds = (
+            index_dataset(
+                split.val_idx, every.train_labels[split.val_idx], batch_size=256, shuffle=False
+            )
+            if not full
+            else None
+        )
+    else:
+        images, mfcc, labels = split.part("all" if full else "train")
+        train_ds = make_dataset(
+            images, mfcc, labels, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
+        )
+        val_ds = None
+        if not full:
+            v_images, v_mfcc, v_labels = split.part("val")
+            val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
+    stats_ds = _statistics_batches(
+        split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
+    )
+    trainer = model
+    if feed == "device":
+        trainer = device_trainer(model, split.data.train_images, split.data.train_mfcc, inputs)
+    compile_model(trainer, params, jit_compile=options.jit_compile)
+    if initial_weights:
+        model.load_weights(str(initial_weights))
+    history: dict[str, list[float]] = {}
+
+    def collect(epoch: int, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
+        if report is not None:
+            report(epoch, logs)
+
+    callbacks = list(callbacks or [])
+    if val_ds is not None:  # BatchNorm statistics recomputed before every validation
+        callbacks.insert(0, PreciseBatchNorm(stats_ds))
+    if patience > 0 and val_ds is not None:
+        callbacks += [
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
+            StopWhenPerfect(),
+        ]
+    try:
+        trainer.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=0,
+            callbacks=[ReportEpochs(collect), *callbacks],
+        )
+    except tf.errors.ResourceExhaustedError as exc:
+        raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
+    if val_ds is None:  # no validation recomputed them: the model leaves with precise ones
+        recompute_statistics(trainer, stats_ds)
+    best_epoch, best_acc, val_loss = curves_summary(history)
+    return TrialResult(
+        curves=history,
+        best_epoch=best_epoch + initial_epoch if best_epoch else 0,
+        best_val_accuracy=best_acc,
+        val_loss=val_loss,
+        epochs=initial_epoch + len(history.get("loss", [])),
+        duration_s=time.perf_counter() - started,
+        params_count=int(model.count_params()),
+        model=model,
+    )
+
+
+def _statistics_batches(
+    split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
+) -> Any:
+    """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
+    batch statistics become BatchNorm's (:mod:`mmtune.model.batchnorm`)."""
+    from mmtune.data.pipeline import make_dataset
+    from mmtune.model.batchnorm import STATISTICS_ROWS
+
+    every = split.data
+    rows = np.arange(len(every.train_labels)) if full else np.asarray(split.train_idx)
+    rng = np.random.default_rng([seed, 7])
+    pick = rng.permutation(rows)[:STATISTICS_ROWS]
+    whole = (len(pick) // batch_size) * batch_size
+    pick = np.sort(pick[:whole] if whole else pick)
+    if feed == "device":
+        from mmtune.data.device_feed import index_dataset
+
+        return index_dataset(pick, every.train_labels[pick], batch_size=batch_size, shuffle=False)
+    return make_dataset(
+        every.train_images[pick], every.train_mfcc[pick], None, inputs=inputs, batch_size=batch_size
+    )
+
+
+def run_trial(
+    model_name: str, params: dict[str, Any], split: SplitData, options: TrainOptions, **kwargs: Any
+) -> TrialResult:
+    """Train one search trial (:func:`train_model`'s keywords) and free its graph and memory
+    afterwards (the model is not kept)."""
+    import keras
+
+    try:
+        result = train_model(model_name, params, split, options, **kwargs)
+        result.model = None
+        return result
+    finally:
+        keras.backend.clear_session()
+        gc.collect()

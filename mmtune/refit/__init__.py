@@ -1,0 +1,1 @@
+"""Refit on every labelled row, predictions and the submission."""

@@ -1,0 +1,174 @@
+"""Predictions on the test set and the files made from them.
+
+The submission is the competition's: ``id,CLASS``, one row per row of
+``data_test_novt.csv`` in file order, ``id`` the 0-based row index and
+``CLASS`` the integer class (as the seed writes it). Probabilities files name
+their columns by class. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmtune.atomic import atomic_write_text
+
+__all__ = [
+    "predict_probabilities",
+    "write_submission",
+    "write_probabilities",
+    "model_resolution",
+    "model_inputs",
+    "load_model",
+    "ModelInputs",
+    "describe_model",
+]
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a ``.keras`` model written by mmtune (its custom layers registered)."""
+    from mmtune.tf_setup import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    import mmtune.model.layers  # noqa: F401  registers Standardize for deserialization
+    from mmtune.errors import MmtuneError
+
+    path = Path(path)
+    if not path.is_file():
+        raise MmtuneError(f"--model {path}: no such file")
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)  # no code runs
+    except Exception as exc:
+        raise MmtuneError(f"cannot load the model {path}: {str(exc)[:300]}") from None
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What a saved model takes and gives, read from its inputs by name.
+
+    ``resolution`` is the side of its ``image`` input (None: no picture input), ``n_mfcc``
+    the width of its ``audio`` input (None: no audio input), ``n_classes`` its output's width.
+    """
+
+    names: tuple[str, ...]
+    resolution: int | None
+    n_mfcc: int | None
+    n_classes: int
+
+
+def describe_model(model: Any, path: str | Path = "the model") -> ModelInputs:
+    """The inputs ``model`` takes, looked up by name (``image``, ``audio``), in any order.
+
+    Raises:
+        MmtuneError: inputs under other names, a picture input of unknown, non-square or
+            absurd size (outside the cache's 8..1024), an audio input of unknown width, or
+            an output that is not one row of class probabilities.
+    """
+    from mmtune.data.cache import MAX_RESOLUTION, MIN_RESOLUTION
+    from mmtune.data.pipeline import INPUT_NAMES
+    from mmtune.errors import MmtuneError
+
+    def refuse(what: str) -> MmtuneError:
+        return MmtuneError(f"--model {path}: {what}")
+
+    names = model_inputs(model)
+    shapes = {name: tuple(t.shape) for name, t in zip(names, model.inputs)}
+    if not names or len(set(names)) != len(names) or not set(names) <= set(INPUT_NAMES):
+        return_names = ", ".join(f"{n} {shapes[n]}" for n in names) or "none"
+        raise refuse(
+            f"Expected inputs named among {', '.join(INPUT_NAMES)} (an mmtune model: "
+            f"'image' for pictures, 'audio' for MFCCs). Received: {return_names}"
+        )
+    resolution = n_mfcc = None
+    if "image" in shapes:
+        shape = shapes["image"]
+        if len(shape) != 4 or shape[3] != 3 or shape[1] is None or shape[2] is None:
+            raise refuse(
+                f"Expected an 'image' input of shape (batch, side, side, 3) with a "
+                f"known side. Received: {_shape(shape)}"
+            )
+        if shape[1] != shape[2] or not MIN_RESOLUTION <= shape[1] <= MAX_RESOLUTION:
+            raise refuse(
+                f"Expected a square 'image' input of {MIN_RESOLUTION} to "
+                f"{MAX_RESOLUTION} pixels a side. Received: {shape[2]}x{shape[1]}"
+            )
+        resolution = int(shape[1])
+    if "audio" in shapes:
+        shape = shapes["audio"]
+        if len(shape) != 2 or shape[1] is None:
+            raise refuse(
+                f"Expected an 'audio' input of shape (batch, MFCC columns) with a "
+                f"known width. Received: {_shape(shape)}"
+            )
+        n_mfcc = int(shape[1])
+    outputs = [tuple(t.shape) for t in model.outputs]
+    if len(outputs) != 1 or len(outputs[0]) != 2 or outputs[0][1] is None:
+        raise refuse(
+            f"Expected one output of shape (batch, classes). "
+            f"Received: {', '.join(_shape(o) for o in outputs) or 'none'}"
+        )
+    return ModelInputs(
+        names=names, resolution=resolution, n_mfcc=n_mfcc, n_classes=int(outputs[0][1])
+    )
+
+
+def _shape(shape: tuple) -> str:
+    return (
+        "("
+        + ", ".join(
+            "batch" if i == 0 and d is None else ("?" if d is None else str(d))
+            for i, d in enumerate(shape)
+        )
+        + ")"
+    )
+
+
+def model_inputs(model: Any) -> tuple[str, ...]:
+    """The names of the model's inputs (``image``, ``audio``)."""
+    return tuple(t.name.split(":")[0] for t in model.inputs)
+
+
+def model_resolution(model: Any) -> int | None:
+    """The picture side the model takes (its ``image`` input), or None for an audio-only model."""
+    return describe_model(model).resolution
+
+
+def predict_probabilities(
+    model: Any, images: np.ndarray, mfcc: np.ndarray, batch_size: int = 256
+) -> np.ndarray:
+    """Class probabilities ``(rows, classes)`` for every row, in order."""
+    from mmtune.data.pipeline import make_dataset
+
+    dataset = make_dataset(images, mfcc, None, inputs=model_inputs(model), batch_size=batch_size)
+    probs = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
+    if len(probs) != len(mfcc):
+        raise RuntimeError(f"predicted {len(probs)} rows for {len(mfcc)} test rows")
+    return probs
+
+
+def write_submission(path: str | Path, classes: Sequence[int] | np.ndarray) -> Path:
+    """``id,CLASS`` rows, one per test row, in order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "CLASS"])
+    writer.writerows((i, int(c)) for i, c in enumerate(classes))
+    atomic_write_text(path, out.getvalue())
+    return Path(path)
+
+
+def write_probabilities(path: str | Path, probs: np.ndarray, class_names: Sequence[str]) -> Path:
+    """``id`` and one probability column per class name."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", *class_names])
+    writer.writerows([i, *(f"{p:.6f}" for p in row)] for i, row in enumerate(probs))
+    atomic_write_text(path, out.getvalue())
+    return Path(path)

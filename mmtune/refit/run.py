@@ -1,0 +1,400 @@
+"""Refit: retrain chosen configurations on every labelled row and write the submission.
+
+The epoch rule: a member trains for the median of its evaluations' best epochs
+(the epoch at which validation accuracy peaked, in the search trial and its
+re-evaluations), unscaled. Training on all labelled rows gives each epoch 25%
+more samples (and steps) than the search's 80% training part, which already
+lengthens training in step with the data.
+
+The honest check acts. Before the refit, the same configuration is retrained
+with the same rule on the training part alone and its validation accuracy is
+compared with the leaderboard's mean. When it falls below that figure by more
+than the measured spread (:attr:`Configuration.tolerance`), refit says so in
+one line and moves to the next configuration of the leaderboard (up to
+``candidates``); it refits the first that holds. When none holds, it refits the
+one whose check was best and writes the warning in its output and in
+``refit.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mmtune.atomic import atomic_path, atomic_write_text
+from mmtune.data.trial_data import DataSource, SplitData
+from mmtune.errors import LedgerError, MmtuneError
+from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+from mmtune.ledger.store import Ledger
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.model.training import TrainOptions
+
+__all__ = ["RefitConfig", "Member", "RefitOutcome", "choose_members", "run_refit"]
+
+
+@dataclass
+class RefitConfig:
+    results_dir: Path = Path("results")
+    storage: str | None = None
+    study: str | None = None
+    trial: int | None = None  # None: the best trial
+    ensemble: int = 1
+    seeds: int = 1
+    seed: int = 0
+    check: bool = True
+    candidates: int = 3  # configurations the honest check may try, in leaderboard order
+    data_dir: Path | None = None
+    force: bool = False
+    precision: str = "float32"
+    jit: str = "auto"
+    feed: str = "pipeline"
+
+
+@dataclass
+class Member:
+    """One model of the refit: a configuration, its epochs and seed, and what stands behind it."""
+
+    trial: int
+    params: dict[str, Any]
+    epochs: int
+    seed: int
+    search_val_accuracy: float | None  # the leaderboard's figure: mean over evaluations
+    search_sd: float | None = None
+    search_evals: int = 1
+    tolerance: float = 0.0
+    check_val_accuracy: float | None = None
+    check_holds: bool | None = None
+    model_file: str = ""
+    duration_s: float = 0.0
+    # The honest check's confusion matrix on the validation part (rows: true, columns:
+    # predicted), for the report; None without a check.
+    val_confusion: list[list[int]] | None = None
+    val_class_names: list[str] | None = None
+
+
+@dataclass
+class RefitOutcome:
+    study: str
+    out_dir: Path
+    submission: Path
+    record: Path
+    members: list[Member] = field(default_factory=list)
+    class_counts: dict[str, int] = field(default_factory=dict)
+    rejected: list[Member] = field(default_factory=list)
+    warning: str | None = None
+
+
+def _member(config: Configuration, seed: int) -> Member:
+    epochs = config.refit_epochs
+    if not epochs:
+        raise LedgerError(f"trial {config.number} finished no epoch: nothing to refit")
+    return Member(
+        config.number,
+        dict(config.trial.params),
+        epochs,
+        seed,
+        config.mean,
+        config.sd,
+        max(config.n, 1),
+        round(config.tolerance, 4),
+    )
+
+
+def ranked_candidates(study: optuna.Study, trial: int | None) -> list[Configuration]:
+    """The configurations refit may use, in the order it tries them: ``trial``'s alone when
+    given (a re-evaluation's number names the configuration it repeats), else the
+    completed ones in leaderboard order."""
+    ranked = configurations(study)
+    complete = [c for c in ranked if c.complete]
+    if trial is None:
+        if not complete:
+            raise LedgerError(
+                f"study {study.study_name!r} has no completed trial yet: run `mmtune search` first"
+            )
+        return complete
+    found = [t for t in study.get_trials(deepcopy=False) if t.number == trial]
+    if not found:
+        raise LedgerError(f"study {study.study_name!r} has no trial {trial}")
+    target = found[0].user_attrs.get(EVALUATES)
+    number = int(target) if target is not None else trial
+    config = next(c for c in ranked if c.number == number)
+    if config.trial.state.name not in ("COMPLETE", "PRUNED"):
+        raise LedgerError(
+            f"trial {number} is {config.trial.state.name}: only completed or "
+            "pruned trials can be refitted"
+        )
+    return [config] + [c for c in complete if c.number != number]
+
+
+def choose_members(
+    study: optuna.Study, trial: int | None, ensemble: int, seeds: int, seed: int
+) -> list[Member]:
+    """The members to refit: the best configuration (or ``trial``'s), the top ``ensemble``,
+    or ``seeds`` seeds of one."""
+    if ensemble < 1 or seeds < 1:
+        raise MmtuneError(
+            f"Expected --ensemble and --seeds of at least 1. "
+            f"Received: ensemble={ensemble}, seeds={seeds}"
+        )
+    if ensemble > 1 and seeds > 1:
+        raise MmtuneError(
+            "--ensemble K (top K configurations) and --seeds K (K seeds of one) "
+            "do not combine: choose one"
+        )
+    chosen = ranked_candidates(study, trial)[:ensemble]
+    if ensemble > len(chosen):
+        raise LedgerError(
+            f"--ensemble {ensemble}: study {study.study_name!r} has only "
+            f"{len(chosen)} completed trial(s)"
+        )
+    members = [_member(c, seed) for c in chosen]
+    if seeds > 1:
+        first = members[0]
+        members = [Member(**{**asdict(first), "seed": seed + k}) for k in range(seeds)]
+    return members
+
+
+def _val_confusion(model: Any, split: Any) -> tuple[list[list[int]], list[str]]:
+    """The check model's confusion matrix on the validation part, and the class names."""
+    from mmtune.refit.prediction import predict_probabilities
+
+    images, mfcc, labels = split.part("val")
+    predicted = predict_probabilities(model, images, mfcc).argmax(axis=1)
+    names = list(split.data.spec.class_names)
+    counts = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels, dtype=np.int64), predicted), 1)
+    return counts.tolist(), names
+
+
+def _open_study(cfg: RefitConfig, log: Callable[[str], None]) -> tuple[optuna.Study, str, str]:
+    """``(study, its name, its model family)``."""
+    study, name, was_latest = Ledger(cfg.results_dir, cfg.storage).load_study(cfg.study)
+    if was_latest:
+        log(f"study {name!r} (the latest; --study NAME for another)")
+    model_name = study.user_attrs.get("model")
+    if not model_name:
+        raise LedgerError(f"study {name!r} records no model: it was not written by mmtune search")
+    return study, name, str(model_name)
+
+
+def _data_source(
+    cfg: RefitConfig, study: optuna.Study, name: str, members: list[Member]
+) -> tuple[DataSource, SplitData]:
+    """The study's data, checked (the same content hash unless --force)."""
+    meta = study.user_attrs
+    data_dir = Path(cfg.data_dir or meta.get("data_path", ""))
+    if not data_dir.is_dir():
+        raise MmtuneError(f"the study's data directory {data_dir} is gone: give --data DIR")
+    source = DataSource(data_dir)
+    first = source.get(min(_resolution(m) for m in members))  # the data check, before training
+    if first.data.data_hash != meta.get("data_hash") and not cfg.force:
+        raise MmtuneError(
+            f"the data in {data_dir} (hash {first.data.data_hash[:12]}) is not the data study "
+            f"{name!r} was searched on (hash {str(meta.get('data_hash'))[:12]}, "
+            f"{meta.get('data_path')}); give the same data, or --force to refit anyway"
+        )
+    return source, first
+
+
+def _resolution(m: Member) -> int:
+    from mmtune.model.networks import SEED_RESOLUTION
+
+    return int(m.params.get("resolution", SEED_RESOLUTION))
+
+
+class _Trainer:
+    """Trains members for the check (training part) and the refit (every labelled row)."""
+
+    def __init__(self, cfg: RefitConfig, model_name: str, source: DataSource) -> None:
+        from mmtune.model.training import TrainOptions
+        from mmtune.tf_setup import jit_setting
+
+        self.model_name, self.source = model_name, source
+        # Fixed epochs per member, no early stopping: the refit's rule, checked as it runs.
+        self.options = TrainOptions(epochs=0, jit_compile=jit_setting(cfg.jit), feed=cfg.feed)
+
+    def _options(self, m: Member) -> TrainOptions:
+        return dataclasses.replace(self.options, epochs=m.epochs)
+
+    def check(self, m: Member) -> None:
+        """Retrain ``m`` on the training part with the refit's rule; record what it scores."""
+        import keras
+
+        from mmtune.model.training import train_model
+
+        split = self.source.get(_resolution(m))
+        result = train_model(self.model_name, m.params, split, self._options(m), seed=m.seed)
+        m.check_val_accuracy = float(result.curves["val_accuracy"][-1])
+        m.check_holds = (
+            m.search_val_accuracy is None
+            or m.check_val_accuracy >= m.search_val_accuracy - m.tolerance
+        )
+        m.val_confusion, m.val_class_names = _val_confusion(result.model, split)
+        keras.backend.clear_session()
+
+    def full(self, m: Member) -> Any:
+        from mmtune.model.training import train_model
+
+        return train_model(
+            self.model_name,
+            m.params,
+            self.source.get(_resolution(m)),
+            self._options(m),
+            seed=m.seed,
+            full=True,
+        ).model
+
+
+def _check_line(m: Member) -> str:
+    if m.search_val_accuracy is None:
+        return f"honest check, trial {m.trial}: val_accuracy {m.check_val_accuracy:.4f}"
+    figure = (
+        f"{m.search_val_accuracy:.4f} (sd {m.search_sd:.4f} over {m.search_evals} evaluations)"
+        if m.search_sd is not None
+        else f"{m.search_val_accuracy:.4f}"
+    )
+    verdict = "holds" if m.check_holds else f"FALLS more than {m.tolerance:.3f} below"
+    return (
+        f"honest check, trial {m.trial}: {m.epochs} epochs on the training part give "
+        f"val_accuracy {m.check_val_accuracy:.4f}; the leaderboard's {figure}: {verdict}"
+    )
+
+
+def _checked_members(
+    cfg: RefitConfig, study: optuna.Study, trainer: _Trainer, log: Callable[[str], None]
+) -> tuple[list[Member], list[Member], str | None]:
+    """``(members that held, members the check rejected, warning)``.
+
+    Candidates are tried in leaderboard order (only the named one with ``--trial`` and no
+    ensemble) until the ensemble's places are filled by configurations whose check holds;
+    at most ``cfg.candidates - 1`` rejections are replaced. When too few hold, the best
+    checked of the rejected fill the places and the warning says so.
+    """
+    wanted = cfg.ensemble
+    pool = ranked_candidates(study, cfg.trial)
+    if cfg.trial is not None and wanted == 1:
+        pool = pool[:1]
+    pool = pool[: wanted + max(cfg.candidates, 1) - 1]
+    held: list[Member] = []
+    rejected: list[Member] = []
+    for config in pool:
+        if len(held) == wanted:
+            break
+        m = _member(config, cfg.seed)
+        trainer.check(m)
+        log(_check_line(m))
+        (held if m.check_holds else rejected).append(m)
+        left = [c for c in pool if c.number not in {x.trial for x in held + rejected}]
+        if not m.check_holds and left and len(held) < wanted:
+            log(
+                f"trial {m.trial} does not hold its figure: trying trial {left[0].number}, "
+                "the next on the leaderboard"
+            )
+    warning = None
+    if len(held) < wanted:
+        fill = sorted(rejected, key=lambda m: -(m.check_val_accuracy or 0.0))[: wanted - len(held)]
+        rejected = [m for m in rejected if m not in fill]
+        held += fill
+        warning = (
+            f"WARNING: {len(fill)} of {wanted} refitted configuration(s) fell below their "
+            f"leaderboard figure in the honest check (trial(s) "
+            f"{', '.join(str(m.trial) for m in fill)}; best check kept): expect the "
+            "submission to score below the leaderboard"
+        )
+        log(warning)
+    if cfg.seeds > 1:
+        first = held[0]
+        held = [Member(**{**asdict(first), "seed": cfg.seed + k}) for k in range(cfg.seeds)]
+    return held, rejected, warning
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for package in ("mmtune", "tensorflow", "keras", "keras-tuner", "optuna", "numpy"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> RefitOutcome:
+    """Check, then refit the chosen members, average their probabilities, write model(s),
+    submission and record."""
+    from mmtune.tf_setup import import_tensorflow, set_precision
+
+    tf = import_tensorflow()
+    set_precision(cfg.precision)
+    import keras
+
+    from mmtune.refit.prediction import predict_probabilities, write_submission
+
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    started = time.perf_counter()
+    study, name, model_name = _open_study(cfg, say)
+    members = choose_members(study, cfg.trial, cfg.ensemble, cfg.seeds, cfg.seed)
+    source, first = _data_source(cfg, study, name, members)
+    tf.config.experimental.enable_op_determinism()
+    trainer = _Trainer(cfg, model_name, source)
+    rejected: list[Member] = []
+    warning = None
+    if cfg.check:
+        members, rejected, warning = _checked_members(cfg, study, trainer, say)
+    out_dir = Path(cfg.results_dir) / name / "refit"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    probabilities = []
+    for k, m in enumerate(members):
+        t0 = time.perf_counter()
+        data = source.get(_resolution(m)).data
+        say(
+            f"refitting trial {m.trial} (seed {m.seed}) on all {len(data.train_labels)} "
+            f"labelled rows for {m.epochs} epochs"
+        )
+        model = trainer.full(m)
+        m.model_file = (
+            "model.keras"
+            if len(members) == 1
+            else f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
+        )
+        with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
+            model.save(str(tmp))
+        probabilities.append(predict_probabilities(model, data.test_images, data.test_mfcc))
+        m.duration_s = round(time.perf_counter() - t0, 2)
+        keras.backend.clear_session()
+    classes = np.mean(probabilities, axis=0).argmax(axis=1)
+    names = first.data.spec.class_names
+    counts = {names[c]: int((classes == c).sum()) for c in range(len(names))}
+    submission = write_submission(out_dir / "submission.csv", classes)
+    record = {
+        "study": name,
+        "model": model_name,
+        "rule": "epochs = the median best epoch (validation accuracy peak) of the "
+        "configuration's evaluations, unscaled",
+        "members": [asdict(m) for m in members],
+        "rejected_by_check": [asdict(m) for m in rejected],
+        "warning": warning,
+        "ensemble": "mean of class probabilities" if len(members) > 1 else None,
+        "data_path": str(source.data_dir.resolve()),
+        "data_hash": first.data.data_hash,
+        "test_rows": int(len(classes)),
+        "predicted_class_counts": counts,
+        "versions": _versions(),
+        "duration_s": round(time.perf_counter() - started, 2),
+    }
+    record_path = out_dir / "refit.json"
+    atomic_write_text(record_path, json.dumps(record, indent=2))
+    return RefitOutcome(name, out_dir, submission, record_path, members, counts, rejected, warning)

@@ -1,0 +1,1 @@
+"""Running a search: spaces, where it starts, the tuner backends, re-evaluation, workers."""

@@ -1,0 +1,51 @@
+"""The tuner backends, each behind :class:`Backend`: Optuna's TPE (``optuna_backend``) and
+Keras Tuner's Hyperband, Bayesian optimization and random search (``keras_tuner_backend``).
+
+A backend is a module with two functions: the sampler and pruner of the ledger study it
+records into, and the loop that runs trials until the study holds ``--trials``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mmtune.search.config import OPTUNA_TUNERS
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions
+    from mmtune.search.config import SearchConfig
+    from mmtune.search.progress import SearchProgress
+    from mmtune.search.trial import FailureStreak
+
+__all__ = ["Backend", "backend_for"]
+
+
+class Backend(Protocol):
+    """What a tuner backend module provides."""
+
+    def study_options(self, cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+        """``sampler`` and ``pruner`` for the ledger study."""
+        ...
+
+    def run(
+        self,
+        study: optuna.Study,
+        cfg: SearchConfig,
+        source: DataSource,
+        progress: SearchProgress,
+        streak: FailureStreak,
+        options: TrainOptions,
+    ) -> None:
+        """Run trials until the study holds ``cfg.trials`` counted trials."""
+        ...
+
+
+def backend_for(tuner: str) -> Backend:
+    """The backend module of ``tuner`` (imported only when a search runs)."""
+    name = "optuna_backend" if tuner in OPTUNA_TUNERS else "keras_tuner_backend"
+    module: Backend = importlib.import_module(f"mmtune.search.backends.{name}")  # type: ignore[assignment]
+    return module

@@ -1,0 +1,247 @@
+"""Keras Tuner's Hyperband, Bayesian optimization and random search, recorded in the ledger.
+
+Keras Tuner keeps its own project folder (``<results>/<study>/keras_tuner``)
+for its own resume; every trial it runs is also one ledger trial, with the
+same parameters and per-epoch curves, and nothing reads the folder for
+results. Hyperband's continued trials load the weights their parent saved.
+
+This module imports Keras Tuner (and so TensorFlow) at import time: it is imported only when
+a Keras Tuner search runs (:func:`mmtune.search.backends.backend_for`).
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E402  (TensorFlow is imported quietly first)
+import dataclasses
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmtune.tf_setup import import_tensorflow
+
+import_tensorflow()  # quietly, before Keras and Keras Tuner import it noisily
+
+import keras
+import keras_tuner as kt
+from keras_tuner.src import config as keras_tuner_config
+from optuna.trial import TrialState
+
+from mmtune.errors import FatalSearchError, ModelTooLarge, TrialFailed
+from mmtune.ledger.evaluations import BUDGET_EPOCHS
+from mmtune.ledger.store import finished_count
+from mmtune.model.training import TrainOptions, train_model
+from mmtune.search.config import SearchConfig
+from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.search.progress import SearchProgress
+
+__all__ = ["LedgerTuner", "study_options", "run", "keras_tuner_seed"]
+
+WEIGHTS_FILE = "mmtune.weights.h5"
+
+
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+    """The ledger study only records: Keras Tuner chooses the parameters."""
+    import optuna
+
+    return {
+        "sampler": optuna.samplers.RandomSampler(seed=cfg.seed + resumed_trials),
+        "pruner": optuna.pruners.NopPruner(),
+    }
+
+
+def keras_tuner_seed(seed: int) -> int:
+    """The oracle seed for mmtune's ``--seed``: Keras Tuner takes a seed of 0 as "none" and
+    draws a random one (``seed or random.randint(1, 10000)``), which made seed 0 unrepeatable."""
+    return seed + 1
+
+
+def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
+    objective = kt.Objective("val_accuracy", direction="max")
+    declared = kt.HyperParameters()  # declared up front: Hyperband stops on an empty space
+    cfg.space.keras_tuner_values(declared)
+    common = dict(
+        objective=objective,
+        seed=keras_tuner_seed(cfg.seed),
+        hyperparameters=declared,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1,
+    )
+    if cfg.tuner == "hyperband":
+        # Many iterations: the ledger's --trials, not the bracket count, ends the search.
+        oracle = kt.oracles.HyperbandOracle(
+            max_epochs=cfg.epochs, factor=3, hyperband_iterations=1000, **common
+        )
+        oracle.max_trials = max_trials
+        return oracle
+    if cfg.tuner == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+    return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
+
+
+class LedgerTuner(kt.Tuner):
+    """A Keras Tuner tuner whose trials train through mmtune and land in the ledger."""
+
+    def __init__(
+        self,
+        *,
+        study: optuna.Study,
+        cfg: SearchConfig,
+        source: DataSource,
+        progress: SearchProgress,
+        streak: FailureStreak,
+        options: TrainOptions,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.study, self.cfg, self.source = study, cfg, source
+        self.progress, self.streak, self.options = progress, streak, options
+
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        cfg, space, study = self.cfg, self.cfg.space, self.study
+        hp = trial.hyperparameters
+        params = space.keras_tuner_values(hp)
+        epochs = int(hp.values.get("tuner/epochs", cfg.epochs))
+        initial_epoch = int(hp.values.get("tuner/initial_epoch", 0))
+        study.enqueue_trial(params, skip_if_exists=False)
+        ledger_trial = study.ask(fixed_distributions=space.optuna_distributions(params))
+        ctx = TrialContext(
+            cfg,
+            self.source,
+            self.progress,
+            ledger_trial,
+            cfg.tuner,
+            dataclasses.replace(self.options, epochs=epochs),
+        )
+        ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+        ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
+        weights = Path(self.get_trial_dir(trial.trial_id)) / WEIGHTS_FILE
+        initial_weights = self._parent_weights(hp.values.get("tuner/trial_id"))
+        if initial_weights is None:
+            initial_epoch = 0
+        state, reason, value = "COMPLETE", "", 0.0
+        told = False
+
+        def tell(**outcome: Any) -> None:
+            nonlocal told
+            if not told:  # a second tell would raise and hide the first error
+                told = True
+                study.tell(ledger_trial, **outcome)
+
+        try:
+            with failing_as_trial_error():
+                split = trial_split(self.source, space, params)
+                result = train_model(
+                    space.model,
+                    params,
+                    split,
+                    **ctx.train_kwargs(params),
+                    initial_epoch=initial_epoch,
+                    initial_weights=initial_weights,
+                )
+                weights.parent.mkdir(parents=True, exist_ok=True)
+                result.model.save_weights(str(weights))
+                result.model = None
+            ctx.finished(result)
+            value = result.best_val_accuracy
+            tell(values=value)
+        except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
+            state, reason, value = "SKIPPED", str(exc), 0.0
+            ctx.pruned(reason, skipped=True)
+            tell(state=TrialState.PRUNED)
+        except TrialFailed as exc:
+            state, reason = "FAIL", str(exc)
+            ctx.failed(reason)
+            tell(state=TrialState.FAIL)
+        except KeyboardInterrupt:
+            ctx.failed("interrupted (Ctrl-C)")
+            tell(state=TrialState.FAIL)
+            raise
+        except BaseException as exc:  # data errors, a fatal search error: recorded, raised
+            ctx.failed(f"{type(exc).__name__}: {exc}")
+            tell(state=TrialState.FAIL)
+            raise
+        finally:
+            keras.backend.clear_session()
+        best, ran, duration = ctx.summary()
+        self.progress.trial_done(ledger_trial.number, state, best, ran, duration, note=reason[:120])
+        try:
+            self.streak.update(state, reason)
+        except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
+            raise kt.errors.FatalError(str(exc)) from exc
+        if state == "FAIL":
+            raise kt.errors.FailedTrialError(reason)
+        return {"val_accuracy": float(value)}
+
+    def _parent_weights(self, parent: str | None) -> Path | None:
+        """Hyperband: the weights a continued trial's parent saved, when there are any."""
+        if parent is None:
+            return None
+        path = Path(self.get_trial_dir(parent)) / WEIGHTS_FILE
+        return path if path.exists() else None
+
+
+def run(
+    study: optuna.Study,
+    cfg: SearchConfig,
+    source: DataSource,
+    progress: SearchProgress,
+    streak: FailureStreak,
+    options: TrainOptions,
+) -> None:
+    """Run Keras Tuner until the study holds ``cfg.trials`` finished trials."""
+    # Keras Tuner ships with DEBUG on: it prints a traceback for every failed trial, whose
+    # reason mmtune already shows in one line and records in the ledger.
+    keras_tuner_config.DEBUG = False
+    project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
+    remaining = cfg.trials - finished_count(study)
+
+    def make_tuner() -> LedgerTuner:
+        return LedgerTuner(
+            study=study,
+            cfg=cfg,
+            source=source,
+            progress=progress,
+            streak=streak,
+            options=options,
+            oracle=_oracle(cfg, max_trials=remaining),
+            directory=str(project.parent),
+            project_name=project.name,
+            overwrite=False,
+        )
+
+    try:
+        tuner = make_tuner()
+    except (ValueError, KeyError, TypeError) as exc:  # its state file half-written by a crash
+        if not project.is_dir():
+            raise
+        broken = project.with_name(f"{project.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        project.rename(broken)
+        progress.message(
+            f"Keras Tuner's own state in {project} is unreadable "
+            f"({type(exc).__name__}: {str(exc)[:200]}); moved it to {broken} and "
+            "started its tuner afresh. The ledger's trials are unaffected."
+        )
+        tuner = make_tuner()
+    # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
+    # how many more to run, so its budget is topped up until the ledger is full or it stops.
+    while remaining > 0:
+        before = len(tuner.oracle.trials)
+        tuner.oracle.max_trials = before + remaining
+        try:
+            tuner.search(verbose=0)
+        except kt.errors.FatalError as exc:
+            if isinstance(exc.__cause__, FatalSearchError):
+                raise exc.__cause__ from None
+            raise
+        if len(tuner.oracle.trials) == before:  # the tuner has nothing left to try
+            progress.message(
+                f"Keras Tuner's {cfg.tuner} has no new configuration to try; "
+                f"stopping {remaining} trial(s) short of --trials {cfg.trials}"
+            )
+            break
+        remaining = cfg.trials - finished_count(study)

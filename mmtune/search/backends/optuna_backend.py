@@ -1,0 +1,163 @@
+"""Optuna's TPE sampler with a pruner fed every epoch's validation accuracy.
+
+Trials run through ``study.optimize``, which keeps a heartbeat on RDB storages:
+a killed worker's trial goes stale, is marked failed and retried by the next
+worker that starts (see :class:`mmtune.ledger.store.Ledger`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mmtune.data.trial_data import DataSource
+from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.ledger.evaluations import SKIPPED
+from mmtune.model.training import run_trial
+from mmtune.search.config import SearchConfig
+from mmtune.search.memory import MemoryWatch
+from mmtune.search.orphans import fail_orphaned_trials
+from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.model.training import TrainOptions
+    from mmtune.search.progress import SearchProgress
+
+__all__ = ["study_options", "make_pruner", "run"]
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    """``median``: stop a trial whose accuracy is below the median of earlier trials at
+    the same epoch, once 3 trials have completed (a new study's first trials are the seed's
+    network and its portfolio), from the first epoch on (steps are 1-based epochs; with
+    BatchNorm statistics recomputed before each validation, epoch-1 accuracy already says
+    what the network has learnt); ``hyperband``: successive halving brackets over
+    1..max_epochs; ``none``: never prune."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max_epochs, reduction_factor=3
+        )
+    return optuna.pruners.NopPruner()
+
+
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+    import warnings
+
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # group: conditional parameters (momentum only with sgd) get their own TPE groups.
+    # constant_liar: with several workers, running trials count as bad results so that
+    # workers do not all sample the same promising point.
+    sampler = optuna.samplers.TPESampler(
+        seed=cfg.seed + resumed_trials,
+        n_startup_trials=6,
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+    )
+    return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
+
+
+def run(
+    study: optuna.Study,
+    cfg: SearchConfig,
+    source: DataSource,
+    progress: SearchProgress,
+    streak: FailureStreak,
+    options: TrainOptions,
+) -> None:
+    """Optimize until the study holds ``cfg.trials`` completed or pruned trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    space = cfg.space
+    contexts: dict[int, TrialContext] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        ctx = contexts[trial.number] = TrialContext(
+            cfg, source, progress, trial, cfg.tuner, options
+        )
+        params = space.suggest_optuna(trial)
+        if _surplus(study, trial.number, cfg.trials):
+            reason = "surplus: the study had its trials when this worker started this one"
+            ctx.pruned(reason, skipped=True)
+            raise optuna.TrialPruned(reason)
+
+        def report(epoch: int, logs: dict[str, float]) -> None:
+            ctx.report(epoch, logs)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+        try:
+            with failing_as_trial_error():
+                split = trial_split(source, space, params)
+                result = run_trial(
+                    space.model, params, split, **{**ctx.train_kwargs(params), "report": report}
+                )
+        except optuna.TrialPruned:
+            ctx.pruned()
+            raise
+        except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
+            ctx.pruned(str(exc), skipped=True)
+            raise optuna.TrialPruned(str(exc)) from exc
+        except TrialFailed as exc:
+            ctx.failed(str(exc))
+            raise
+        except KeyboardInterrupt:
+            ctx.failed("interrupted (Ctrl-C)")
+            raise
+        ctx.finished(result)
+        return result.best_val_accuracy
+
+    def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        ctx = contexts.pop(frozen.number, None)
+        best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
+        reason = frozen.user_attrs.get("fail_reason") or ""
+        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
+        state = "SKIPPED" if frozen.user_attrs.get(SKIPPED) else frozen.state.name
+        progress.trial_done(frozen.number, state, best, epochs, duration, note=(note or "")[:120])
+        streak.update(state, note or reason)
+
+    # One trial per optimize call, each after a look at the study: several workers share it,
+    # and --trials counts the study's completed or pruned trials, not this process's.
+    memory = MemoryWatch(cfg.recycle_mb)
+    while _should_start_another(study, cfg.trials):
+        study.optimize(
+            objective,
+            n_trials=1,
+            catch=(TrialFailed,),
+            callbacks=[after_trial],
+            gc_after_trial=True,
+        )
+        if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
+            memory.after_trial()
+
+
+def _should_start_another(study: optuna.Study, target: int) -> bool:
+    """True while counted (completed or pruned) + running trials fall short of ``target``."""
+    import optuna
+
+    optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
+    fail_orphaned_trials(study)  # ... at once when that worker ran on this machine
+    return _taken(study.get_trials(deepcopy=False)) < target
+
+
+def _taken(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Places of --trials taken: counted trials and search trials still running."""
+    from mmtune.ledger.evaluations import counts_toward_trials, is_reevaluation
+
+    running = sum(t.state.name == "RUNNING" and not is_reevaluation(t) for t in trials)
+    return sum(counts_toward_trials(t) for t in trials) + running
+
+
+def _surplus(study: optuna.Study, number: int, target: int) -> bool:
+    """True when the places were all taken by earlier trials as this one started: several
+    workers that looked at the study at the same moment each started one."""
+    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+    return _taken(earlier) >= target

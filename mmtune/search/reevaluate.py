@@ -1,0 +1,161 @@
+"""Rank by what repeats: a search's finalists are trained again with other seeds.
+
+One short trial of this network family can swing by tens of points between
+seeds; the best of many single runs is then mostly the luckiest. Before a
+search names its best, the top ``finalists`` configurations by mean are each
+brought to ``repeats`` evaluations (the search trial counts as the first), and
+the ranking is taken again, until the top ``finalists`` all have their
+evaluations (racing: a finalist whose mean falls lets the next configuration
+in). Each evaluation is a ledger trial of its own, marked ``evaluates`` (see
+:mod:`mmtune.ledger.evaluations`); they do not count toward ``--trials``.
+
+A re-evaluation trains exactly like a search trial (same epochs, patience and
+trainer), only with another seed, and is never pruned. One that fails (a NaN
+loss with this seed) is recorded as failed and counts as an accuracy of 0 in
+its configuration's mean: a configuration that diverges on some seeds is not
+one to ship.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions
+    from mmtune.search.config import SearchConfig
+    from mmtune.search.progress import SearchProgress
+
+__all__ = ["next_evaluation", "reevaluate_finalists", "evaluation_seed"]
+
+
+def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
+    """The seed of a configuration's ``index``-th evaluation (0: the search trial's own,
+    ``base_seed + trial_number``)."""
+    return base_seed + trial_number + 1000 * index
+
+
+def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Configuration | None:
+    """The finalist that most needs another evaluation, or None when the top ``finalists``
+    completed configurations (by mean) all have ``repeats``."""
+    max_epochs = study.user_attrs.get("max_epochs")
+    ranked = [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
+    short = [c for c in ranked[:finalists] if c.n < repeats]
+    return short[0] if short else None
+
+
+def reevaluate_finalists(
+    study: optuna.Study,
+    cfg: SearchConfig,
+    source: DataSource,
+    progress: SearchProgress,
+    options: TrainOptions,
+) -> int:
+    """Evaluate finalists until the ranking's top ``cfg.finalists`` have ``cfg.repeats``
+    evaluations each; returns the evaluations run. The number run is bounded (twice the
+    plain need), so a ranking that keeps changing cannot go on for ever."""
+    if cfg.finalists < 1 or cfg.repeats < 2:
+        return 0
+    limit = 2 * cfg.finalists * (cfg.repeats - 1)
+    ran = 0
+    while ran < limit:
+        config = next_evaluation(study, cfg.finalists, cfg.repeats)
+        if config is None:
+            break
+        _evaluate(study, cfg, source, progress, options, config)
+        ran += 1
+    return ran
+
+
+def _evaluate(
+    study: optuna.Study,
+    cfg: SearchConfig,
+    source: DataSource,
+    progress: SearchProgress,
+    options: TrainOptions,
+    config: Configuration,
+) -> None:
+    """Train ``config`` once more with the next seed and add the result to the ledger."""
+    import optuna
+
+    from mmtune.model.training import run_trial
+    from mmtune.search.trial import trial_split
+
+    index = config.n
+    seed = evaluation_seed(cfg.seed, config.number, index)
+    params = dict(config.trial.params)
+    progress.message(
+        f"re-evaluating trial {config.number} with seed {seed} (evaluation "
+        f"{index + 1} of {cfg.repeats}; mean so far {config.mean:.4f})"
+    )
+    curves: dict[str, list[float]] = {}
+
+    def report(epoch: int, logs: dict[str, float]) -> None:
+        for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
+            if key in logs:
+                curves.setdefault(key, []).append(float(logs[key]))
+        progress.epoch_done(epoch, logs.get("val_accuracy"))
+
+    started = time.perf_counter()
+    attrs: dict[str, Any] = {
+        EVALUATES: config.number,
+        "seed": seed,
+        "tuner": "re-evaluation",
+        "data_hash": _data_hash(study),
+        "val_rows": config.val_rows,
+    }
+    split = trial_split(source, cfg.space, params)
+    try:
+        result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
+    except (TrialFailed, ModelTooLarge) as exc:
+        attrs.update(
+            fail_reason=str(exc)[:2000],
+            epochs=len(curves.get("loss", [])),
+            duration_s=round(time.perf_counter() - started, 3),
+            **{f"{k}_curve": v for k, v in curves.items()},
+        )
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.FAIL,
+                params=params,
+                distributions=config.trial.distributions,
+                user_attrs=attrs,
+            )
+        )
+        progress.message(f"re-evaluation of trial {config.number} failed: {str(exc)[:200]}")
+        return
+    attrs.update(
+        best_epoch=result.best_epoch,
+        best_val_accuracy=result.best_val_accuracy,
+        val_loss=result.val_loss,
+        epochs=result.epochs,
+        duration_s=round(result.duration_s, 3),
+        params_count=result.params_count,
+        **{f"{k}_curve": v for k, v in curves.items()},
+    )
+    intermediate = {i + 1: v for i, v in enumerate(curves.get("val_accuracy", []))}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE,
+            value=result.best_val_accuracy,
+            params=params,
+            distributions=config.trial.distributions,
+            user_attrs=attrs,
+            intermediate_values=intermediate,
+        )
+    )
+    progress.message(
+        f"re-evaluation of trial {config.number}: {result.best_val_accuracy:.4f} "
+        f"at epoch {result.best_epoch} ({time.perf_counter() - started:.0f}s)"
+    )
+
+
+def _data_hash(study: optuna.Study) -> str | None:
+    value = study.user_attrs.get("data_hash")
+    return str(value) if value is not None else None

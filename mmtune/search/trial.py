@@ -1,0 +1,196 @@
+"""One trial's bookkeeping, shared by every backend: ledger records, progress, timing, the
+data at the trial's resolution, and the rules that turn errors into failed trials.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.ledger.evaluations import SKIPPED
+from mmtune.ledger.store import record_epoch, record_result
+from mmtune.search.orphans import OWNER, owner_of_this_process
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mmtune.data.trial_data import DataSource, SplitData
+    from mmtune.model.training import TrainOptions, TrialResult
+    from mmtune.search.config import SearchConfig
+    from mmtune.search.progress import SearchProgress
+    from mmtune.search.spaces import Space
+
+__all__ = [
+    "FailureStreak",
+    "TrialContext",
+    "default_resolution",
+    "failing_as_trial_error",
+    "source_hash",
+    "trial_split",
+]
+
+
+class FailureStreak:
+    """Stops the search after ``limit`` failed trials in a row, or after ``skip_limit``
+    configurations in a row refused before training (the space's samples do not fit the
+    budgets); counts the refused ones."""
+
+    def __init__(self, limit: int, skip_limit: int = 20) -> None:
+        self.limit = limit
+        self.skip_limit = skip_limit
+        self.count = 0
+        self.skipped_in_a_row = 0
+        self.skipped = 0
+        self.last_reason = ""
+
+    def update(self, state: str, reason: str = "") -> None:
+        if state == "SKIPPED":
+            self.skipped += 1
+            self.skipped_in_a_row += 1
+            if self.skip_limit and self.skipped_in_a_row >= self.skip_limit:
+                raise FatalSearchError(
+                    f"{self.skipped_in_a_row} configurations in a row were refused before "
+                    f"training ({reason}); the search stops. Raise --max-params / --max-cost "
+                    "(0: no limit) or narrow the space's ranges."
+                )
+            return
+        self.skipped_in_a_row = 0
+        if state != "FAIL":
+            self.count = 0
+            return
+        self.count += 1
+        self.last_reason = reason
+        if self.limit and self.count >= self.limit:
+            raise FatalSearchError(
+                f"{self.count} trials failed in a row; the search stops. Last failure: "
+                f"{self.last_reason or 'unknown'}. See `mmtune results --trial N` for each "
+                "failed trial's reason."
+            )
+
+
+class TrialContext:
+    """One trial's bookkeeping, shared by every backend: ledger records, progress, timing."""
+
+    def __init__(
+        self,
+        cfg: SearchConfig,
+        source: DataSource,
+        progress: SearchProgress,
+        trial: optuna.Trial,
+        tuner: str,
+        options: TrainOptions,
+    ) -> None:
+        self.cfg = cfg
+        self.options = options
+        self.source = source
+        self.progress = progress
+        self.trial = trial
+        self.started = time.perf_counter()
+        self._start_clean(trial)
+        trial.set_user_attr("tuner", tuner)
+        trial.set_user_attr(OWNER, owner_of_this_process())
+        trial.set_user_attr("data_hash", source_hash(source, cfg))
+        trial.set_user_attr("data_path", str(source.data_dir))
+        trial.set_user_attr("val_rows", int(len(source.get(default_resolution(cfg.space)).val_idx)))
+        progress.trial_started(trial.number)
+
+    @staticmethod
+    def _start_clean(trial: optuna.Trial) -> None:
+        """A retried trial arrives with the killed one's records: keep only where it came from."""
+        frozen = next(
+            (t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number), None
+        )
+        if frozen is None:
+            return
+        retry_of = frozen.system_attrs.get("failed_trial")
+        if retry_of is not None:
+            trial.set_user_attr("retry_of", int(retry_of))
+            for key in frozen.user_attrs:
+                if key != "retry_of":
+                    trial.set_user_attr(key, None)
+
+    def report(self, epoch: int, logs: dict[str, float]) -> None:
+        record_epoch(self.trial, epoch, logs)
+        self.progress.epoch_done(epoch, logs.get("val_accuracy"))
+
+    def on_model(self, model: Any) -> None:
+        self.trial.set_user_attr("params_count", int(model.count_params()))
+
+    def tensorboard_callbacks(self, params: dict[str, Any]) -> list[Any]:
+        if not self.cfg.tensorboard:
+            return []
+        from mmtune.search.tensorboard_runs import trial_callbacks
+
+        runs = self.cfg.results_dir / self.cfg.study_name / "tensorboard"
+        return trial_callbacks(runs / f"trial_{self.trial.number:04d}", params)
+
+    def train_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The ``train_model`` arguments every backend passes for this trial: the search's
+        options, this trial's seed (recorded), and its hooks."""
+        from mmtune.search.reevaluate import evaluation_seed
+
+        seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
+        self.trial.set_user_attr("seed", seed)
+        return dict(
+            options=self.options,
+            seed=seed,
+            report=self.report,
+            on_model=self.on_model,
+            callbacks=self.tensorboard_callbacks(params),
+        )
+
+    def finished(self, result: TrialResult) -> None:
+        record_result(self.trial, result)
+
+    def failed(self, reason: str) -> None:
+        self.trial.set_user_attr("fail_reason", reason[:2000])
+        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+
+    def pruned(self, reason: str = "", skipped: bool = False) -> None:
+        """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
+        if reason:
+            self.trial.set_user_attr("prune_reason", reason[:2000])
+        if skipped:
+            self.trial.set_user_attr(SKIPPED, True)
+        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+
+    def summary(self) -> tuple[float | None, int, float]:
+        attrs = self.trial.user_attrs
+        curve = attrs.get("val_accuracy_curve") or []
+        best = max(curve) if curve else None
+        return best, int(attrs.get("epochs") or len(curve)), time.perf_counter() - self.started
+
+
+def source_hash(source: DataSource, cfg: SearchConfig) -> str:
+    """The data's content hash (the same at every resolution)."""
+    return source.get(default_resolution(cfg.space)).data.data_hash
+
+
+def default_resolution(space: Space) -> int:
+    """The resolution of the space's default configuration (the seed's when it has none)."""
+    from mmtune.model.networks import SEED_RESOLUTION
+
+    return int(space.defaults().get("resolution", SEED_RESOLUTION))
+
+
+def trial_split(source: DataSource, space: Space, params: dict[str, Any]) -> SplitData:
+    """The data at the resolution a trial's parameters ask for."""
+    return source.get(int(params.get("resolution", default_resolution(space))))
+
+
+@contextmanager
+def failing_as_trial_error() -> Iterator[None]:
+    """Turn a crash inside a trial into :class:`TrialFailed`; data and fatal errors pass."""
+    import optuna
+
+    try:
+        yield
+    except (TrialFailed, optuna.TrialPruned, DataError, FatalSearchError, KeyboardInterrupt):
+        raise
+    except MmtuneError as exc:  # impossible parameters, e.g. too many blocks for the resolution
+        raise TrialFailed(str(exc)) from exc
+    except Exception as exc:
+        raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
