@@ -434,7 +434,8 @@ def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
 
     import keras
 
-    from mmtune.model.networks import InputSpec, build_model
+    from mmtune.data.trial_data import InputSpec
+    from mmtune.model.networks import build_model
     from mmtune.tf_setup import set_precision
 
     try:

@@ -27,7 +27,7 @@ def list_spaces(args: argparse.Namespace) -> int:
 
 def _range(p: Param) -> str:
     if p.type in ("choice", "bool"):
-        return ", ".join(str(v) for v in p.choices)
+        return ", ".join(str(v) for v in p.options)
     text = f"{p.low:g} .. {p.high:g}"
     return f"{text} step {p.step:g}" if p.step is not None else text
 
@@ -90,7 +90,8 @@ def show(args: argparse.Namespace) -> int:
     print(parameter_table(space))
     print()
 
-    from mmtune.model.networks import SEED_PARAMS, SEED_RESOLUTION, InputSpec, build_model
+    from mmtune.data.trial_data import InputSpec
+    from mmtune.model.networks import SEED_PARAMS, SEED_RESOLUTION, build_model
 
     defaults = space.defaults()
     seed_resolution = SEED_PARAMS[space.model].get("resolution", SEED_RESOLUTION)

@@ -32,6 +32,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,6 +187,7 @@ def read_tables(data_dir: str | os.PathLike[str]) -> Tables:
     if errors:
         raise DataError(problems, str(data_dir))
     assert train_mfcc is not None and test_mfcc is not None and labels is not None
+    assert train_cols is not None
     return Tables(
         data_dir=data_dir,
         spec=DataSpec(mfcc_columns=tuple(train_cols), class_names=class_names),
@@ -425,21 +427,21 @@ def _class_names(data_dir: Path, labels: np.ndarray, problems: list[Problem]) ->
             )
     else:
         if valid.size and int(valid.max()) + 1 > len(labels):
-            row = int(np.argmax(labels))
+            largest = int(np.argmax(labels))
             problems.append(
                 Problem(
                     TRAIN_CSV,
                     f"Expected class indices 0..C-1 with C at most the {len(labels):,} "
-                    f"labelled rows (every class needs rows). Received: {labels[row]}, which would "
-                    f"make {labels[row] + 1:,} classes; number the classes from 0 without gaps, or "
-                    f"name them in {CLASS_NAMES_FILE}",
-                    row=row,
+                    f"labelled rows (every class needs rows). Received: {labels[largest]}, which "
+                    f"would make {labels[largest] + 1:,} classes; number the classes from 0 "
+                    f"without gaps, or name them in {CLASS_NAMES_FILE}",
+                    row=largest,
                     column=CLASS,
                 )
             )
             return ()
         names = tuple(str(i) for i in range(int(valid.max()) + 1)) if valid.size else ()
-    counts = np.bincount(valid[valid < len(names)], minlength=len(names)) if names else []
+    counts: Any = np.bincount(valid[valid < len(names)], minlength=len(names)) if names else []
     for index, count in enumerate(counts):
         if count == 0:
             problems.append(

@@ -178,13 +178,14 @@ def _texture(rng: Rng, size: int, cells: int, amount: float) -> np.ndarray:
     """Smooth value noise in [-amount, amount], shape (size, size, 1)."""
     small = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
     img = Image.fromarray(((small + 1) * 127.5).astype(np.uint8)).resize(
-        (size, size), Image.BICUBIC
+        (size, size), Image.Resampling.BICUBIC
     )
     return (np.asarray(img, np.float32)[..., None] / 127.5 - 1) * amount
 
 
 def _jitter(rng: Rng, rgb: tuple[int, int, int], spread: int = 18) -> tuple[int, int, int]:
-    return tuple(int(np.clip(c + rng.integers(-spread, spread + 1), 0, 255)) for c in rgb)
+    r, g, b = (int(np.clip(c + rng.integers(-spread, spread + 1), 0, 255)) for c in rgb)
+    return r, g, b
 
 
 def _bands(
@@ -416,9 +417,9 @@ def _frame(scenes: _Scenes, label: int, video: int, rng: Rng, d: Difficulty) -> 
     cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
     ox, oy = s / 2, s / 2
     coeffs = (cos, -sin, cx - cos * ox + sin * oy, sin, cos, cy - sin * ox - cos * oy)
-    img = img.transform((s, s), Image.AFFINE, coeffs, resample=Image.BILINEAR)
+    img = img.transform((s, s), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR)
     # Light: brightness, contrast, a slight tint; then sensor noise at half resolution.
-    arr = np.asarray(img, np.float32)
+    arr: np.ndarray = np.asarray(img, np.float32)
     contrast = 1.0 + rng.uniform(-0.2, 0.2) * min(d.light, 4.0)
     arr = (
         (arr - 128) * contrast
@@ -505,7 +506,7 @@ def _sound_cue(label: int, rng: Rng) -> np.ndarray:
             s = start + rng.uniform(0, 0.45)
             x += _tone(rng.uniform(250, 600) * (1 + np.clip((t - s) / 0.03, 0, 1)), s, 0.03, 0.003)
     elif label == 1:  # CITY: a car horn
-        x = sum(_tone(420.0 * k, start, 0.45) / k for k in range(1, 4))
+        x = np.sum([_tone(420.0 * k, start, 0.45) / k for k in range(1, 4)], axis=0)
     elif label == 7:  # GROCERY-STORE: scanner beeps
         for k in range(int(rng.integers(2, 4))):
             x += _tone(2400.0, start + k * 0.15, 0.1, 0.003)
@@ -772,20 +773,22 @@ def ensure_demo() -> Path:
     reused.
     """
     out = demo_data_dir()
-    sizes = dict(
-        n_train=DEFAULT_TRAIN,
-        n_test=DEFAULT_TEST,
-        seed=0,
-        image_size=DEFAULT_IMAGE_SIZE,
-        n_mfcc=DEFAULT_MFCC,
-    )
-    expected = _marker_text(**sizes)
+    expected = _marker_text(DEFAULT_TRAIN, DEFAULT_TEST, 0, DEFAULT_IMAGE_SIZE, DEFAULT_MFCC)
     marker = out / MARKER
     if marker.is_file() and marker.read_text() == expected:
         return out
     print(f"mmtune: making the synthetic demo data set in {out} (first use)", file=sys.stderr)
     try:
-        return write_demo(out, **sizes, progress=sys.stderr.isatty(), overwrite=True)
+        return write_demo(
+            out,
+            DEFAULT_TRAIN,
+            DEFAULT_TEST,
+            0,
+            DEFAULT_IMAGE_SIZE,
+            DEFAULT_MFCC,
+            progress=sys.stderr.isatty(),
+            overwrite=True,
+        )
     except OSError:
         # Another process may have made it at the same moment: use theirs.
         if marker.is_file() and marker.read_text() == expected:

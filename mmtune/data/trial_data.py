@@ -15,15 +15,58 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mmtune.errors import MmtuneError
+
 if TYPE_CHECKING:
     from mmtune.data.cache import CachedData
     from mmtune.errors import Problem
-    from mmtune.model.networks import InputSpec
 
-__all__ = ["DataSource", "SplitData", "SPLIT_SEED", "VAL_FRACTION", "split_problems"]
+__all__ = ["DataSource", "InputSpec", "SplitData", "SPLIT_SEED", "VAL_FRACTION", "split_problems"]
 
 SPLIT_SEED = 42  # the seed notebook's train_test_split(random_state=42)
 VAL_FRACTION = 0.2  # the seed's 80/20
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The data's shapes, and the audio statistics of the training part.
+
+    ``resolution``: picture side of the cache (pictures are R x R x 3 uint8);
+    ``n_mfcc``: audio coefficients per row (K); ``n_classes``: C.
+    ``audio_mean``/``audio_std``: per-coefficient statistics; ``None`` builds
+    the model without a ``Standardize`` layer.
+    """
+
+    resolution: int
+    n_mfcc: int
+    n_classes: int
+    audio_mean: tuple[float, ...] | None = None
+    audio_std: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("resolution", "n_mfcc", "n_classes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MmtuneError(f"Expected a positive integer. Received: {name}={value!r}")
+        if self.n_classes < 2:
+            raise MmtuneError(f"Expected at least 2 classes. Received: n_classes={self.n_classes}")
+        if (self.audio_mean is None) != (self.audio_std is None):
+            raise MmtuneError("Expected both audio_mean and audio_std, or neither.")
+        if self.audio_mean is not None and self.audio_std is not None:
+            mean = tuple(float(v) for v in self.audio_mean)
+            std = tuple(float(v) for v in self.audio_std)
+            object.__setattr__(self, "audio_mean", mean)
+            object.__setattr__(self, "audio_std", std)
+            if len(mean) != self.n_mfcc or len(std) != self.n_mfcc:
+                raise MmtuneError(
+                    f"Expected audio statistics of length n_mfcc={self.n_mfcc}. Received: "
+                    f"len(audio_mean)={len(mean)}, len(audio_std)={len(std)}"
+                )
+
+    @classmethod
+    def seed(cls) -> InputSpec:
+        """The seed data set's shapes: 64x64 cached pictures, 104 MFCCs, 9 classes."""
+        return cls(resolution=64, n_mfcc=104, n_classes=9)
 
 
 @dataclass
@@ -37,7 +80,6 @@ class SplitData:
     def input_spec(self, full: bool = False) -> InputSpec:
         """Shapes and audio statistics (from the training part, or all labelled rows if full)."""
         from mmtune.data.pipeline import fit_audio_stats
-        from mmtune.model.networks import InputSpec
 
         rows = np.arange(len(self.data.train_labels)) if full else self.train_idx
         stats = fit_audio_stats(self.data.train_mfcc[rows])

@@ -24,10 +24,10 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mmtune.data.trial_data import InputSpec
 from mmtune.errors import MmtuneError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,46 +86,6 @@ SEED_PARAMS: dict[str, dict[str, Any]] = {
 OPTIONAL_PARAMS: dict[str, Any] = {"momentum": 0.0}
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "nadam")
-
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """The data's shapes, and the audio statistics of the training part.
-
-    ``resolution``: picture side of the cache (pictures are R x R x 3 uint8);
-    ``n_mfcc``: audio coefficients per row (K); ``n_classes``: C.
-    ``audio_mean``/``audio_std``: per-coefficient statistics; ``None`` builds
-    the model without a ``Standardize`` layer.
-    """
-
-    resolution: int
-    n_mfcc: int
-    n_classes: int
-    audio_mean: tuple[float, ...] | None = None
-    audio_std: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        for field in ("resolution", "n_mfcc", "n_classes"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MmtuneError(f"Expected a positive integer. Received: {field}={value!r}")
-        if self.n_classes < 2:
-            raise MmtuneError(f"Expected at least 2 classes. Received: n_classes={self.n_classes}")
-        if (self.audio_mean is None) != (self.audio_std is None):
-            raise MmtuneError("Expected both audio_mean and audio_std, or neither.")
-        if self.audio_mean is not None:
-            object.__setattr__(self, "audio_mean", tuple(float(v) for v in self.audio_mean))
-            object.__setattr__(self, "audio_std", tuple(float(v) for v in self.audio_std))
-            if len(self.audio_mean) != self.n_mfcc or len(self.audio_std) != self.n_mfcc:
-                raise MmtuneError(
-                    f"Expected audio statistics of length n_mfcc={self.n_mfcc}. Received: "
-                    f"len(audio_mean)={len(self.audio_mean)}, len(audio_std)={len(self.audio_std)}"
-                )
-
-    @classmethod
-    def seed(cls) -> InputSpec:
-        """The seed data set's shapes: 64x64 cached pictures, 104 MFCCs, 9 classes."""
-        return cls(resolution=64, n_mfcc=104, n_classes=9)
 
 
 def _resolve(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> dict[str, Any]:
@@ -225,7 +185,7 @@ def _audio_input(spec: InputSpec):
 
     audio_input = keras.Input(shape=(spec.n_mfcc,), dtype="float32", name="audio")
     x = audio_input
-    if spec.audio_mean is not None:
+    if spec.audio_mean is not None and spec.audio_std is not None:
         x = Standardize(spec.audio_mean, spec.audio_std, name="standardize")(x)
     return audio_input, x
 

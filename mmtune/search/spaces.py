@@ -162,6 +162,20 @@ class Param:
             parent in values and _is_among(values[parent], allowed) for parent, allowed in self.when
         )
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of an ``int`` or ``float`` parameter."""
+        if self.low is None or self.high is None:
+            raise SpaceError(f"{self.name} is a {self.type} parameter: it has no range")
+        return self.low, self.high
+
+    @property
+    def options(self) -> tuple[Scalar, ...]:
+        """The values of a ``choice`` or ``bool`` parameter."""
+        if self.choices is None:
+            raise SpaceError(f"{self.name} is a {self.type} parameter: it has no choices")
+        return self.choices
+
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is one this parameter can take."""
         if self.choices is not None:
@@ -170,7 +184,8 @@ class Param:
             return False
         if self.type == "int" and not isinstance(value, int):
             return False
-        return self.low - 1e-9 <= value <= self.high + 1e-9
+        low, high = self.bounds
+        return low - 1e-9 <= value <= high + 1e-9
 
 
 def _is_among(value: Any, allowed: tuple[Scalar, ...]) -> bool:
@@ -226,12 +241,16 @@ class Space:
         for p in self.parameters:
             if not p.is_active(values):
                 continue
+            low, high = p.bounds if p.choices is None else (0.0, 0.0)
+            value: Any
             if p.type == "int":
-                value = trial.suggest_int(p.name, p.low, p.high, step=p.step or 1, log=p.log)
+                value = trial.suggest_int(
+                    p.name, int(low), int(high), step=int(p.step or 1), log=p.log
+                )
             elif p.type == "float":
-                value = trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
+                value = trial.suggest_float(p.name, low, high, step=p.step, log=p.log)
             else:
-                value = trial.suggest_categorical(p.name, list(p.choices))
+                value = trial.suggest_categorical(p.name, list(p.options))
             values[p.name] = _plain(p, value)
         return values
 
@@ -270,11 +289,13 @@ class Space:
         for name in names:
             p = self.param(name)
             if p.type == "int":
-                out[name] = d.IntDistribution(p.low, p.high, log=p.log, step=p.step or 1)
+                low, high = p.bounds
+                out[name] = d.IntDistribution(int(low), int(high), log=p.log, step=int(p.step or 1))
             elif p.type == "float":
-                out[name] = d.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+                low, high = p.bounds
+                out[name] = d.FloatDistribution(low, high, log=p.log, step=p.step)
             else:
-                out[name] = d.CategoricalDistribution(list(p.choices))
+                out[name] = d.CategoricalDistribution(list(p.options))
         return out
 
     def _condition_chain(self, p: Param) -> list[tuple[str, tuple[Scalar, ...]]]:
@@ -306,7 +327,7 @@ def _declare_keras_tuner(hp: Any, p: Param) -> Any:
         )
     if p.type == "bool":
         return hp.Boolean(p.name, default=p.default)
-    return hp.Choice(p.name, list(p.values), default=p.default)
+    return hp.Choice(p.name, list(p.options), default=p.default)
 
 
 def _plain(p: Param, value: Any) -> Any:
@@ -317,7 +338,7 @@ def _plain(p: Param, value: Any) -> Any:
         return float(value)
     if p.type == "bool":
         return bool(value)
-    for choice in p.values:  # numpy scalars and the like become the file's own value
+    for choice in p.options:  # numpy scalars and the like become the file's own value
         if choice == value:
             return choice
     return value
@@ -607,7 +628,7 @@ def _check_bounds(p: Param, path: Path, key: str) -> None:
             f"({bound.describe()}). Received: type={p.type}",
         )
     if p.type == "choice":
-        for value in p.values:
+        for value in p.options:
             if not bound.allows(value):
                 raise _fail(
                     path,
@@ -756,7 +777,7 @@ def _parse_when(
         for value in allowed:
             if not earlier[parent].contains(value):
                 expected = (
-                    list(earlier[parent].choices)
+                    list(earlier[parent].options)
                     if earlier[parent].choices is not None
                     else f"a value between {earlier[parent].low} and {earlier[parent].high}"
                 )

@@ -63,8 +63,11 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
             "or run one worker at a time on SQLite."
         )
     prepare_search(cfg)  # data check and cache build once; the study exists before workers race
+    shown_storage = redact_url(cfg.storage or "")
     print(
-        f"starting {cfg.workers} workers on {redact_url(cfg.storage)}", file=sys.stderr, flush=True
+        f"starting {cfg.workers} workers on {shown_storage}",
+        file=sys.stderr,
+        flush=True,
     )
     # Each worker in a session of its own: a terminal's Ctrl-C reaches the parent alone, which
     # passes it on once (workers in the terminal's process group got it twice).
@@ -89,7 +92,7 @@ def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
         )
         return failed[0]
     print(
-        f"all {cfg.workers} workers finished; `mmtune results --storage {redact_url(cfg.storage)}`",
+        f"all {cfg.workers} workers finished; `mmtune results --storage {shown_storage}`",
         file=sys.stderr,
     )
     return 0

@@ -47,5 +47,5 @@ class Backend(Protocol):
 def backend_for(tuner: str) -> Backend:
     """The backend module of ``tuner`` (imported only when a search runs)."""
     name = "optuna_backend" if tuner in OPTUNA_TUNERS else "keras_tuner_backend"
-    module: Backend = importlib.import_module(f"mmtune.search.backends.{name}")  # type: ignore[assignment]
+    module: Backend = importlib.import_module(f"mmtune.search.backends.{name}")
     return module
