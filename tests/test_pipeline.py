@@ -109,3 +109,24 @@ def test_training_shuffle_is_seeded_and_reshuffled_each_epoch():
     assert first != list(range(40)) and first != second
     again = make_dataset(None, mfcc, labels, inputs=("audio",), batch_size=16, shuffle=True, seed=3)
     assert epoch(again) == first
+
+
+def test_a_source_holds_one_resolution_and_its_tensors_once(tmp_path):
+    """Memory: trials at another resolution evict the last one; every trial at one resolution
+    shares one TensorFlow copy of the data, and its datasets gather rows from it."""
+    from mmtune.data.pipeline import rows_dataset
+
+    source = DataSource(write_dataset(tmp_path, n_train=30, n_test=6))
+    small = source.get(8)
+    assert small.tensors() is small.tensors()
+    digest, val_rows = source.data_hash, source.val_rows
+    assert len(digest) == 64 and val_rows == len(small.val_idx)
+    big = source.get(16)
+    assert list(source._loaded) == [16] and source.data_hash == digest
+    rows = big.val_idx[:3]
+    ((features, labels),) = _rows(
+        rows_dataset(big.tensors(), rows, inputs=("image", "audio"), batch_size=8)
+    )
+    np.testing.assert_array_equal(features["image"], big.data.train_images[rows])
+    np.testing.assert_array_equal(features["audio"], big.data.train_mfcc[rows])
+    np.testing.assert_array_equal(labels, big.data.train_labels[rows])

@@ -6,55 +6,62 @@ each step's batch is gathered there by row index: only the indices and
 labels (a few bytes a row) cross from the host each step. Training runs a
 wrapper model ``rows -> gather -> model`` that shares the model's layers and
 weights, so the model itself is trained, saved and used as with the pipeline.
+
+TensorFlow and Keras are imported at import time: this module is imported only for
+``--feed device``.
 """
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (TensorFlow is imported quietly first)
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["device_trainer", "index_dataset", "training_device"]
+from mmtune.tf_setup import import_tensorflow
+
+tf = import_tensorflow()
+
+import keras
+
+__all__ = ["RowGather", "device_trainer", "index_dataset", "training_device"]
 
 
 def training_device() -> str:
     """``/GPU:0`` when TensorFlow sees a GPU, else ``/CPU:0``."""
-    import tensorflow as tf
-
     return "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
 
 
-def device_trainer(
-    model: Any, images: np.ndarray, mfcc: np.ndarray, inputs: tuple[str, ...]
-) -> Any:
-    """A model taking row indices: gathers ``images``/``mfcc`` rows on the device, then
-    ``model``."""
-    import keras
-    import tensorflow as tf
+class RowGather(keras.layers.Layer):
+    """Rows of device-resident tensors, by index (no weights)."""
 
-    with tf.device(training_device()):
-        tensors = {}
-        if "image" in inputs:
-            tensors["image"] = tf.constant(images)
-        if "audio" in inputs:
-            tensors["audio"] = tf.constant(mfcc)
+    def __init__(self, tensors: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tensors = tensors
 
-    class RowGather(keras.layers.Layer):
-        """Rows of the device-resident tensors, by index (no weights)."""
+    def call(self, rows: Any) -> dict[str, Any]:
+        return {name: tf.gather(tensor, rows) for name, tensor in self.tensors.items()}
 
-        def call(self, rows: Any) -> dict[str, Any]:
-            return {name: tf.gather(tensor, rows) for name, tensor in tensors.items()}
 
+def device_trainer(model: Any, tensors: Mapping[str, Any], inputs: tuple[str, ...]) -> Any:
+    """A model taking row indices: gathers the rows of ``tensors`` (a split's, see
+    :meth:`mmtune.data.trial_data.SplitData.tensors`) on the device, then ``model``."""
+    device = training_device()
+    if device == "/CPU:0":  # the split's tensors are already there: no copy
+        on_device = {name: tensors[name] for name in inputs}
+    else:
+        with tf.device(device):
+            on_device = {name: tf.identity(tensors[name]) for name in inputs}
     rows = keras.Input(shape=(), dtype="int32", name="rows")
-    return keras.Model(rows, model(RowGather(name="row_gather")(rows)), name="device_fed")
+    gathered = RowGather(on_device, name="row_gather")(rows)
+    return keras.Model(rows, model(gathered), name="device_fed")
 
 
 def index_dataset(
     rows: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0
 ) -> Any:
     """``(row index, label)`` batches; reshuffled each epoch when ``shuffle``."""
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int32), labels.astype(np.int32)))
     if shuffle:
         ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)

@@ -13,9 +13,9 @@ prefetches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 
-__all__ = ["stratified_split", "AudioStats", "fit_audio_stats", "make_dataset", "INPUT_NAMES"]
+__all__ = [
+    "stratified_split",
+    "AudioStats",
+    "fit_audio_stats",
+    "make_dataset",
+    "rows_dataset",
+    "INPUT_NAMES",
+]
 
 INPUT_NAMES = ("image", "audio")
 _STD_FLOOR = 1e-6
@@ -136,19 +143,47 @@ def make_dataset(
     if len(set(lengths.values())) != 1:
         raise ValueError(f"Expected the same number of rows in every array. Received: {lengths}")
     n = next(iter(lengths.values()))
-
     tensors = {name: tf.constant(a) for name, a in arrays.items()}
-    label_tensor = tf.constant(labels) if labels is not None else None
+    if labels is not None:
+        tensors["label"] = tf.constant(labels)
+    return rows_dataset(
+        tensors,
+        np.arange(n),
+        inputs=inputs,
+        batch_size=int(batch_size),
+        shuffle=shuffle,
+        seed=seed,
+        with_labels=labels is not None,
+    )
+
+
+def rows_dataset(
+    tensors: Mapping[str, Any],
+    rows: np.ndarray,
+    *,
+    inputs: Sequence[str],
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    with_labels: bool = True,
+) -> tf.data.Dataset:
+    """Batches of ``rows`` gathered from ``tensors`` (``image``, ``audio``, ``label``) that
+    already live in TensorFlow's memory: a trial's training, validation and statistics parts
+    all read one copy of the data, none of their own (:meth:`SplitData.tensors`)."""
+    import tensorflow as tf
+
+    names = tuple(inputs)
+    label = tensors["label"] if with_labels else None
 
     def gather(index):
-        features = {name: tf.gather(t, index) for name, t in tensors.items()}
-        if label_tensor is None:
+        features = {name: tf.gather(tensors[name], index) for name in names}
+        if label is None:
             return features
-        return features, tf.gather(label_tensor, index)
+        return features, tf.gather(label, index)
 
-    ds = tf.data.Dataset.range(n)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(rows, dtype=np.int64))
     if shuffle:
-        ds = ds.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(int(batch_size), drop_remainder=False)
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -100,7 +100,7 @@ def train_model(
     tf = import_tensorflow()
     import keras
 
-    from mmtune.data.pipeline import make_dataset
+    from mmtune.data.pipeline import rows_dataset
     from mmtune.model.batchnorm import recompute_statistics
     from mmtune.model.callbacks import PreciseBatchNorm, ReportEpochs, StopWhenPerfect
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model, model_macs
@@ -142,21 +142,21 @@ def train_model(
             if not full
             else None
         )
-    else:
-        images, mfcc, labels = split.part("all" if full else "train")
-        train_ds = make_dataset(
-            images, mfcc, labels, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
+    else:  # rows gathered from the split's tensors: no copy of the data per trial
+        tensors = split.tensors()
+        train_rows = np.arange(len(split.data.train_labels)) if full else split.train_idx
+        train_ds = rows_dataset(
+            tensors, train_rows, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
         )
-        val_ds = None
-        if not full:
-            v_images, v_mfcc, v_labels = split.part("val")
-            val_ds = make_dataset(v_images, v_mfcc, v_labels, inputs=inputs, batch_size=256)
+        val_ds = (
+            None if full else rows_dataset(tensors, split.val_idx, inputs=inputs, batch_size=256)
+        )
     stats_ds = _statistics_batches(
         split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
     )
     trainer = model
     if feed == "device":
-        trainer = device_trainer(model, split.data.train_images, split.data.train_mfcc, inputs)
+        trainer = device_trainer(model, split.tensors(), inputs)
     compile_model(trainer, params, jit_compile=options.jit_compile)
     if initial_weights:
         model.load_weights(str(initial_weights))
@@ -208,7 +208,7 @@ def _statistics_batches(
 ) -> Any:
     """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
     batch statistics become BatchNorm's (:mod:`mmtune.model.batchnorm`)."""
-    from mmtune.data.pipeline import make_dataset
+    from mmtune.data.pipeline import rows_dataset
     from mmtune.model.batchnorm import STATISTICS_ROWS
 
     every = split.data
@@ -221,8 +221,8 @@ def _statistics_batches(
         from mmtune.data.device_feed import index_dataset
 
         return index_dataset(pick, every.train_labels[pick], batch_size=batch_size, shuffle=False)
-    return make_dataset(
-        every.train_images[pick], every.train_mfcc[pick], None, inputs=inputs, batch_size=batch_size
+    return rows_dataset(
+        split.tensors(), pick, inputs=inputs, batch_size=batch_size, with_labels=False
     )
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "TrialContext",
     "default_resolution",
     "failing_as_trial_error",
-    "source_hash",
     "trial_split",
 ]
 
@@ -92,9 +91,11 @@ class TrialContext:
         self._start_clean(trial)
         trial.set_user_attr("tuner", tuner)
         trial.set_user_attr(OWNER, owner_of_this_process())
-        trial.set_user_attr("data_hash", source_hash(source, cfg))
+        if not source.data_hash:  # the data check loads it first; a backend alone, here
+            source.get(default_resolution(cfg.space))
+        trial.set_user_attr("data_hash", source.data_hash)
         trial.set_user_attr("data_path", str(source.data_dir))
-        trial.set_user_attr("val_rows", int(len(source.get(default_resolution(cfg.space)).val_idx)))
+        trial.set_user_attr("val_rows", source.val_rows)
         progress.trial_started(trial.number)
 
     @staticmethod
@@ -162,11 +163,6 @@ class TrialContext:
         curve = attrs.get("val_accuracy_curve") or []
         best = max(curve) if curve else None
         return best, int(attrs.get("epochs") or len(curve)), time.perf_counter() - self.started
-
-
-def source_hash(source: DataSource, cfg: SearchConfig) -> str:
-    """The data's content hash (the same at every resolution)."""
-    return source.get(default_resolution(cfg.space)).data.data_hash
 
 
 def default_resolution(space: Space) -> int:
