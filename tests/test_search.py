@@ -550,3 +550,53 @@ def test_tensorboard_writes_one_run_per_trial_with_its_hparams(workdir, tmp_path
         assert events, f"no TensorBoard events in {run}"
         blob = b"".join(e.read_bytes() for e in events)
         assert b"_hparams_/session_start_info" in blob and b"learning_rate" in blob
+
+
+def test_a_continued_trial_starts_from_its_parents_weights_and_epoch(workdir, tmp_path):
+    """Hyperband's continuation: ``initial_weights`` are loaded before training and epochs
+    are numbered from ``initial_epoch``."""
+    import numpy as np
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, train_model
+
+    split = DataSource(workdir["data"]).get(16)
+    params = {
+        "conv_blocks": 1,
+        "base_filters": 4,
+        "dense_units": 8,
+        "audio_units_1": 8,
+        "audio_units_2": 4,
+        "resolution": 16,
+        "batch_size": 8,
+    }
+    parent = train_model("direct_mix", params, split, TrainOptions(epochs=1), seed=0)
+    weights = tmp_path / "parent.weights.h5"
+    parent.model.save_weights(str(weights))
+    loaded = train_model(
+        "direct_mix",
+        params,
+        split,
+        TrainOptions(epochs=1),
+        seed=5,
+        initial_epoch=1,
+        initial_weights=weights,
+    )
+    assert loaded.epochs == 1 and not loaded.curves.get("loss"), "no epoch left to train"
+    kernel = "image_dense"
+    np.testing.assert_array_equal(
+        loaded.model.get_layer(kernel).get_weights()[0],
+        parent.model.get_layer(kernel).get_weights()[0],
+    )
+    epochs_seen = []
+    child = train_model(
+        "direct_mix",
+        params,
+        split,
+        TrainOptions(epochs=3),
+        seed=5,
+        initial_epoch=1,
+        initial_weights=weights,
+        report=lambda epoch, logs: epochs_seen.append(epoch),
+    )
+    assert epochs_seen == [2, 3] and child.epochs == 3 and child.best_epoch in (2, 3)

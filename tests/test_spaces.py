@@ -94,8 +94,18 @@ def test_optuna_distributions_record_a_keras_tuner_trial():
         )
     )
     trial = study.ask()
-    space.suggest_optuna(trial)  # the same distributions: compatible in one study
-    assert set(space.optuna_distributions()) == set(space.names)
+    values = space.suggest_optuna(trial)  # sampled by Optuna from the recorded trial's space
+    recorded = study.trials[0].distributions
+    for name, dist in trial.distributions.items():
+        assert recorded.get(name, dist) == dist, f"{name}: one study, one distribution"
+    for name, dist in space.optuna_distributions().items():
+        p = space.param(name)
+        if p.choices is not None:
+            assert list(dist.choices) == list(p.choices), name
+        else:
+            assert (dist.low, dist.high, dist.log) == (p.low, p.high, p.log), name
+            assert dist.step == (p.step or (1 if p.type == "int" else None)), name
+    assert all(space.param(k).contains(v) for k, v in values.items())
 
 
 @pytest.mark.parametrize("name", NAMES)

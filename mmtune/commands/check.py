@@ -9,8 +9,9 @@ a later search starts from it.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from mmtune.commands.common import resolve_data_dir
 
 __all__ = ["check", "format_summary"]
 
@@ -21,16 +22,7 @@ def check(args: argparse.Namespace) -> int:
     """Run the check for the parsed ``data check`` arguments."""
     from mmtune.data.cache import load_data
 
-    if args.data:
-        data_dir = args.data
-    else:
-        from mmtune.data.demo import ensure_demo
-
-        data_dir = ensure_demo()
-        print(
-            f"using the synthetic demo data set in {data_dir} (give --data DIR for real data)",
-            file=sys.stderr,
-        )
+    data_dir = resolve_data_dir(args.data)
     data = load_data(data_dir, resolution=args.resolution, strict=args.strict)
     warnings = [str(w) for w in data.warnings] + [
         f"{p} (a search refuses this data)" for p in _split_problems(data)

@@ -7,7 +7,7 @@ import ipaddress
 import sys
 
 from mmtune.errors import MmtuneError
-from mmtune.ledger.store import Ledger
+from mmtune.ledger.store import Ledger, latest_note
 
 
 def dashboard_url(host: str, port: int, study_id: int | None = None) -> str:
@@ -53,7 +53,7 @@ def dashboard(args: argparse.Namespace) -> int:
     ledger = Ledger(args.results, args.storage)
     study, name, was_latest = ledger.load_study(args.study)
     if was_latest:
-        print(f"study {name!r} (the latest; --study NAME for another)", file=sys.stderr)
+        print(latest_note(name), file=sys.stderr)
     warning = exposure_warning(args.host)
     if warning:
         print(warning, file=sys.stderr, flush=True)

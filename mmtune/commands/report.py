@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mmtune.ledger.store import Ledger
+from mmtune.ledger.store import Ledger, latest_note
 
 
 def report(args: argparse.Namespace) -> int:
@@ -13,6 +13,6 @@ def report(args: argparse.Namespace) -> int:
 
     path, name, was_latest = write_report(Ledger(args.results, args.storage), args.study)
     if was_latest:
-        print(f"study {name!r} (the latest; --study NAME for another)", file=sys.stderr)
+        print(latest_note(name), file=sys.stderr)
     print(path)
     return 0

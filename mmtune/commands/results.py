@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from mmtune.ledger.leaderboard import leaderboard_rows, render, render_trial, trial_record
-from mmtune.ledger.store import Ledger
+from mmtune.ledger.store import Ledger, latest_note
 
 
 def results(args: argparse.Namespace) -> int:
     ledger = Ledger(args.results, args.storage)
     study, name, was_latest = ledger.load_study(args.study)
     if was_latest:
-        print(f"study {name!r} (the latest; --study NAME for another)", file=sys.stderr)
+        print(latest_note(name), file=sys.stderr)
     if args.trial is not None:
         print(render_trial(trial_record(study, args.trial), args.format))
         return 0

@@ -26,7 +26,15 @@ from mmtune.locations import DEFAULT_RESULTS
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["Ledger", "StudyMeta", "LEDGER_FILE", "finished_count", "record_epoch", "record_result"]
+__all__ = [
+    "latest_note",
+    "Ledger",
+    "StudyMeta",
+    "LEDGER_FILE",
+    "finished_count",
+    "record_epoch",
+    "record_result",
+]
 
 LEDGER_FILE = "ledger.sqlite3"
 
@@ -158,7 +166,8 @@ class Ledger:
         return max(summaries, key=key).study_name
 
     def load_study(self, name: str | None) -> tuple[optuna.Study, str, bool]:
-        """``(study, name, was_latest)``; ``name=None`` picks the latest study."""
+        """``(study, name, was_latest)``; ``name=None`` picks the latest study (say so with
+        :func:`latest_note`)."""
         import optuna
 
         was_latest = name is None
@@ -208,6 +217,11 @@ class Ledger:
                 "resume it with the same tuner, or name a new study with --study."
             )
         return study
+
+
+def latest_note(name: str) -> str:
+    """What a verb says when it picked the latest study for the user."""
+    return f"study {name!r} (the latest; --study NAME for another)"
 
 
 def finished_count(study: optuna.Study) -> int:

@@ -34,7 +34,7 @@ from mmtune.atomic import atomic_path, atomic_write_text
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
-from mmtune.ledger.store import Ledger
+from mmtune.ledger.store import Ledger, latest_note
 
 if TYPE_CHECKING:
     import optuna
@@ -182,7 +182,7 @@ def _open_study(cfg: RefitConfig, log: Callable[[str], None]) -> tuple[optuna.St
     """``(study, its name, its model family)``."""
     study, name, was_latest = Ledger(cfg.results_dir, cfg.storage).load_study(cfg.study)
     if was_latest:
-        log(f"study {name!r} (the latest; --study NAME for another)")
+        log(latest_note(name))
     model_name = study.user_attrs.get("model")
     if not model_name:
         raise LedgerError(f"study {name!r} records no model: it was not written by mmtune search")
