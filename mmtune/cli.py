@@ -31,7 +31,7 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
     p.add_argument(
         "--results",
         metavar="DIR",
-        default=DEFAULT_RESULTS,
+        default=str(DEFAULT_RESULTS),
         help="results directory (default: ./results)",
     )
     if storage:

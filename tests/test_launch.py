@@ -51,7 +51,8 @@ def test_workers_ignore_a_planted_package(planted, tmp_path, monkeypatch):
     started = []
 
     class FakeWorker:
-        def __init__(self, argv, env):
+        def __init__(self, argv, env, start_new_session=False):
+            assert start_new_session, "a worker has a session of its own"
             started.append(argv)
 
         def wait(self):

@@ -71,7 +71,7 @@ def test_workers_get_the_storage_by_environment_not_argv(tmp_path, monkeypatch, 
     started = []
 
     class FakeWorker:
-        def __init__(self, argv, env):
+        def __init__(self, argv, env, start_new_session=False):
             started.append((argv, env))
 
         def wait(self):
