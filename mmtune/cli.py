@@ -12,12 +12,16 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mmtune import __version__
 from mmtune.errors import MmtuneError
 from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV
 
 __all__ = ["main", "build_parser"]
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 TUNERS = ("tpe", "hyperband", "bayesian", "random")
 _SPACE_HELP = (
@@ -80,30 +84,34 @@ def _add_compute(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _verb(sub, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
+def _add_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+
+
+def _add_ledger(p: argparse.ArgumentParser) -> None:
+    """--study, then --results and --storage: where a verb finds its study."""
+    _add_study(p)
+    _add_results(p)
+
+
+def _verb(sub: _Subparsers, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=help, description=help, **kw)
     p.set_defaults(handler=handler)
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mmtune",
-        description="Hyperparameter search for the multimodal (picture + MFCC audio) scene "
-        "classifier: search, read the leaderboard, refit the winner, write the submission.",
-        epilog="Typical path: mmtune search --space direct_mix --trials 40; "
-        "mmtune results; mmtune refit --best",
-    )
-    parser.add_argument("--version", action="version", version=f"mmtune {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
-
-    # data
+def _add_data_verb(sub: _Subparsers) -> None:
     data = sub.add_parser(
         "data",
         help="make the demo data set or check a data directory",
         description="Make the demo data set or check a data directory.",
     )
     data_sub = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
+    _add_data_demo(data_sub)
+    _add_data_check(data_sub)
+
+
+def _add_data_demo(data_sub: _Subparsers) -> None:
     demo = _verb(
         data_sub,
         "demo",
@@ -113,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", help="where to write it (default: the demo cache)")
     demo.add_argument("--train", type=int, default=None, metavar="N", help="labelled rows")
     demo.add_argument("--test", type=int, default=None, metavar="N", help="test rows")
-    demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    _add_seed(demo)
     demo.add_argument(
         "--image-size",
         type=int,
@@ -128,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a graded preset: easy, demo (the default data set's), medium, hard",
     )
     demo.add_argument("--force", action="store_true", help="overwrite an existing data set")
+
+
+def _add_data_check(data_sub: _Subparsers) -> None:
     check = _verb(
         data_sub,
         "check",
@@ -148,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache resolution to build while checking (default 64)",
     )
 
-    # spaces
+
+def _add_spaces(sub: _Subparsers) -> None:
     spaces = _verb(
         sub, "spaces", "mmtune.commands.spaces:list_spaces", "list the search spaces, or show one"
     )
@@ -162,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("space", metavar="NAME|FILE", help=_SPACE_HELP)
     _add_data(show, "data whose shapes to use (default: the seed's shapes)")
 
-    # search
+
+def _add_search(sub: _Subparsers) -> None:
     search = _verb(
         sub, "search", "mmtune.commands.search:search", "run (or resume) a hyperparameter search"
     )
@@ -175,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="trials in the study in total, resumed runs included (default 40)",
     )
     _add_data(search)
+    _add_search_tuner(search)
+    _add_ledger(search)
+    _add_seed(search)
+    search.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write one TensorBoard run per trial, with its HParams",
+    )
+    _add_compute(search)
+    _add_search_trial_limits(search)
+    _add_search_start_and_finalists(search)
+    _add_search_stops(search)
+    _add_search_processes(search)
+
+
+def _add_search_tuner(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--tuner",
         choices=TUNERS,
@@ -194,15 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="E",
         help="epochs of a full trial (default: the space's)",
     )
-    _add_study(search)
-    _add_results(search)
-    search.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    search.add_argument(
-        "--tensorboard",
-        action="store_true",
-        help="write one TensorBoard run per trial, with its HParams",
-    )
-    _add_compute(search)
+
+
+def _add_search_trial_limits(search: argparse.ArgumentParser) -> None:
+    """What ends one trial early, or skips it untrained."""
     search.add_argument(
         "--patience",
         type=int,
@@ -228,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
         "the space's default model in multiply-accumulates a sample (0: no "
         "limit; default 4)",
     )
+
+
+def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
+    """Where a new study starts, and how its best is confirmed at the end."""
     search.add_argument(
         "--warm-start",
         metavar="STUDY",
@@ -257,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluations (seeds) each finalist gets, its search trial "
         "included; the leaderboard ranks by their mean (default 3)",
     )
+
+
+def _add_search_stops(search: argparse.ArgumentParser) -> None:
+    """What stops the whole search."""
     search.add_argument(
         "--max-failures",
         type=int,
@@ -272,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many configurations in a row were refused before "
         "training by --max-params / --max-cost (0: never; default 20)",
     )
+
+
+def _add_search_processes(search: argparse.ArgumentParser) -> None:
+    """The search's processes: recycling and parallel workers."""
     search.add_argument(
         "--recycle-mb",
         type=int,
@@ -298,15 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
         "long is taken as dead, failed and retried (default 10)",
     )
 
-    # results
+
+def _add_results_verb(sub: _Subparsers) -> None:
     results = _verb(
         sub,
         "results",
         "mmtune.commands.results:results",
         "print the leaderboard, or one trial's whole record",
     )
-    _add_study(results)
-    _add_results(results)
+    _add_ledger(results)
     results.add_argument("--top", type=int, default=None, metavar="N", help="show the best N only")
     results.add_argument(
         "--trial",
@@ -317,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     results.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
 
-    # refit
+
+def _add_refit(sub: _Subparsers) -> None:
     refit = _verb(
         sub,
         "refit",
@@ -327,8 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = refit.add_mutually_exclusive_group(required=True)
     which.add_argument("--best", action="store_true", help="the leaderboard's winner")
     which.add_argument("--trial", type=int, metavar="N", help="this trial number")
-    _add_study(refit)
-    _add_results(refit)
+    _add_ledger(refit)
     _add_data(refit, "data directory (default: the one the search used)")
     refit.add_argument(
         "--force", action="store_true", help="accept --data whose hash differs from the study's"
@@ -358,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_compute(refit)
 
-    # predict
+
+def _add_predict(sub: _Subparsers) -> None:
     predict = _verb(
         sub,
         "predict",
@@ -374,25 +411,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="write per-class probabilities, class names as columns",
     )
 
-    # report
+
+def _add_report(sub: _Subparsers) -> None:
     report = _verb(
         sub,
         "report",
         "mmtune.commands.report:report",
         "write an HTML report of a study (plots embedded)",
     )
-    _add_study(report)
-    _add_results(report)
+    _add_ledger(report)
 
-    # dashboard
+
+def _add_dashboard(sub: _Subparsers) -> None:
     dashboard = _verb(
         sub,
         "dashboard",
         "mmtune.commands.dashboard:dashboard",
         "serve optuna-dashboard on the study's ledger (the `dashboard` extra)",
     )
-    _add_study(dashboard)
-    _add_results(dashboard)
+    _add_ledger(dashboard)
     dashboard.add_argument(
         "--host",
         default="127.0.0.1",
@@ -400,6 +437,27 @@ def build_parser() -> argparse.ArgumentParser:
         "authentication, so any other address is warned about",
     )
     dashboard.add_argument("--port", type=int, default=8080)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmtune",
+        description="Hyperparameter search for the multimodal (picture + MFCC audio) scene "
+        "classifier: search, read the leaderboard, refit the winner, write the submission.",
+        epilog="Typical path: mmtune search --space direct_mix --trials 40; "
+        "mmtune results; mmtune refit --best",
+    )
+    parser.add_argument("--version", action="version", version=f"mmtune {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    # The order here is the order of the verbs in `mmtune --help`.
+    _add_data_verb(sub)
+    _add_spaces(sub)
+    _add_search(sub)
+    _add_results_verb(sub)
+    _add_refit(sub)
+    _add_predict(sub)
+    _add_report(sub)
+    _add_dashboard(sub)
     return parser
 
 
