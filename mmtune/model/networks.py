@@ -24,11 +24,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmtune.data.trial_data import InputSpec
 from mmtune.errors import MmtuneError
+from mmtune.model.params import Params, ParamValue
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -57,7 +57,7 @@ MODEL_INPUTS: dict[str, tuple[str, ...]] = {
 #: The seed's picture side after its AveragePooling2D((4, 4)) of 256x256: the default cache.
 SEED_RESOLUTION = 64
 
-_CNN_SEED: dict[str, Any] = {
+_CNN_SEED: dict[str, ParamValue] = {
     "conv_blocks": 3,
     "base_filters": 32,
     "dropout_start": 0.2,
@@ -70,11 +70,11 @@ _CNN_SEED: dict[str, Any] = {
     # trainer recomputes BatchNorm's statistics before every validation (mmtune.model.batchnorm).
     "bn_momentum": 0.99,
 }
-_MLP_SEED: dict[str, Any] = {"audio_units_1": 64, "audio_units_2": 32, "audio_units_3": 16}
-_TRAIN_SEED: dict[str, Any] = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 32}
+_MLP_SEED: dict[str, ParamValue] = {"audio_units_1": 64, "audio_units_2": 32, "audio_units_3": 16}
+_TRAIN_SEED: dict[str, ParamValue] = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 32}
 
 #: The seed notebook's value of every parameter each family understands.
-SEED_PARAMS: dict[str, dict[str, Any]] = {
+SEED_PARAMS: dict[str, dict[str, ParamValue]] = {
     "direct_mix": {**_CNN_SEED, "audio_units_1": 256, "audio_units_2": 128, **_TRAIN_SEED},
     "split": {**_CNN_SEED, **_MLP_SEED, "fusion_units": 15, **_TRAIN_SEED},
     # The seed trains its audio MLP with RMSprop (default rate 1e-3) and batches of 16.
@@ -83,12 +83,12 @@ SEED_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 #: Parameters every family accepts beyond the seed's (no seed value).
-OPTIONAL_PARAMS: dict[str, Any] = {"momentum": 0.0}
+OPTIONAL_PARAMS: dict[str, ParamValue] = {"momentum": 0.0}
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "nadam")
 
 
-def _resolve(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> dict[str, Any]:
+def _resolve(model_name: str, params: Params, spec: InputSpec) -> dict[str, ParamValue]:
     """The seed's values overridden by ``params``, checked for what a model can be."""
     if model_name not in MODEL_INPUTS:
         raise MmtuneError(
@@ -120,7 +120,7 @@ def _resolve(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> dic
     return values
 
 
-def check_params(model_name: str, params: Mapping[str, Any]) -> None:
+def check_params(model_name: str, params: Params) -> None:
     """Raise :class:`MmtuneError` when no ``model_name`` network has these values (more conv
     blocks than the resolution can halve, a block's dropout rate >= 1, ...); no TensorFlow."""
     resolution = params.get("resolution", SEED_PARAMS.get(model_name, {}).get("resolution", 64))
@@ -129,24 +129,24 @@ def check_params(model_name: str, params: Mapping[str, Any]) -> None:
     _resolve(model_name, params, InputSpec(resolution=resolution, n_mfcc=1, n_classes=2))
 
 
-def _positive_int(values: Mapping[str, Any], name: str) -> int:
+def _positive_int(values: Params, name: str) -> int:
     value = values[name]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise MmtuneError(f"Expected a positive integer. Received: {name}={value!r}")
     return value
 
 
-def _rate(value: float, what: str) -> float:
+def _rate(value: ParamValue, what: str) -> float:
     if not 0.0 <= float(value) < 1.0:
         raise MmtuneError(f"Expected a float in [0, 1). Received: {what}={value!r}")
     return float(value)
 
 
-def _block_dropout(values: Mapping[str, Any], block: int) -> float:
+def _block_dropout(values: Params, block: int) -> float:
     return round(float(values["dropout_start"]) + block * float(values["dropout_step"]), 10)
 
 
-def _image_features(image_input, values: Mapping[str, Any]):
+def _image_features(image_input, values: Params):
     """The seed's CNN: rescale, augment, conv blocks; then Flatten-Dense-BN-Dropout."""
     from keras import layers
 
@@ -156,8 +156,8 @@ def _image_features(image_input, values: Mapping[str, Any]):
     x = layers.Rescaling(1.0 / 255, name="rescale")(image_input)
     for layer in augmentation_layers(float(values["augment_strength"])):
         x = layer(x)
-    for block in range(values["conv_blocks"]):
-        filters = values["base_filters"] * 2**block
+    for block in range(_positive_int(values, "conv_blocks")):
+        filters = _positive_int(values, "base_filters") * 2**block
         for i in (1, 2):
             x = layers.Conv2D(filters, (3, 3), **conv, name=f"conv{block + 1}_{i}")(x)
             x = layers.BatchNormalization(
@@ -167,7 +167,7 @@ def _image_features(image_input, values: Mapping[str, Any]):
         x = layers.Dropout(_block_dropout(values, block), name=f"dropout{block + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(
-        values["dense_units"],
+        _positive_int(values, "dense_units"),
         activation="relu",
         kernel_initializer="he_uniform",
         name="image_dense",
@@ -196,7 +196,7 @@ def _image_input(spec: InputSpec):
     return keras.Input(shape=(spec.resolution, spec.resolution, 3), dtype="uint8", name="image")
 
 
-def _mlp(x, values: Mapping[str, Any], n_classes: int, prefix: str):
+def _mlp(x, values: Params, n_classes: int, prefix: str):
     """The seed's audio MLP: 64-32-16 ReLU, then a C-way softmax."""
     from keras import layers
 
@@ -267,7 +267,7 @@ def _build_image_cnn(values, spec):
     return keras.Model({"image": image_input}, output, name="image_cnn")
 
 
-def build_model(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> keras.Model:
+def build_model(model_name: str, params: Params, spec: InputSpec) -> keras.Model:
     """Build the ``model_name`` family's network from plain values (not compiled).
 
     Args:
@@ -291,7 +291,7 @@ def build_model(model_name: str, params: Mapping[str, Any], spec: InputSpec) -> 
     return builders[model_name](values, spec)
 
 
-def make_optimizer(params: Mapping[str, Any]) -> keras.optimizers.Optimizer:
+def make_optimizer(params: Params) -> keras.optimizers.Optimizer:
     """The optimizer named by ``params["optimizer"]`` at ``params["learning_rate"]``.
 
     ``momentum`` is read for ``sgd`` only (default 0, Keras' own default).
@@ -320,7 +320,7 @@ def make_optimizer(params: Mapping[str, Any]) -> keras.optimizers.Optimizer:
 
 
 def macs_budget(
-    model_name: str, defaults: Mapping[str, Any], spec: InputSpec, max_cost: float | None
+    model_name: str, defaults: Params, spec: InputSpec, max_cost: float | None
 ) -> int | None:
     """``--max-cost`` in multiply-accumulates a sample: ``max_cost`` times the default
     configuration's (None: no limit)."""
@@ -350,7 +350,7 @@ def model_macs(model: keras.Model) -> int:
 
 
 def compile_model(
-    model: keras.Model, params: Mapping[str, Any], jit_compile: bool | str = "auto"
+    model: keras.Model, params: Params, jit_compile: bool | str = "auto"
 ) -> keras.Model:
     """Compile ``model`` with the optimizer of ``params``; returns the same model.
 

@@ -31,9 +31,8 @@ import contextlib
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
@@ -46,6 +45,7 @@ from mmtune.model.networks import (
     SEED_PARAMS,
     check_params,
 )
+from mmtune.model.params import Params, ParamValue
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -71,7 +71,42 @@ _KEYS_BY_TYPE = {
 }
 _DEFAULT_MAX_EPOCHS = 10
 
-Scalar = int | float | str | bool
+
+class KerasTunerHyperParameters(Protocol):
+    """What :meth:`Space.keras_tuner_values` asks of a Keras Tuner ``HyperParameters`` (``hp``).
+
+    Each declaration returns the parameter's value, or None outside its conditional scope.
+    """
+
+    def Int(
+        self,
+        name: str,
+        min_value: float | None,
+        max_value: float | None,
+        step: float | None = None,
+        sampling: str = "linear",
+        default: ParamValue | None = None,
+    ) -> int | None: ...
+
+    def Float(
+        self,
+        name: str,
+        min_value: float | None,
+        max_value: float | None,
+        step: float | None = None,
+        sampling: str = "linear",
+        default: ParamValue | None = None,
+    ) -> float | None: ...
+
+    def Boolean(self, name: str, default: ParamValue = False) -> bool | None: ...
+
+    def Choice(
+        self, name: str, values: list[ParamValue], default: ParamValue | None = None
+    ) -> ParamValue | None: ...
+
+    def conditional_scope(
+        self, parent_name: str, parent_values: list[ParamValue]
+    ) -> contextlib.AbstractContextManager[object]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +123,7 @@ class Bound:
     open: bool = False
     names: tuple[str, ...] = ()
 
-    def allows(self, value: Any) -> bool:
+    def allows(self, value: object) -> bool:
         if self.kind == "name":
             return isinstance(value, str) and value in self.names
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -140,23 +175,23 @@ class Param:
 
     name: str
     type: str
-    default: Scalar
+    default: ParamValue
     low: int | float | None = None
     high: int | float | None = None
     step: int | float | None = None
     log: bool = False
-    values: tuple[Scalar, ...] | None = None
-    when: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
+    values: tuple[ParamValue, ...] | None = None
+    when: tuple[tuple[str, tuple[ParamValue, ...]], ...] = ()
     help: str = ""
 
     @property
-    def choices(self) -> tuple[Scalar, ...] | None:
+    def choices(self) -> tuple[ParamValue, ...] | None:
         """The values a ``choice`` or ``bool`` parameter can take (None for a range)."""
         if self.type == "bool":
             return (False, True)
         return self.values
 
-    def is_active(self, values: Mapping[str, Any]) -> bool:
+    def is_active(self, values: Params) -> bool:
         """Whether every ``when`` condition holds in ``values`` (a missing parent fails it)."""
         return all(
             parent in values and _is_among(values[parent], allowed) for parent, allowed in self.when
@@ -170,13 +205,13 @@ class Param:
         return self.low, self.high
 
     @property
-    def options(self) -> tuple[Scalar, ...]:
+    def options(self) -> tuple[ParamValue, ...]:
         """The values of a ``choice`` or ``bool`` parameter."""
         if self.choices is None:
             raise SpaceError(f"{self.name} is a {self.type} parameter: it has no choices")
         return self.choices
 
-    def contains(self, value: Any) -> bool:
+    def contains(self, value: object) -> bool:
         """Whether ``value`` is one this parameter can take."""
         if self.choices is not None:
             return _is_among(value, self.choices)
@@ -188,7 +223,7 @@ class Param:
         return low - 1e-9 <= value <= high + 1e-9
 
 
-def _is_among(value: Any, allowed: tuple[Scalar, ...]) -> bool:
+def _is_among(value: object, allowed: tuple[ParamValue, ...]) -> bool:
     """Membership where ``True`` is not ``1``: booleans compare only with booleans."""
     return any(isinstance(value, bool) == isinstance(a, bool) and value == a for a in allowed)
 
@@ -215,34 +250,34 @@ class Space:
                 return p
         raise KeyError(f"Space {self.name!r} has no parameter {name!r}. Known: {self.names}")
 
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> dict[str, ParamValue]:
         """The seed's values of the parameters active at their defaults."""
-        values: dict[str, Any] = {}
+        values: dict[str, ParamValue] = {}
         for p in self.parameters:
             if p.is_active(values):
                 values[p.name] = p.default
         return values
 
-    def active(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def active(self, params: Params) -> dict[str, ParamValue]:
         """``params`` without the space's parameters whose ``when`` does not hold.
 
         Names the space does not declare are kept as they are.
         """
         out = {k: v for k, v in params.items() if k not in self.names}
-        kept: dict[str, Any] = {}
+        kept: dict[str, ParamValue] = {}
         for p in self.parameters:
             if p.name in params and p.is_active(kept):
                 kept[p.name] = params[p.name]
         return {**kept, **out}
 
-    def suggest_optuna(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    def suggest_optuna(self, trial: optuna.trial.BaseTrial) -> dict[str, ParamValue]:
         """Ask an Optuna ``trial`` for every active parameter; returns plain values."""
-        values: dict[str, Any] = {}
+        values: dict[str, ParamValue] = {}
         for p in self.parameters:
             if not p.is_active(values):
                 continue
             low, high = p.bounds if p.choices is None else (0.0, 0.0)
-            value: Any
+            value: ParamValue | None
             if p.type == "int":
                 value = trial.suggest_int(
                     p.name, int(low), int(high), step=int(p.step or 1), log=p.log
@@ -254,13 +289,13 @@ class Space:
             values[p.name] = _plain(p, value)
         return values
 
-    def keras_tuner_values(self, hp: Any) -> dict[str, Any]:
+    def keras_tuner_values(self, hp: KerasTunerHyperParameters) -> dict[str, ParamValue]:
         """Declare every parameter on a Keras Tuner ``hp``; returns the active plain values.
 
         Conditional parameters are declared inside ``hp.conditional_scope`` for
         each of their conditions (and their parents' conditions).
         """
-        values: dict[str, Any] = {}
+        values: dict[str, ParamValue] = {}
         for p in self.parameters:
             with contextlib.ExitStack() as scopes:
                 for parent, allowed in self._condition_chain(p):
@@ -271,7 +306,7 @@ class Space:
         return values
 
     def optuna_distributions(
-        self, params: Mapping[str, Any] | None = None
+        self, params: Params | None = None
     ) -> dict[str, optuna.distributions.BaseDistribution]:
         """Optuna distributions of every parameter, or of those active in ``params``.
 
@@ -298,15 +333,15 @@ class Space:
                 out[name] = d.CategoricalDistribution(list(p.options))
         return out
 
-    def _condition_chain(self, p: Param) -> list[tuple[str, tuple[Scalar, ...]]]:
-        chain: list[tuple[str, tuple[Scalar, ...]]] = []
+    def _condition_chain(self, p: Param) -> list[tuple[str, tuple[ParamValue, ...]]]:
+        chain: list[tuple[str, tuple[ParamValue, ...]]] = []
         for parent, allowed in p.when:
             chain += self._condition_chain(self.param(parent))
             chain.append((parent, allowed))
         return chain
 
 
-def _declare_keras_tuner(hp: Any, p: Param) -> Any:
+def _declare_keras_tuner(hp: KerasTunerHyperParameters, p: Param) -> ParamValue | None:
     if p.type == "int":
         return hp.Int(
             p.name,
@@ -330,7 +365,7 @@ def _declare_keras_tuner(hp: Any, p: Param) -> Any:
     return hp.Choice(p.name, list(p.options), default=p.default)
 
 
-def _plain(p: Param, value: Any) -> Any:
+def _plain(p: Param, value: Any) -> ParamValue:
     """A tuner's value as a plain Python value of the parameter's type."""
     if p.type == "int":
         return int(value)
@@ -420,7 +455,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
+        seen: dict[object, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             try:
@@ -438,7 +473,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path) -> object:
     try:
         size = path.stat().st_size
         if size > MAX_SPACE_FILE_BYTES:
@@ -467,7 +502,7 @@ def _fail(path: Path, key: str, message: str) -> SpaceError:
     return SpaceError(f"{path}: key '{key}': {message}")
 
 
-def _parse(doc: Any, path: Path) -> Space:
+def _parse(doc: object, path: Path) -> Space:
     if not isinstance(doc, dict):
         raise SpaceError(
             f"{path}: expected a mapping with keys {sorted(_TOP_KEYS)}. "
@@ -538,33 +573,29 @@ def _parse(doc: Any, path: Path) -> Space:
     return space
 
 
-def _string(value: Any, path: Path, key: str, empty: bool = False) -> str:
+def _string(value: object, path: Path, key: str, empty: bool = False) -> str:
     if not isinstance(value, str) or (not empty and not value.strip()):
         raise _fail(path, key, f"expected a non-empty string. Received: {key}={shown(value)}")
     return value
 
 
-def _number(value: Any, kind: str, path: Path, key: str) -> int | float:
+def _number(value: object, kind: str, path: Path, key: str) -> int | float:
     """An int (for ``int``) or a float (for ``float``; YAML's ``1e-3`` string accepted)."""
-    if kind == "float" and isinstance(value, str):
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, key, f"expected an integer. Received: {shown(value)}")
+        return value
+    if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             pass
-    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise _fail(path, key, f"expected an integer. Received: {shown(value)}")
-    if kind == "float":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            raise _fail(path, key, f"expected a number. Received: {shown(value)}")
-        value = float(value)
-    return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(path, key, f"expected a number. Received: {shown(value)}")
+    return float(value)
 
 
-def _parse_param(name: str, raw: Any, path: Path, key: str, earlier: dict[str, Param]) -> Param:
+def _parse_param(name: str, raw: object, path: Path, key: str, earlier: dict[str, Param]) -> Param:
     if not isinstance(raw, dict):
         raise _fail(
             path,
@@ -695,7 +726,7 @@ def _on_grid(value: float, low: float, step: float) -> bool:
     return abs(n - round(n)) < 1e-6
 
 
-def _parse_values(values: Any, path: Path, key: str) -> tuple[Scalar, ...]:
+def _parse_values(values: object, path: Path, key: str) -> tuple[ParamValue, ...]:
     if not isinstance(values, list) or not values:
         raise _fail(path, key, f"expected a non-empty list of choices. Received: {shown(values)}")
     for v in values:
@@ -720,7 +751,7 @@ def _parse_values(values: Any, path: Path, key: str) -> tuple[Scalar, ...]:
     return tuple(values)
 
 
-def _parse_default(value: Any, kind: str, fields: dict, path: Path, key: str) -> Scalar:
+def _parse_default(value: Any, kind: str, fields: dict, path: Path, key: str) -> ParamValue:
     if kind == "bool":
         if not isinstance(value, bool):
             raise _fail(path, key, f"expected true or false. Received: default={shown(value)}")
@@ -752,8 +783,8 @@ def _parse_default(value: Any, kind: str, fields: dict, path: Path, key: str) ->
 
 
 def _parse_when(
-    when: Any, path: Path, key: str, earlier: dict[str, Param]
-) -> tuple[tuple[str, tuple[Scalar, ...]], ...]:
+    when: object, path: Path, key: str, earlier: dict[str, Param]
+) -> tuple[tuple[str, tuple[ParamValue, ...]], ...]:
     if when is None:
         return ()
     if not isinstance(when, dict) or not when:
@@ -790,6 +821,6 @@ def _parse_when(
     return tuple(out)
 
 
-def read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> object:
     """A YAML file read with the spaces' strict loader (errors name the file and the line)."""
     return _read_yaml(path)
