@@ -13,7 +13,7 @@ import functools
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from types import ModuleType
 
 __all__ = ["import_tensorflow", "set_precision", "PRECISIONS", "jit_setting", "device_description"]
 
@@ -36,7 +36,7 @@ def _quiet_c_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def import_tensorflow() -> Any:
+def import_tensorflow() -> ModuleType:
     """``tensorflow``, imported without start-up noise, GPUs set to grow their memory.
 
     Every module that needs TensorFlow or Keras calls this before its own ``import keras``:
@@ -49,7 +49,7 @@ def import_tensorflow() -> Any:
 
 
 @functools.cache
-def _start_tensorflow() -> Any:
+def _start_tensorflow() -> ModuleType:
     """Import TensorFlow and Keras and probe the devices once, with the C-level stderr hidden."""
     with _quiet_c_stderr():
         import keras  # noqa: F401

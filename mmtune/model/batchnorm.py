@@ -19,10 +19,13 @@ Keras is imported only when these functions run; the module itself is cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["STATISTICS_ROWS", "batchnorm_layers", "forward_pass", "recompute_statistics"]
 
@@ -31,8 +34,11 @@ __all__ = ["STATISTICS_ROWS", "batchnorm_layers", "forward_pass", "recompute_sta
 #: each channel's mean to within a sixteenth of its spread.
 STATISTICS_ROWS = 256
 
+#: A compiled training-mode call of a model on one batch's inputs (:func:`forward_pass`).
+Forward = Callable[[object], object]
 
-def batchnorm_layers(model: Any) -> list[Any]:
+
+def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every ``BatchNormalization`` layer of ``model``, nested models included."""
     import keras
 
@@ -43,7 +49,9 @@ def batchnorm_layers(model: Any) -> list[Any]:
     ]
 
 
-def recompute_statistics(model: Any, batches: Iterable[Any], forward: Any = None) -> int:
+def recompute_statistics(
+    model: keras.Model, batches: Iterable[object], forward: Forward | None = None
+) -> int:
     """Set each BatchNorm layer's moving mean/variance to the mean of its batch statistics.
 
     ``batches`` yields model inputs (or ``(inputs, labels)`` pairs); ``forward`` is a
@@ -81,13 +89,13 @@ def recompute_statistics(model: Any, batches: Iterable[Any], forward: Any = None
     return count
 
 
-def forward_pass(model: Any) -> Any:
+def forward_pass(model: keras.Model) -> Forward:
     """A compiled training-mode forward pass (momentum is read when it is traced); the
     trainer's :class:`mmtune.model.callbacks.PreciseBatchNorm` keeps one per model."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
-    def forward(inputs: Any) -> Any:
+    def forward(inputs: object) -> object:
         return model(inputs, training=True)
 
     return forward

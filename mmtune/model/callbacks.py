@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import keras
 
 from mmtune.errors import TrialFailed
-from mmtune.model.batchnorm import forward_pass, recompute_statistics
+from mmtune.model.batchnorm import Forward, forward_pass, recompute_statistics
 
 __all__ = ["EpochReport", "ReportEpochs", "StopWhenPerfect", "PreciseBatchNorm"]
 
@@ -57,10 +56,10 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     """Recomputes BatchNorm statistics from ``batches`` of training rows before each
     evaluation (``fit`` validates through ``evaluate``, which calls ``on_test_begin``)."""
 
-    def __init__(self, batches: Iterable[Any]) -> None:
+    def __init__(self, batches: Iterable[object]) -> None:
         super().__init__()
         self.batches = batches
-        self._forward: Any = None
+        self._forward: Forward | None = None
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self._forward is None:

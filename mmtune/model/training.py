@@ -18,8 +18,12 @@ import numpy as np
 
 from mmtune.data.trial_data import SplitData
 from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.model.params import Params
 
 if TYPE_CHECKING:
+    import keras
+    import tensorflow
+
     from mmtune.model.callbacks import EpochReport
 
 __all__ = ["TrainOptions", "TrialResult", "run_trial", "train_model", "curves_summary"]
@@ -74,15 +78,15 @@ def curves_summary(curves: dict[str, list[float]]) -> tuple[int, float, float]:
 
 def train_model(
     model_name: str,
-    params: dict[str, Any],
+    params: Params,
     split: SplitData,
     options: TrainOptions,
     *,
     seed: int = 0,
     full: bool = False,
     report: EpochReport | None = None,
-    on_model: Callable[[Any], None] | None = None,
-    callbacks: list[Any] | None = None,
+    on_model: Callable[[keras.Model], None] | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
     initial_epoch: int = 0,
     initial_weights: str | Path | None = None,
 ) -> TrialResult:
@@ -205,7 +209,7 @@ def train_model(
 
 def _statistics_batches(
     split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
-) -> Any:
+) -> tensorflow.data.Dataset:
     """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
     batch statistics become BatchNorm's (:mod:`mmtune.model.batchnorm`)."""
     from mmtune.data.pipeline import rows_dataset
@@ -227,7 +231,7 @@ def _statistics_batches(
 
 
 def run_trial(
-    model_name: str, params: dict[str, Any], split: SplitData, options: TrainOptions, **kwargs: Any
+    model_name: str, params: Params, split: SplitData, options: TrainOptions, **kwargs: Any
 ) -> TrialResult:
     """Train one search trial (:func:`train_model`'s keywords) and free its graph and memory
     afterwards (the model is not kept)."""
