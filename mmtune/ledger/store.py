@@ -18,7 +18,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
 from mmtune.locations import DEFAULT_RESULTS
@@ -26,10 +26,13 @@ from mmtune.locations import DEFAULT_RESULTS
 if TYPE_CHECKING:
     import optuna
 
+    from mmtune.model.training import TrialResult
+
 __all__ = [
     "latest_note",
     "Ledger",
     "StudyMeta",
+    "StudyOptions",
     "LEDGER_FILE",
     "finished_count",
     "record_epoch",
@@ -51,8 +54,16 @@ class StudyMeta:
     data_path: str
     max_epochs: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, str | int]:
         return dict(self.__dict__)
+
+
+class StudyOptions(TypedDict):
+    """How a search study samples and prunes: a backend's choice, the keywords of
+    :meth:`Ledger.open_search_study`."""
+
+    sampler: optuna.samplers.BaseSampler
+    pruner: optuna.pruners.BasePruner
 
 
 class Ledger:
@@ -74,7 +85,7 @@ class Ledger:
         self.results_dir = Path(results_dir)
         self.storage_url = storage_url
         self.heartbeat = heartbeat
-        self._storage: Any = None
+        self._storage: optuna.storages.RDBStorage | None = None
 
     @property
     def url(self) -> str:
@@ -181,7 +192,11 @@ class Ledger:
         return optuna.load_study(study_name=name, storage=self.storage()), name, was_latest
 
     def open_search_study(
-        self, name: str, meta: StudyMeta, sampler: Any = None, pruner: Any = None
+        self,
+        name: str,
+        meta: StudyMeta,
+        sampler: optuna.samplers.BaseSampler | None = None,
+        pruner: optuna.pruners.BasePruner | None = None,
     ) -> optuna.Study:
         """Create the study, or resume it when its space and data are the same."""
         import optuna
@@ -248,7 +263,7 @@ def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> Non
         trial.report(float(logs["val_accuracy"]), epoch)
 
 
-def record_result(trial: optuna.Trial, result: Any) -> None:
+def record_result(trial: optuna.Trial, result: TrialResult) -> None:
     """Store a finished trial's summary (a :class:`mmtune.model.training.TrialResult`)."""
     trial.set_user_attr("best_epoch", result.best_epoch)
     trial.set_user_attr("best_val_accuracy", result.best_val_accuracy)
@@ -258,7 +273,7 @@ def record_result(trial: optuna.Trial, result: Any) -> None:
     trial.set_user_attr("params_count", result.params_count)
 
 
-def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> Any:
+def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage, retried when another process is creating its tables right now.
 
     Workers started together on an empty PostgreSQL database each create Optuna's tables

@@ -17,12 +17,12 @@ refused with the file and the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmtune.errors import SpaceError
 from mmtune.locations import builtin_spaces_dir
+from mmtune.model.params import Params, ParamValue
 
 if TYPE_CHECKING:
     import optuna
@@ -42,7 +42,7 @@ def portfolio_path(space: Space) -> Path:
     return builtin_spaces_dir() / "portfolios" / f"{space.name}.yaml"
 
 
-def _inside(space: Space, changes: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _inside(space: Space, changes: Params, where: str) -> dict[str, ParamValue]:
     """The space's defaults with ``changes``, checked; only the active parameters."""
     for key, value in changes.items():
         if key not in space.names:
@@ -55,7 +55,7 @@ def _inside(space: Space, changes: Mapping[str, Any], where: str) -> dict[str, A
     return space.active({**space.defaults(), **changes})
 
 
-def load_portfolio(space: Space) -> list[dict[str, Any]]:
+def load_portfolio(space: Space) -> list[dict[str, ParamValue]]:
     """The portfolio's configurations as whole parameter sets (none when there is no file)."""
     from mmtune.search.spaces import read_yaml
 
@@ -71,7 +71,7 @@ def load_portfolio(space: Space) -> list[dict[str, Any]]:
     ]
 
 
-def warm_start_points(space: Space, earlier: optuna.Study) -> list[dict[str, Any]]:
+def warm_start_points(space: Space, earlier: optuna.Study) -> list[dict[str, ParamValue]]:
     """The best configurations (by mean) of an earlier study that fit ``space``."""
     from mmtune.ledger.evaluations import configurations
 
@@ -89,10 +89,10 @@ def warm_start_points(space: Space, earlier: optuna.Study) -> list[dict[str, Any
 
 def starting_points(
     space: Space, earlier: optuna.Study | None = None, portfolio: bool = True
-) -> list[dict[str, Any]]:
+) -> list[dict[str, ParamValue]]:
     """What a new study runs first, in order, without repeats: the seed's network, the
     portfolio (unless ``portfolio`` is false), then ``earlier``'s best."""
-    points: list[dict[str, Any]] = []
+    points: list[dict[str, ParamValue]] = []
     candidates = [space.defaults(), *(load_portfolio(space) if portfolio else [])]
     if earlier is not None:
         candidates += warm_start_points(space, earlier)

@@ -19,7 +19,7 @@ one to ship.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
@@ -103,7 +103,7 @@ def _evaluate(
         progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     started = time.perf_counter()
-    attrs: dict[str, Any] = {
+    attrs: dict[str, object] = {
         EVALUATES: config.number,
         "seed": seed,
         "tuner": "re-evaluation",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
 from mmtune.errors import MmtuneError
@@ -167,13 +167,20 @@ def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOption
     )
 
 
-def _progress_so_far(study: optuna.Study) -> dict[str, Any]:
+class _SoFar(TypedDict):
+    """:class:`SearchProgress`'s keywords for what a resumed study already holds."""
+
+    best: tuple[float, int] | None
+    spent_s: float
+
+
+def _progress_so_far(study: optuna.Study) -> _SoFar:
     """The study's best single result and the seconds its counted trials took."""
     from mmtune.ledger.evaluations import counts_toward_trials, trial_value
 
     counted = [t for t in study.get_trials(deepcopy=False) if counts_toward_trials(t)]
-    scored = [(trial_value(t), t.number) for t in counted if t.state.name == "COMPLETE"]
-    scored = [(v, n) for v, n in scored if v is not None]
+    values = [(trial_value(t), t.number) for t in counted if t.state.name == "COMPLETE"]
+    scored = [(v, n) for v, n in values if v is not None]
     best = max(scored, key=lambda s: (s[0], -s[1])) if scored else None
     return {
         "best": best,

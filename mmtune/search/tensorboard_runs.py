@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from mmtune.model.params import Params
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["trial_callbacks"]
 
 
-def trial_callbacks(log_dir: Path, params: dict[str, Any]) -> list[Any]:
+def trial_callbacks(log_dir: Path, params: Params) -> list[keras.callbacks.Callback]:
     """Keras callbacks writing the trial's curves and its hyperparameters under ``log_dir``."""
     import keras
     import tensorflow as tf

@@ -5,19 +5,22 @@ data at the trial's resolution, and the rules that turn errors into failed trial
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.ledger.store import record_epoch, record_result
+from mmtune.model.params import Params
 from mmtune.search.orphans import OWNER, owner_of_this_process
 
 if TYPE_CHECKING:
+    import keras
     import optuna
 
     from mmtune.data.trial_data import DataSource, SplitData
+    from mmtune.model.callbacks import EpochReport
     from mmtune.model.training import TrainOptions, TrialResult
     from mmtune.search.config import SearchConfig
     from mmtune.search.progress import SearchProgress
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FailureStreak",
+    "TrainKeywords",
     "TrialContext",
     "default_resolution",
     "failing_as_trial_error",
@@ -68,6 +72,17 @@ class FailureStreak:
                 f"{self.last_reason or 'unknown'}. See `mmtune results --trial N` for each "
                 "failed trial's reason."
             )
+
+
+class TrainKeywords(TypedDict):
+    """The :func:`mmtune.model.training.train_model` keywords every backend passes for a
+    trial (:meth:`TrialContext.train_kwargs`)."""
+
+    options: TrainOptions
+    seed: int
+    report: EpochReport
+    on_model: Callable[[keras.Model], None]
+    callbacks: list[keras.callbacks.Callback]
 
 
 class TrialContext:
@@ -117,10 +132,10 @@ class TrialContext:
         record_epoch(self.trial, epoch, logs)
         self.progress.epoch_done(epoch, logs.get("val_accuracy"))
 
-    def on_model(self, model: Any) -> None:
+    def on_model(self, model: keras.Model) -> None:
         self.trial.set_user_attr("params_count", int(model.count_params()))
 
-    def tensorboard_callbacks(self, params: dict[str, Any]) -> list[Any]:
+    def tensorboard_callbacks(self, params: Params) -> list[keras.callbacks.Callback]:
         if not self.cfg.tensorboard:
             return []
         from mmtune.search.tensorboard_runs import trial_callbacks
@@ -128,14 +143,14 @@ class TrialContext:
         runs = self.cfg.results_dir / self.cfg.study_name / "tensorboard"
         return trial_callbacks(runs / f"trial_{self.trial.number:04d}", params)
 
-    def train_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
+    def train_kwargs(self, params: Params) -> TrainKeywords:
         """The ``train_model`` arguments every backend passes for this trial: the search's
         options, this trial's seed (recorded), and its hooks."""
         from mmtune.search.reevaluate import evaluation_seed
 
         seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
         self.trial.set_user_attr("seed", seed)
-        return dict(
+        return TrainKeywords(
             options=self.options,
             seed=seed,
             report=self.report,
@@ -172,7 +187,7 @@ def default_resolution(space: Space) -> int:
     return int(space.defaults().get("resolution", SEED_RESOLUTION))
 
 
-def trial_split(source: DataSource, space: Space, params: dict[str, Any]) -> SplitData:
+def trial_split(source: DataSource, space: Space, params: Params) -> SplitData:
     """The data at the resolution a trial's parameters ask for."""
     return source.get(int(params.get("resolution", default_resolution(space))))
 

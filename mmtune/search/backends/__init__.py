@@ -8,7 +8,7 @@ records into, and the loop that runs trials until the study holds ``--trials``.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mmtune.search.config import OPTUNA_TUNERS
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import optuna
 
     from mmtune.data.trial_data import DataSource
+    from mmtune.ledger.store import StudyOptions
     from mmtune.model.training import TrainOptions
     from mmtune.search.config import SearchConfig
     from mmtune.search.progress import SearchProgress
@@ -27,7 +28,7 @@ __all__ = ["Backend", "backend_for"]
 class Backend(Protocol):
     """What a tuner backend module provides."""
 
-    def study_options(self, cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+    def study_options(self, cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
         """``sampler`` and ``pruner`` for the ledger study."""
         ...
 

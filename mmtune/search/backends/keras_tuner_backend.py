@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 
 from mmtune.errors import FatalSearchError, ModelTooLarge, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
-from mmtune.ledger.store import finished_count
+from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.model.training import TrainOptions, train_model
 from mmtune.search.config import SearchConfig
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
@@ -44,7 +44,7 @@ __all__ = ["LedgerTuner", "study_options", "run", "keras_tuner_seed"]
 WEIGHTS_FILE = "mmtune.weights.h5"
 
 
-def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
     """The ledger study only records: Keras Tuner chooses the parameters."""
     import optuna
 

@@ -7,7 +7,7 @@ worker that starts (see :class:`mmtune.ledger.store.Ledger`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mmtune.data.trial_data import DataSource
 from mmtune.errors import ModelTooLarge, TrialFailed
@@ -21,8 +21,10 @@ from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_er
 if TYPE_CHECKING:
     import optuna
 
+    from mmtune.ledger.store import StudyOptions
     from mmtune.model.training import TrainOptions
     from mmtune.search.progress import SearchProgress
+    from mmtune.search.trial import TrainKeywords
 
 __all__ = ["study_options", "make_pruner", "run"]
 
@@ -45,7 +47,7 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> dict[str, Any]:
+def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
     import warnings
 
     import optuna
@@ -97,9 +99,8 @@ def run(
         try:
             with failing_as_trial_error():
                 split = trial_split(source, space, params)
-                result = run_trial(
-                    space.model, params, split, **{**ctx.train_kwargs(params), "report": report}
-                )
+                keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
+                result = run_trial(space.model, params, split, **keywords)
         except optuna.TrialPruned:
             ctx.pruned()
             raise
