@@ -20,11 +20,12 @@ import json
 import math
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
@@ -33,7 +34,11 @@ from mmtune.ledger.leaderboard import leaderboard_rows
 from mmtune.ledger.store import Ledger
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from optuna.trial import FrozenTrial
 
 __all__ = ["write_report", "render_report", "report_path", "SECTIONS"]
 
@@ -141,11 +146,11 @@ class _Page:
         )
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _epochs(n: Any) -> str:
+def _epochs(n: object) -> str:
     return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
@@ -153,7 +158,7 @@ def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -166,7 +171,9 @@ def _fmt(value: Any) -> str:
 
 
 def _table(
-    rows: list[dict[str, Any]], text_columns: tuple[str, ...] = (), row_class: Any = None
+    rows: Sequence[Mapping[str, object]],
+    text_columns: tuple[str, ...] = (),
+    row_class: Callable[[Mapping[str, object]], str] | None = None,
 ) -> str:
     if not rows:
         return _note("no rows")
@@ -186,7 +193,7 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _img(fig: Any, alt: str) -> str:
+def _img(fig: Figure, alt: str) -> str:
     """Embed a matplotlib figure as a base64 PNG and close it."""
     plt = _pyplot()
     buf = io.BytesIO()
@@ -199,7 +206,7 @@ def _img(fig: Any, alt: str) -> str:
 # -- plotting set-up --------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
+def _pyplot() -> ModuleType:
     """matplotlib.pyplot on the Agg backend, or a clear error when matplotlib is missing."""
     try:
         import matplotlib
@@ -225,13 +232,13 @@ def _quiet_optuna() -> Iterator[None]:
         yield
 
 
-def _ticker() -> Any:
+def _ticker() -> ModuleType:
     import matplotlib.ticker
 
     return matplotlib.ticker
 
 
-def _readable_log_ticks(ax: Any) -> None:
+def _readable_log_ticks(ax: Axes) -> None:
     """On a log axis spanning less than a decade, a few plain ticks instead of crowded minor
     labels."""
     if ax.get_xscale() != "log":
@@ -244,9 +251,10 @@ def _readable_log_ticks(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(_ticker().NullFormatter())
 
 
-def _figure_of(axes: Any) -> Any:
+def _figure_of(axes: Axes | np.ndarray) -> Figure:
+    """The figure of an Optuna plot's axes (one, or an array of them); a top-level figure."""
     first = axes.flat[0] if hasattr(axes, "flat") else axes
-    return first.get_figure()
+    return cast("Figure", first.get_figure())
 
 
 # -- sections ---------------------------------------------------------------------------------
@@ -263,7 +271,7 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
         )
         or "none"
     )
-    items: list[tuple[str, Any]] = [
+    items: list[tuple[str, object]] = [
         ("study", study.study_name),
         ("space", meta.get("space")),
         ("space file", meta.get("space_file")),
@@ -416,12 +424,12 @@ def _slices(study: optuna.Study, complete: list, importances: dict[str, float] |
     )
 
 
-def _curve_x(t: Any, curve: list[float]) -> list[int]:
+def _curve_x(t: FrozenTrial, curve: list[float]) -> list[int]:
     last = int(t.user_attrs.get("epochs", len(curve)) or len(curve))
     return list(range(last - len(curve) + 1, last + 1))
 
 
-def _curves(trials: list, max_epochs: Any) -> str:
+def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
     with_curve = [t for t in trials if t.user_attrs.get("val_accuracy_curve")]
     if not with_curve:
         return _note("no trial finished an epoch yet: no learning curve to draw")
@@ -507,7 +515,7 @@ def _read_refit(path: Path) -> dict[str, Any]:
         raise MmtuneError(f"cannot read the refit record {path}: {exc}") from exc
 
 
-def _member_name(m: dict[str, Any]) -> str:
+def _member_name(m: Mapping[str, object]) -> str:
     return f"trial {m.get('trial')}, seed {m.get('seed')}"
 
 
