@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -44,6 +44,8 @@ from mmtune.atomic import atomic_path, atomic_write_text
 from mmtune.errors import DataError, MmtuneError, Problem, shown
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from mmtune.data.contract import DataSpec, Tables
 
 __all__ = [
@@ -306,7 +308,7 @@ def _build(
     """Decode every picture; return the pictures and the metadata (problems included)."""
     n = len(paths)
     pictures = np.zeros((n, resolution, resolution, 3), dtype=np.uint8)
-    infos: list[dict[str, Any]] = [{}] * n
+    infos: list[PictureInfo] = [{}] * n
     bar = _Progress(n, sys.stderr.isatty() if progress is None else progress)
     for start, chunk, chunk_infos in _decode_all(paths, resolution, workers):
         pictures[start : start + len(chunk)] = chunk
@@ -420,7 +422,17 @@ def _decode_all(paths: Sequence[str], resolution: int, workers: int | None):
             yield (futures[future], *future.result())
 
 
-def _decode_chunk(paths: list[str], resolution: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+class PictureInfo(TypedDict, total=False):
+    """What decoding one picture file found: its bytes' hash, its size ``[height, width]``
+    and Pillow mode, or why it could not be used."""
+
+    sha256: str
+    size: list[int]
+    mode: str
+    error: str
+
+
+def _decode_chunk(paths: list[str], resolution: int) -> tuple[np.ndarray, list[PictureInfo]]:
     """Decode ``paths`` to ``uint8 (n, R, R, 3)``; runs in a worker process."""
     out = np.zeros((len(paths), resolution, resolution, 3), dtype=np.uint8)
     infos = []
@@ -432,7 +444,7 @@ def _decode_chunk(paths: list[str], resolution: int) -> tuple[np.ndarray, list[d
     return out, infos
 
 
-def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray | None]:
+def _decode_one(path: str, resolution: int) -> tuple[PictureInfo, np.ndarray | None]:
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -442,7 +454,7 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
             raw = fh.read(MAX_PICTURE_BYTES + 1)  # never more than the limit, whatever the file
     except OSError as exc:
         return {"error": f"cannot be read ({exc.strerror or exc})"}, None
-    info: dict[str, Any] = {"sha256": hashlib.sha256(raw).hexdigest()}
+    info: PictureInfo = {"sha256": hashlib.sha256(raw).hexdigest()}
     if len(raw) > MAX_PICTURE_BYTES:
         return {**info, "error": f"is over {MAX_PICTURE_BYTES // 2**20} MB"}, None
     if not raw:
@@ -459,7 +471,7 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
                     f"{MAX_PICTURE_PIXELS / 1e6:g} megapixels",
                 }, None
             img.load()
-            info.update(size=[img.height, img.width], mode=img.mode)
+            info.update({"size": [img.height, img.width], "mode": img.mode})
             rgb = _to_rgb(img)
             w, h = rgb.size
             if (w, h) == (resolution, resolution):
@@ -485,7 +497,7 @@ def _decode_one(path: str, resolution: int) -> tuple[dict[str, Any], np.ndarray 
     return info, pixels
 
 
-def _to_rgb(img: Any) -> Any:
+def _to_rgb(img: Image.Image) -> Image.Image:
     """``img`` as 8-bit RGB; 16-bit grayscale is scaled (65535 -> 255), not clipped at 255."""
     from PIL import Image
 

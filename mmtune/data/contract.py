@@ -32,7 +32,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -441,7 +440,9 @@ def _class_names(data_dir: Path, labels: np.ndarray, problems: list[Problem]) ->
             )
             return ()
         names = tuple(str(i) for i in range(int(valid.max()) + 1)) if valid.size else ()
-    counts: Any = np.bincount(valid[valid < len(names)], minlength=len(names)) if names else []
+    counts: np.ndarray | list[int] = (
+        np.bincount(valid[valid < len(names)], minlength=len(names)) if names else []
+    )
     for index, count in enumerate(counts):
         if count == 0:
             problems.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 # ruff: noqa: E402  (TensorFlow is imported quietly first)
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from mmtune.tf_setup import import_tensorflow
 tf = import_tensorflow()
 
 import keras
+
+if TYPE_CHECKING:
+    import tensorflow
 
 __all__ = ["RowGather", "device_trainer", "index_dataset", "training_device"]
 
@@ -36,15 +39,17 @@ def training_device() -> str:
 class RowGather(keras.layers.Layer):
     """Rows of device-resident tensors, by index (no weights)."""
 
-    def __init__(self, tensors: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, tensors: dict[str, tensorflow.Tensor], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tensors = tensors
 
-    def call(self, rows: Any) -> dict[str, Any]:
+    def call(self, rows: tensorflow.Tensor) -> dict[str, tensorflow.Tensor]:
         return {name: tf.gather(tensor, rows) for name, tensor in self.tensors.items()}
 
 
-def device_trainer(model: Any, tensors: Mapping[str, Any], inputs: tuple[str, ...]) -> Any:
+def device_trainer(
+    model: keras.Model, tensors: Mapping[str, tensorflow.Tensor], inputs: tuple[str, ...]
+) -> keras.Model:
     """A model taking row indices: gathers the rows of ``tensors`` (a split's, see
     :meth:`mmtune.data.trial_data.SplitData.tensors`) on the device, then ``model``."""
     device = training_device()
@@ -60,7 +65,7 @@ def device_trainer(model: Any, tensors: Mapping[str, Any], inputs: tuple[str, ..
 
 def index_dataset(
     rows: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0
-) -> Any:
+) -> tensorflow.data.Dataset:
     """``(row index, label)`` batches; reshuffled each epoch when ``shuffle``."""
     ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int32), labels.astype(np.int32)))
     if shuffle:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -158,7 +158,7 @@ def make_dataset(
 
 
 def rows_dataset(
-    tensors: Mapping[str, Any],
+    tensors: Mapping[str, tf.Tensor],
     rows: np.ndarray,
     *,
     inputs: Sequence[str],

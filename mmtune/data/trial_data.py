@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mmtune.errors import MmtuneError
 
 if TYPE_CHECKING:
+    import tensorflow as tf
+
     from mmtune.data.cache import CachedData
     from mmtune.errors import Problem
 
@@ -76,9 +78,9 @@ class SplitData:
     data: CachedData
     train_idx: np.ndarray
     val_idx: np.ndarray
-    _tensors: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _tensors: dict[str, tf.Tensor] | None = field(default=None, repr=False, compare=False)
 
-    def tensors(self) -> dict[str, Any]:
+    def tensors(self) -> dict[str, tf.Tensor]:
         """The labelled rows as TensorFlow tensors (``image``, ``audio``, ``label``), made once
         and shared by every trial at this resolution: a trial's datasets gather their rows
         from them instead of copying their part of the data."""
