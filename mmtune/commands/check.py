@@ -9,9 +9,13 @@ a later search starts from it.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmtune.commands.common import resolve_data_dir
+
+if TYPE_CHECKING:
+    from mmtune.data.cache import CachedData
+    from mmtune.errors import Problem
 
 __all__ = ["check", "format_summary"]
 
@@ -31,7 +35,7 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split_problems(data: Any) -> list[Any]:
+def _split_problems(data: CachedData) -> list[Problem]:
     """What the search's training/validation split would refuse in ``data``."""
     from mmtune.data.pipeline import stratified_split
     from mmtune.data.trial_data import SPLIT_SEED, VAL_FRACTION, split_problems

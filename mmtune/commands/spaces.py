@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mmtune.search.spaces import Param, Space, load_space
 from mmtune.search.spaces import list_spaces as _all_spaces
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["list_spaces", "show", "parameter_table"]
 
@@ -59,7 +62,7 @@ def parameter_table(space: Space) -> str:
     return "\n".join(lines)
 
 
-def model_table(model: Any) -> str:
+def model_table(model: keras.Model) -> str:
     """One line per layer: name, type, output shape, parameters (no terminal-width tricks)."""
     rows = [("layer", "type", "output shape", "params")]
     for layer in model.layers:

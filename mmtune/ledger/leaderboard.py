@@ -93,7 +93,7 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
     return rows[:top] if top else rows
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):

@@ -13,11 +13,14 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mmtune.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "predict_probabilities",
@@ -31,7 +34,7 @@ __all__ = [
 ]
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` model written by mmtune (its custom layers registered)."""
     from mmtune.tf_setup import import_tensorflow
 
@@ -64,7 +67,7 @@ class ModelInputs:
     n_classes: int
 
 
-def describe_model(model: Any, path: str | Path = "the model") -> ModelInputs:
+def describe_model(model: keras.Model, path: str | Path = "the model") -> ModelInputs:
     """The inputs ``model`` takes, looked up by name (``image``, ``audio``), in any order.
 
     Raises:
@@ -131,18 +134,18 @@ def _shape(shape: tuple) -> str:
     )
 
 
-def model_inputs(model: Any) -> tuple[str, ...]:
+def model_inputs(model: keras.Model) -> tuple[str, ...]:
     """The names of the model's inputs (``image``, ``audio``)."""
     return tuple(t.name.split(":")[0] for t in model.inputs)
 
 
-def model_resolution(model: Any) -> int | None:
+def model_resolution(model: keras.Model) -> int | None:
     """The picture side the model takes (its ``image`` input), or None for an audio-only model."""
     return describe_model(model).resolution
 
 
 def predict_probabilities(
-    model: Any, images: np.ndarray, mfcc: np.ndarray, batch_size: int = 256
+    model: keras.Model, images: np.ndarray, mfcc: np.ndarray, batch_size: int = 256
 ) -> np.ndarray:
     """Class probabilities ``(rows, classes)`` for every row, in order."""
     from mmtune.data.pipeline import make_dataset

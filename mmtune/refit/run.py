@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,8 +35,10 @@ from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
 from mmtune.ledger.store import Ledger, latest_note
+from mmtune.model.params import ParamValue
 
 if TYPE_CHECKING:
+    import keras
     import optuna
 
     from mmtune.model.training import TrainOptions
@@ -67,7 +69,7 @@ class Member:
     """One model of the refit: a configuration, its epochs and seed, and what stands behind it."""
 
     trial: int
-    params: dict[str, Any]
+    params: dict[str, ParamValue]
     epochs: int
     seed: int
     search_val_accuracy: float | None  # the leaderboard's figure: mean over evaluations
@@ -166,7 +168,7 @@ def choose_members(
     return members
 
 
-def _val_confusion(model: Any, split: Any) -> tuple[list[list[int]], list[str]]:
+def _val_confusion(model: keras.Model, split: SplitData) -> tuple[list[list[int]], list[str]]:
     """The check model's confusion matrix on the validation part, and the class names."""
     from mmtune.refit.prediction import predict_probabilities
 
@@ -244,7 +246,7 @@ class _Trainer:
         m.val_confusion, m.val_class_names = _val_confusion(result.model, split)
         keras.backend.clear_session()
 
-    def full(self, m: Member) -> Any:
+    def full(self, m: Member) -> keras.Model:
         from mmtune.model.training import train_model
 
         return train_model(
