@@ -101,7 +101,9 @@ class LedgerTuner(kt.Tuner):
         self.study, self.cfg, self.source = study, cfg, source
         self.progress, self.streak, self.options = progress, streak, options
 
-    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+    def run_trial(
+        self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any
+    ) -> dict[str, float]:
         cfg, space, study = self.cfg, self.cfg.space, self.study
         hp = trial.hyperparameters
         params = space.keras_tuner_values(hp)
