@@ -98,16 +98,14 @@ def train_model(
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     """
     epochs, patience, feed = options.epochs, options.patience, options.feed
-    max_params, max_macs = options.max_params, options.max_macs
     from mmtune.tf_setup import import_tensorflow
 
     tf = import_tensorflow()
     import keras
 
-    from mmtune.data.pipeline import rows_dataset
     from mmtune.model.batchnorm import recompute_statistics
     from mmtune.model.callbacks import PreciseBatchNorm, ReportEpochs, StopWhenPerfect
-    from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model, model_macs
+    from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
@@ -117,49 +115,17 @@ def train_model(
     model = build_model(model_name, params, spec)
     if on_model is not None:
         on_model(model)
-    if max_params and model.count_params() > max_params:  # refused before any other cost
-        raise ModelTooLarge(
-            f"{model.count_params():,} parameters, above --max-params "
-            f"{max_params:,}: skipped untrained"
-        )
-    if max_macs and model_macs(model) > max_macs:
-        raise ModelTooLarge(
-            f"{model_macs(model):,} multiply-accumulates a sample, above "
-            f"--max-cost ({max_macs:,}): skipped untrained"
-        )
-    if feed == "device":
-        from mmtune.data.device_feed import device_trainer, index_dataset
-
-        every = split.data
-        train_rows = np.arange(len(every.train_labels)) if full else split.train_idx
-        train_ds = index_dataset(
-            train_rows,
-            every.train_labels[train_rows],
-            batch_size=batch_size,
-            shuffle=True,
-            seed=seed,
-        )
-        val_ds = (
-            index_dataset(
-                split.val_idx, every.train_labels[split.val_idx], batch_size=256, shuffle=False
-            )
-            if not full
-            else None
-        )
-    else:  # rows gathered from the split's tensors: no copy of the data per trial
-        tensors = split.tensors()
-        train_rows = np.arange(len(split.data.train_labels)) if full else split.train_idx
-        train_ds = rows_dataset(
-            tensors, train_rows, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
-        )
-        val_ds = (
-            None if full else rows_dataset(tensors, split.val_idx, inputs=inputs, batch_size=256)
-        )
+    _refuse_if_too_large(model, options)  # before any other cost
+    train_ds, val_ds = _datasets(
+        split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
+    )
     stats_ds = _statistics_batches(
         split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
     )
     trainer = model
     if feed == "device":
+        from mmtune.data.device_feed import device_trainer
+
         trainer = device_trainer(model, split.tensors(), inputs)
     compile_model(trainer, params, jit_compile=options.jit_compile)
     if initial_weights:
@@ -205,6 +171,60 @@ def train_model(
         params_count=int(model.count_params()),
         model=model,
     )
+
+
+def _refuse_if_too_large(model: keras.Model, options: TrainOptions) -> None:
+    """``ModelTooLarge`` when the model is over ``--max-params`` or ``--max-cost``."""
+    from mmtune.model.networks import model_macs
+
+    max_params, max_macs = options.max_params, options.max_macs
+    if max_params and model.count_params() > max_params:
+        raise ModelTooLarge(
+            f"{model.count_params():,} parameters, above --max-params "
+            f"{max_params:,}: skipped untrained"
+        )
+    if max_macs and model_macs(model) > max_macs:
+        raise ModelTooLarge(
+            f"{model_macs(model):,} multiply-accumulates a sample, above "
+            f"--max-cost ({max_macs:,}): skipped untrained"
+        )
+
+
+def _datasets(
+    split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
+) -> tuple[tensorflow.data.Dataset, tensorflow.data.Dataset | None]:
+    """The training batches (shuffled by ``seed``) and the validation batches (none if ``full``)."""
+    from mmtune.data.pipeline import rows_dataset
+
+    if feed == "device":
+        from mmtune.data.device_feed import index_dataset
+
+        every = split.data
+        train_rows = np.arange(len(every.train_labels)) if full else split.train_idx
+        train_ds = index_dataset(
+            train_rows,
+            every.train_labels[train_rows],
+            batch_size=batch_size,
+            shuffle=True,
+            seed=seed,
+        )
+        val_ds = (
+            index_dataset(
+                split.val_idx, every.train_labels[split.val_idx], batch_size=256, shuffle=False
+            )
+            if not full
+            else None
+        )
+    else:  # rows gathered from the split's tensors: no copy of the data per trial
+        tensors = split.tensors()
+        train_rows = np.arange(len(split.data.train_labels)) if full else split.train_idx
+        train_ds = rows_dataset(
+            tensors, train_rows, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
+        )
+        val_ds = (
+            None if full else rows_dataset(tensors, split.val_idx, inputs=inputs, batch_size=256)
+        )
+    return train_ds, val_ds
 
 
 def _statistics_batches(
