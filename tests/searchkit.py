@@ -9,6 +9,17 @@ from pathlib import Path
 
 from tinydata import write_dataset
 
+#: The smallest direct_mix that trains on 16 px tiny data in seconds (tests of the trainer).
+TINY_PARAMS = {
+    "conv_blocks": 1,
+    "base_filters": 4,
+    "dense_units": 8,
+    "audio_units_1": 8,
+    "audio_units_2": 4,
+    "resolution": 16,
+    "batch_size": 8,
+}
+
 TINY_SPACE = """\
 name: tiny
 model: direct_mix

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from searchkit import tiny_data
+from searchkit import TINY_PARAMS, tiny_data
 
 from mmtune.model.batchnorm import batchnorm_layers, recompute_statistics
 
@@ -60,16 +60,7 @@ def test_a_trained_model_carries_the_statistics_its_validation_used(tmp_path, fu
     from mmtune.refit.prediction import predict_probabilities
 
     split = DataSource(tiny_data(tmp_path / "data")).get(16)
-    params = {
-        "conv_blocks": 1,
-        "base_filters": 4,
-        "dense_units": 8,
-        "audio_units_1": 8,
-        "audio_units_2": 4,
-        "resolution": 16,
-        "batch_size": 8,
-        "bn_momentum": 0.99,
-    }
+    params = {**TINY_PARAMS, "bn_momentum": 0.99}
     result = train_model("direct_mix", params, split, TrainOptions(epochs=2), seed=0, full=full)
     bn = result.model.get_layer("conv1_1_bn")
     assert np.abs(bn.moving_mean.numpy()).max() > 0.05, "statistics were recomputed"

@@ -10,7 +10,7 @@ import shutil
 
 import optuna
 import pytest
-from searchkit import TINY_SPACE, tiny_data, tiny_space
+from searchkit import TINY_PARAMS, TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.store import Ledger
@@ -513,15 +513,7 @@ def test_device_resident_feed_trains_exactly_like_the_pipeline(workdir):
     from mmtune.model.training import TrainOptions, train_model
 
     split = DataSource(workdir["data"]).get(16)
-    params = {
-        "conv_blocks": 1,
-        "base_filters": 4,
-        "dense_units": 8,
-        "audio_units_1": 8,
-        "audio_units_2": 4,
-        "resolution": 16,
-        "batch_size": 8,
-    }
+    params = dict(TINY_PARAMS)
     runs = {
         feed: train_model("direct_mix", params, split, TrainOptions(epochs=2, feed=feed), seed=3)
         for feed in ("pipeline", "device")
@@ -577,15 +569,7 @@ def test_a_continued_trial_starts_from_its_parents_weights_and_epoch(workdir, tm
     from mmtune.model.training import TrainOptions, train_model
 
     split = DataSource(workdir["data"]).get(16)
-    params = {
-        "conv_blocks": 1,
-        "base_filters": 4,
-        "dense_units": 8,
-        "audio_units_1": 8,
-        "audio_units_2": 4,
-        "resolution": 16,
-        "batch_size": 8,
-    }
+    params = dict(TINY_PARAMS)
     parent = train_model("direct_mix", params, split, TrainOptions(epochs=1), seed=0)
     weights = tmp_path / "parent.weights.h5"
     parent.model.save_weights(str(weights))
