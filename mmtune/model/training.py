@@ -194,36 +194,18 @@ def _datasets(
     split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
 ) -> tuple[tensorflow.data.Dataset, tensorflow.data.Dataset | None]:
     """The training batches (shuffled by ``seed``) and the validation batches (none if ``full``)."""
-    from mmtune.data.pipeline import rows_dataset
-
-    if feed == "device":
-        from mmtune.data.device_feed import index_dataset
-
-        every = split.data
-        train_rows = np.arange(len(every.train_labels)) if full else split.train_idx
-        train_ds = index_dataset(
-            train_rows,
-            every.train_labels[train_rows],
-            batch_size=batch_size,
-            shuffle=True,
-            seed=seed,
-        )
-        val_ds = (
-            index_dataset(
-                split.val_idx, every.train_labels[split.val_idx], batch_size=256, shuffle=False
-            )
-            if not full
-            else None
-        )
-    else:  # rows gathered from the split's tensors: no copy of the data per trial
-        tensors = split.tensors()
-        train_rows = np.arange(len(split.data.train_labels)) if full else split.train_idx
-        train_ds = rows_dataset(
-            tensors, train_rows, inputs=inputs, batch_size=batch_size, shuffle=True, seed=seed
-        )
-        val_ds = (
-            None if full else rows_dataset(tensors, split.val_idx, inputs=inputs, batch_size=256)
-        )
+    train_ds = _batches(
+        split,
+        _training_rows(split, full),
+        feed=feed,
+        inputs=inputs,
+        batch_size=batch_size,
+        shuffle=True,
+        seed=seed,
+    )
+    if full:
+        return train_ds, None
+    val_ds = _batches(split, split.val_idx, feed=feed, inputs=inputs, batch_size=256)
     return train_ds, val_ds
 
 
@@ -232,21 +214,49 @@ def _statistics_batches(
 ) -> tensorflow.data.Dataset:
     """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
     batch statistics become BatchNorm's (:mod:`mmtune.model.batchnorm`)."""
-    from mmtune.data.pipeline import rows_dataset
     from mmtune.model.batchnorm import STATISTICS_ROWS
 
-    every = split.data
-    rows = np.arange(len(every.train_labels)) if full else np.asarray(split.train_idx)
     rng = np.random.default_rng([seed, 7])
-    pick = rng.permutation(rows)[:STATISTICS_ROWS]
+    pick = rng.permutation(_training_rows(split, full))[:STATISTICS_ROWS]
     whole = (len(pick) // batch_size) * batch_size
     pick = np.sort(pick[:whole] if whole else pick)
+    return _batches(split, pick, feed=feed, inputs=inputs, batch_size=batch_size, with_labels=False)
+
+
+def _training_rows(split: SplitData, full: bool) -> np.ndarray:
+    """The rows a model trains on: every labelled row for a refit, else the training part."""
+    return np.arange(len(split.data.train_labels)) if full else np.asarray(split.train_idx)
+
+
+def _batches(
+    split: SplitData,
+    rows: np.ndarray,
+    *,
+    feed: str,
+    inputs: tuple[str, ...],
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    with_labels: bool = True,
+) -> tensorflow.data.Dataset:
+    """Batches of ``rows`` as ``feed`` serves them: row indices and labels for the
+    device-resident data (``device``), else the rows gathered from the split's tensors (no
+    copy of the data per trial)."""
     if feed == "device":
         from mmtune.data.device_feed import index_dataset
 
-        return index_dataset(pick, every.train_labels[pick], batch_size=batch_size, shuffle=False)
+        labels = split.data.train_labels[rows]
+        return index_dataset(rows, labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    from mmtune.data.pipeline import rows_dataset
+
     return rows_dataset(
-        split.tensors(), pick, inputs=inputs, batch_size=batch_size, with_labels=False
+        split.tensors(),
+        rows,
+        inputs=inputs,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        with_labels=with_labels,
     )
 
 
