@@ -48,8 +48,10 @@ def counts_toward_trials(trial: optuna.trial.FrozenTrial) -> bool:
     """True for a search trial that trained and finished (completed or pruned): what
     ``--trials`` counts. Failures are retried, configurations refused before training are
     information for the sampler, and re-evaluations repeat a configuration."""
+    from optuna.trial import TrialState  # not at import: the command line starts without Optuna
+
     return (
-        trial.state.name in ("COMPLETE", "PRUNED")
+        trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
         and not is_reevaluation(trial)
         and not trial.user_attrs.get(SKIPPED)
     )
@@ -144,7 +146,9 @@ class Configuration:
 
     @property
     def complete(self) -> bool:
-        return self.trial.state.name == "COMPLETE"
+        from optuna.trial import TrialState
+
+        return self.trial.state == TrialState.COMPLETE
 
     def full_fidelity(self, max_epochs: int | None) -> bool:
         """False for a trial run on a smaller epoch budget than the study's (a Hyperband
@@ -162,24 +166,32 @@ def configurations(study: optuna.Study) -> list[Configuration]:
     before those of a smaller budget (Hyperband's early rungs); pruned, failed and running
     trials follow in that order, by their best epoch's accuracy.
     """
+    from optuna.trial import TrialState
+
     max_epochs = study.user_attrs.get("max_epochs")
     trials = study.get_trials(deepcopy=False)
     by_number = {
-        t.number: Configuration(t, [t] if t.state.name == "COMPLETE" else [])
+        t.number: Configuration(t, [t] if t.state == TrialState.COMPLETE else [])
         for t in trials
         if not is_reevaluation(t)
     }
     for t in trials:
-        if is_reevaluation(t) and t.state.name in ("COMPLETE", "FAIL"):
+        if is_reevaluation(t) and t.state in (TrialState.COMPLETE, TrialState.FAIL):
             target = by_number.get(int(t.user_attrs[EVALUATES]))
             if target is not None and target.complete:
-                (target.evaluations if t.state.name == "COMPLETE" else target.failed).append(t)
-    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
+                (target.evaluations if t.state == TrialState.COMPLETE else target.failed).append(t)
+    order = {
+        TrialState.COMPLETE: 0,
+        TrialState.PRUNED: 1,
+        TrialState.FAIL: 2,
+        TrialState.RUNNING: 3,
+        TrialState.WAITING: 4,
+    }
 
     def key(c: Configuration) -> tuple[int, bool, float, int, int]:
         mean = c.mean
         return (
-            order.get(c.trial.state.name, 5),
+            order.get(c.trial.state, 5),
             not c.full_fidelity(max_epochs),
             -(mean if mean is not None else -1.0),
             -c.n,

@@ -125,6 +125,8 @@ def render(rows: list[dict[str, Any]], fmt: str = "table") -> str:
 
 def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
     """One trial's whole record: state, parameters, summary and per-epoch curves."""
+    from optuna.trial import TrialState
+
     from mmtune.errors import LedgerError
 
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
@@ -144,7 +146,7 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
             "best_epoch": best_epoch(e),
         }
         for e in study.get_trials(deepcopy=False)
-        if e.user_attrs.get(EVALUATES) == t.number and e.state.name == "COMPLETE"
+        if e.user_attrs.get(EVALUATES) == t.number and e.state == TrialState.COMPLETE
     ]
     if evaluations:
         attrs["re-evaluations"] = ", ".join(

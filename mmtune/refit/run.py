@@ -118,6 +118,8 @@ def ranked_candidates(study: optuna.Study, trial: int | None) -> list[Configurat
     """The configurations refit may use, in the order it tries them: ``trial``'s alone when
     given (a re-evaluation's number names the configuration it repeats), else the
     completed ones in leaderboard order."""
+    from optuna.trial import TrialState
+
     ranked = configurations(study)
     complete = [c for c in ranked if c.complete]
     if trial is None:
@@ -132,7 +134,7 @@ def ranked_candidates(study: optuna.Study, trial: int | None) -> list[Configurat
     target = found[0].user_attrs.get(EVALUATES)
     number = int(target) if target is not None else trial
     config = next(c for c in ranked if c.number == number)
-    if config.trial.state.name not in ("COMPLETE", "PRUNED"):
+    if config.trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
         raise LedgerError(
             f"trial {number} is {config.trial.state.name}: only completed or "
             "pruned trials can be refitted"

@@ -77,9 +77,11 @@ def write_report(ledger: Ledger, study: str | None = None) -> tuple[Path, str, b
 
 def render_report(study: optuna.Study, refit_file: Path | None = None) -> str:
     """The whole HTML page of ``study`` (with the refit sections when ``refit_file``)."""
+    from optuna.trial import TrialState
+
     plt = _pyplot()
     trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     page = _Page(f"mmtune report: {study.study_name}")
     # Optuna's plots switch pyplot to ggplot; the context restores the caller's style after.
     with _quiet_optuna(), plt.style.context("ggplot"):
@@ -261,12 +263,20 @@ def _figure_of(axes: Axes | np.ndarray) -> Figure:
 
 
 def _summary(study: optuna.Study, trials: list, complete: list) -> str:
+    from optuna.trial import TrialState
+
     meta = study.user_attrs
-    states = Counter(t.state.name for t in trials)
-    order = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+    states = Counter(t.state for t in trials)
+    order = (
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.FAIL,
+        TrialState.RUNNING,
+        TrialState.WAITING,
+    )
     counts = (
         ", ".join(
-            f"{states[s]} {s.lower()}"
+            f"{states[s]} {s.name.lower()}"
             for s in sorted(states, key=lambda s: order.index(s) if s in order else len(order))
         )
         or "none"
@@ -302,10 +312,12 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
 
 
 def _leaderboard(study: optuna.Study) -> str:
+    from optuna.trial import TrialState
+
     rows = leaderboard_rows(study)
     if not rows:
         return _note("the study has no trials yet")
-    best = rows[0]["trial"] if rows[0]["state"] == "COMPLETE" else None
+    best = rows[0]["trial"] if rows[0]["state"] == TrialState.COMPLETE.name else None
     table = _table(
         rows,
         text_columns=("state", "optimizer"),
@@ -430,6 +442,8 @@ def _curve_x(t: FrozenTrial, curve: list[float]) -> list[int]:
 
 
 def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
+    from optuna.trial import TrialState
+
     with_curve = [t for t in trials if t.user_attrs.get("val_accuracy_curve")]
     if not with_curve:
         return _note("no trial finished an epoch yet: no learning curve to draw")
@@ -437,25 +451,27 @@ def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
     ranked = sorted(with_curve, key=lambda t: (-max(t.user_attrs["val_accuracy_curve"]), t.number))
     top = ranked[:TOP_CURVES]
     fig, ax = plt.subplots(figsize=(11, 5))
-    styles = {"PRUNED": "--", "FAIL": ":"}
+    styles = {TrialState.PRUNED: "--", TrialState.FAIL: ":"}
     colours = plt.get_cmap("tab10")
     for t in reversed(ranked[TOP_CURVES:]):
         curve = t.user_attrs["val_accuracy_curve"]
         ax.plot(
             _curve_x(t, curve),
             curve,
-            linestyle=styles.get(t.state.name, "-"),
+            linestyle=styles.get(t.state, "-"),
             color="#b0b8c0",
             linewidth=1,
             zorder=1,
         )
-        if t.state.name in styles:
+        if t.state in styles:
             ax.plot(_curve_x(t, curve)[-1], curve[-1], "x", color="#8a959f", zorder=1)
     for i, t in enumerate(top):
         curve = t.user_attrs["val_accuracy_curve"]
         x = _curve_x(t, curve)
-        state = t.state.name
-        label = f"trial {t.number}" + ("" if state == "COMPLETE" else f" ({state.lower()})")
+        state = t.state
+        label = f"trial {t.number}" + (
+            "" if state == TrialState.COMPLETE else f" ({state.name.lower()})"
+        )
         ax.plot(
             x,
             curve,
@@ -498,7 +514,7 @@ def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
     ax.xaxis.set_major_locator(_ticker().MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
-    pruned = sum(t.state.name == "PRUNED" for t in with_curve)
+    pruned = sum(t.state == TrialState.PRUNED for t in with_curve)
     return (
         f"<p>{len(with_curve)} trials with at least one epoch, {pruned} of them pruned.</p>"
         + _img(fig, "learning curves")

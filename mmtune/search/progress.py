@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from optuna.trial import TrialState
 
 __all__ = ["SearchProgress", "format_duration"]
 
@@ -81,13 +84,18 @@ class SearchProgress:
     def trial_done(
         self,
         number: int,
-        state: str,
+        state: TrialState,
         val_accuracy: float | None,
         epochs: int,
         duration_s: float,
         note: str = "",
+        *,
+        skipped: bool = False,
     ) -> None:
-        if state in ("COMPLETE", "PRUNED"):  # not SKIPPED (refused untrained) nor FAIL
+        """``skipped``: the trial was refused before training (recorded as pruned)."""
+        from optuna.trial import TrialState
+
+        if state in (TrialState.COMPLETE, TrialState.PRUNED) and not skipped:  # nor FAIL
             self.done += 1
         if (
             val_accuracy is not None
@@ -101,8 +109,9 @@ class SearchProgress:
             else "-"
         )
         best = f"{self.best:.4f} (#{self.best_trial})" if self.best is not None else "-"
+        label = "SKIPPED" if skipped else state.name
         line = (
-            f"trial #{number:<3d} {state:<8s} val_acc {acc}  epochs {epochs:<2d} "
+            f"trial #{number:<3d} {label:<8s} val_acc {acc}  epochs {epochs:<2d} "
             f"{duration_s:6.1f}s | {self.done}/{self.total} done, best {best}, "
             f"ETA {self._eta()}" + (f" | {note}" if note else "")
         )

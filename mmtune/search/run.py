@@ -176,10 +176,12 @@ class _SoFar(TypedDict):
 
 def _progress_so_far(study: optuna.Study) -> _SoFar:
     """The study's best single result and the seconds its counted trials took."""
+    from optuna.trial import TrialState
+
     from mmtune.ledger.evaluations import counts_toward_trials, trial_value
 
     counted = [t for t in study.get_trials(deepcopy=False) if counts_toward_trials(t)]
-    values = [(trial_value(t), t.number) for t in counted if t.state.name == "COMPLETE"]
+    values = [(trial_value(t), t.number) for t in counted if t.state == TrialState.COMPLETE]
     scored = [(v, n) for v, n in values if v is not None]
     best = max(scored, key=lambda s: (s[0], -s[1])) if scored else None
     return {

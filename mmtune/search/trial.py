@@ -49,8 +49,13 @@ class FailureStreak:
         self.skipped = 0
         self.last_reason = ""
 
-    def update(self, state: str, reason: str = "") -> None:
-        if state == "SKIPPED":
+    def update(
+        self, state: optuna.trial.TrialState, reason: str = "", *, skipped: bool = False
+    ) -> None:
+        """Counts a finished trial; ``skipped``: refused before training (recorded as pruned)."""
+        from optuna.trial import TrialState
+
+        if skipped:
             self.skipped += 1
             self.skipped_in_a_row += 1
             if self.skip_limit and self.skipped_in_a_row >= self.skip_limit:
@@ -61,7 +66,7 @@ class FailureStreak:
                 )
             return
         self.skipped_in_a_row = 0
-        if state != "FAIL":
+        if state != TrialState.FAIL:
             self.count = 0
             return
         self.count += 1

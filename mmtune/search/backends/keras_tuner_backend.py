@@ -125,7 +125,7 @@ class LedgerTuner(kt.Tuner):
         initial_weights = self._parent_weights(hp.values.get("tuner/trial_id"))
         if initial_weights is None:
             initial_epoch = 0
-        state, reason, value = "COMPLETE", "", 0.0
+        state, skipped, reason, value = TrialState.COMPLETE, False, "", 0.0
         told = False
 
         def tell(**outcome: Any) -> None:
@@ -152,13 +152,13 @@ class LedgerTuner(kt.Tuner):
             value = result.best_val_accuracy
             tell(values=value)
         except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
-            state, reason, value = "SKIPPED", str(exc), 0.0
+            state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
             ctx.pruned(reason, skipped=True)
-            tell(state=TrialState.PRUNED)
+            tell(state=state)
         except TrialFailed as exc:
-            state, reason = "FAIL", str(exc)
+            state, reason = TrialState.FAIL, str(exc)
             ctx.failed(reason)
-            tell(state=TrialState.FAIL)
+            tell(state=state)
         except KeyboardInterrupt:
             ctx.failed("interrupted (Ctrl-C)")
             tell(state=TrialState.FAIL)
@@ -170,12 +170,14 @@ class LedgerTuner(kt.Tuner):
         finally:
             keras.backend.clear_session()
         best, ran, duration = ctx.summary()
-        self.progress.trial_done(ledger_trial.number, state, best, ran, duration, note=reason[:120])
+        self.progress.trial_done(
+            ledger_trial.number, state, best, ran, duration, note=reason[:120], skipped=skipped
+        )
         try:
-            self.streak.update(state, reason)
+            self.streak.update(state, reason, skipped=skipped)
         except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
             raise kt.errors.FatalError(str(exc)) from exc
-        if state == "FAIL":
+        if state == TrialState.FAIL:
             raise kt.errors.FailedTrialError(reason)
         return {"val_accuracy": float(value)}
 

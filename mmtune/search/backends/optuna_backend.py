@@ -121,9 +121,17 @@ def run(
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
         reason = frozen.user_attrs.get("fail_reason") or ""
         note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
-        state = "SKIPPED" if frozen.user_attrs.get(SKIPPED) else frozen.state.name
-        progress.trial_done(frozen.number, state, best, epochs, duration, note=(note or "")[:120])
-        streak.update(state, note or reason)
+        skipped = bool(frozen.user_attrs.get(SKIPPED))
+        progress.trial_done(
+            frozen.number,
+            frozen.state,
+            best,
+            epochs,
+            duration,
+            note=(note or "")[:120],
+            skipped=skipped,
+        )
+        streak.update(frozen.state, note or reason, skipped=skipped)
 
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
@@ -151,9 +159,11 @@ def _should_start_another(study: optuna.Study, target: int) -> bool:
 
 def _taken(trials: list[optuna.trial.FrozenTrial]) -> int:
     """Places of --trials taken: counted trials and search trials still running."""
+    from optuna.trial import TrialState
+
     from mmtune.ledger.evaluations import counts_toward_trials, is_reevaluation
 
-    running = sum(t.state.name == "RUNNING" and not is_reevaluation(t) for t in trials)
+    running = sum(t.state == TrialState.RUNNING and not is_reevaluation(t) for t in trials)
     return sum(counts_toward_trials(t) for t in trials) + running
 
 
