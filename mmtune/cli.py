@@ -375,9 +375,10 @@ def _add_refit(sub: _Subparsers) -> None:
     refit.add_argument(
         "--seeds",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="average K seeds of the chosen configuration",
+        help="average K seeds of the chosen configuration in one model.keras "
+        "(default 3; 1 with --ensemble)",
     )
     refit.add_argument("--seed", type=int, default=0, metavar="S")
     refit.add_argument(

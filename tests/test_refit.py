@@ -54,7 +54,7 @@ def _rows(path):
 def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
     results = searched["results"]
     assert main(["refit", "--best", "--results", str(results)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     refit_dir = results / "tiny" / "refit"
     assert "honest check" in out and str(refit_dir / "submission.csv") in out
     rows = _rows(refit_dir / "submission.csv")
@@ -63,6 +63,11 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
     assert all(0 <= int(r[1]) < 3 for r in rows[1:])
 
     record = json.loads((refit_dir / "refit.json").read_text())
+    # By default three seeds of the winner, averaged in the one model.keras that predict reads.
+    assert [m["seed"] for m in record["members"]] == [0, 1, 2]
+    assert {m["model_file"] for m in record["members"]} == {"model.keras"}
+    assert record["ensemble"] == "mean of class probabilities"
+    assert "model.keras averages the class probabilities of the 3 members" in err
     member = record["members"][0]
     assert member["check_val_accuracy"] is not None and member["search_val_accuracy"] is not None
     assert member["epochs"] == 1 and record["test_rows"] == 9
@@ -136,7 +141,7 @@ def test_ensemble_names_its_members(searched):
 def test_interrupted_refit_leaves_the_previous_submission_untouched(searched, monkeypatch):
     results = searched["results"]
     refit_dir = results / "tiny" / "refit"
-    assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
+    assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
     before = (refit_dir / "submission.csv").read_bytes()
     real_replace = os.replace
 
@@ -146,7 +151,22 @@ def test_interrupted_refit_leaves_the_previous_submission_untouched(searched, mo
         return real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", crash_on_submission)
-    assert main(["refit", "--best", "--no-check", "--seed", "5", "--results", str(results)]) == 130
+    assert (
+        main(
+            [
+                "refit",
+                "--best",
+                "--no-check",
+                "--seeds",
+                "1",
+                "--seed",
+                "5",
+                "--results",
+                str(results),
+            ]
+        )
+        == 130
+    )
     monkeypatch.undo()
     assert (refit_dir / "submission.csv").read_bytes() == before
     assert not [p for p in refit_dir.iterdir() if p.name.startswith(".tmp-")]
@@ -245,7 +265,9 @@ def _study_of_claims(results, name, figures):
 
 def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, capsys):
     _study_of_claims(claims, "moves", [1.0, 0.0])
-    assert main(["refit", "--best", "--study", "moves", "--results", str(claims)]) == 0
+    assert (
+        main(["refit", "--best", "--seeds", "1", "--study", "moves", "--results", str(claims)]) == 0
+    )
     captured = capsys.readouterr()
     assert "honest check, trial 0" in captured.err and "FALLS" in captured.err
     assert "trying trial 1" in captured.err
@@ -257,7 +279,10 @@ def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, 
 
 def test_when_no_configuration_holds_the_submission_carries_a_warning(claims, capsys):
     _study_of_claims(claims, "none-holds", [1.0, 0.995])
-    assert main(["refit", "--best", "--study", "none-holds", "--results", str(claims)]) == 0
+    assert (
+        main(["refit", "--best", "--seeds", "1", "--study", "none-holds", "--results", str(claims)])
+        == 0
+    )
     captured = capsys.readouterr()
     record = json.loads((claims / "none-holds" / "refit" / "refit.json").read_text())
     assert record["warning"] and "WARNING" in captured.out

@@ -280,7 +280,7 @@ def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tm
     refit_dir = results / "tiny" / "refit"
     refit_dir.mkdir(parents=True)
     (refit_dir / ".tmp-submission.csv-x").write_text("id,CLA")
-    assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
+    assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
     rows = (refit_dir / "submission.csv").read_text().splitlines()
     assert rows[0] == "id,CLASS" and len(rows) == 10
 
@@ -317,12 +317,27 @@ def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, cap
         )
         == 0
     )
-    assert main(["refit", "--best", "--no-check", "--results", str(results)]) == 0
+    assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
     submission = results / "tiny" / "refit" / "submission.csv"
     before = submission.read_bytes()
     _enospc_on(monkeypatch, "submission.csv")
     capsys.readouterr()
-    assert main(["refit", "--best", "--no-check", "--seed", "4", "--results", str(results)]) == 2
+    assert (
+        main(
+            [
+                "refit",
+                "--best",
+                "--no-check",
+                "--seeds",
+                "1",
+                "--seed",
+                "4",
+                "--results",
+                str(results),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "no space left" in err and "submission.csv" in err and "Traceback" not in err
     assert submission.read_bytes() == before

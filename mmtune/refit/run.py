@@ -14,6 +14,13 @@ one line and moves to the next configuration of the leaderboard (up to
 ``candidates``); it refits the first that holds. When none holds, it refits the
 one whose check was best and writes the warning in its output and in
 ``refit.json``.
+
+Seeds are averaged by default. One refit of a short-trained network is one draw:
+on the demo, six seeds of the same configuration scored 0.926-0.978 on the
+held-out answers (mean 0.954, sd 0.022), while the mean probabilities of three
+scored 0.979 (sd 0.010 over the 20 triples). So a single configuration is
+refitted with ``SEED_ENSEMBLE`` seeds and written as one ``model.keras`` that
+averages them (:mod:`mmtune.refit.ensemble`); ``--seeds 1`` refits one model.
 """
 
 from __future__ import annotations
@@ -43,7 +50,17 @@ if TYPE_CHECKING:
 
     from mmtune.model.training import TrainOptions
 
-__all__ = ["RefitConfig", "Member", "RefitOutcome", "choose_members", "run_refit"]
+__all__ = [
+    "SEED_ENSEMBLE",
+    "RefitConfig",
+    "Member",
+    "RefitOutcome",
+    "choose_members",
+    "run_refit",
+]
+
+#: Seeds a refit of one configuration averages unless ``--seeds`` says otherwise.
+SEED_ENSEMBLE = 3
 
 
 @dataclass
@@ -53,7 +70,7 @@ class RefitConfig:
     study: str | None = None
     trial: int | None = None  # None: the best trial
     ensemble: int = 1
-    seeds: int = 1
+    seeds: int | None = None  # None: SEED_ENSEMBLE for one configuration, 1 with an ensemble
     seed: int = 0
     check: bool = True
     candidates: int = 3  # configurations the honest check may try, in leaderboard order
@@ -62,6 +79,13 @@ class RefitConfig:
     precision: str = "float32"
     jit: str = "auto"
     feed: str = "pipeline"
+
+    def member_seeds(self) -> int:
+        """Seeds of each configuration: ``seeds`` when given, else ``SEED_ENSEMBLE`` for one
+        configuration and 1 for an ensemble of several (which averages configurations)."""
+        if self.seeds is not None:
+            return self.seeds
+        return SEED_ENSEMBLE if self.ensemble == 1 else 1
 
 
 @dataclass
@@ -318,10 +342,40 @@ def _checked_members(
             "submission to score below the leaderboard"
         )
         log(warning)
-    if cfg.seeds > 1:
+    seeds = cfg.member_seeds()
+    if seeds > 1:  # the other seeds share the first's check: its confusion matrix is shown once
         first = held[0]
-        held = [Member(**{**asdict(first), "seed": cfg.seed + k}) for k in range(cfg.seeds)]
+        again = {"val_confusion": None, "val_class_names": None}
+        held = [first] + [
+            Member(**{**asdict(first), **again, "seed": first.seed + k}) for k in range(1, seeds)
+        ]
     return held, rejected, warning
+
+
+def _save_models(
+    models: list[keras.Model], members: list[Member], out_dir: Path, say: Callable[[str], None]
+) -> list[tuple[keras.Model, Member]]:
+    """One ``model.keras`` (several members averaged in one model when they take the same
+    inputs), else one file per member; each member records its file. Returns each saved
+    model with a member whose resolution it takes."""
+    from mmtune.refit.ensemble import averaging_model, same_inputs
+
+    if len(models) == 1 or same_inputs(models):
+        model = models[0]
+        if len(models) > 1:
+            names = [f"member_{k + 1}_trial{m.trial}_seed{m.seed}" for k, m in enumerate(members)]
+            model = averaging_model(models, names)
+            say(f"model.keras averages the class probabilities of the {len(models)} members")
+        with atomic_path(out_dir / "model.keras", suffix=".keras") as tmp:
+            model.save(str(tmp))
+        for m in members:
+            m.model_file = "model.keras"
+        return [(model, members[0])]
+    for k, (m, model) in enumerate(zip(members, models)):  # other resolutions: a file each
+        m.model_file = f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
+        with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
+            model.save(str(tmp))
+    return list(zip(models, members))
 
 
 def _versions() -> dict[str, str]:
@@ -350,7 +404,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.perf_counter()
     study, name, model_name = _open_study(cfg, say)
-    members = choose_members(study, cfg.trial, cfg.ensemble, cfg.seeds, cfg.seed)
+    members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
     tf.config.experimental.enable_op_determinism()
     trainer = _Trainer(cfg, model_name, source)
@@ -360,25 +414,20 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         members, rejected, warning = _checked_members(cfg, study, trainer, say)
     out_dir = Path(cfg.results_dir) / name / "refit"
     out_dir.mkdir(parents=True, exist_ok=True)
-    probabilities = []
-    for k, m in enumerate(members):
+    models = []
+    for m in members:
         t0 = time.perf_counter()
-        data = source.get(_resolution(m)).data
         say(
-            f"refitting trial {m.trial} (seed {m.seed}) on all {len(data.train_labels)} "
+            f"refitting trial {m.trial} (seed {m.seed}) on all {len(first.data.train_labels)} "
             f"labelled rows for {m.epochs} epochs"
         )
-        model = trainer.full(m)
-        m.model_file = (
-            "model.keras"
-            if len(members) == 1
-            else f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
-        )
-        with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
-            model.save(str(tmp))
-        probabilities.append(predict_probabilities(model, data.test_images, data.test_mfcc))
+        models.append(trainer.full(m))
         m.duration_s = round(time.perf_counter() - t0, 2)
         keras.backend.clear_session()
+    probabilities = []
+    for model, m in _save_models(models, members, out_dir, say):  # the submission: what
+        data = source.get(_resolution(m)).data  # the saved files predict
+        probabilities.append(predict_probabilities(model, data.test_images, data.test_mfcc))
     classes = np.mean(probabilities, axis=0).argmax(axis=1)
     names = first.data.spec.class_names
     counts = {names[c]: int((classes == c).sum()) for c in range(len(names))}
