@@ -68,6 +68,7 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
     assert {m["model_file"] for m in record["members"]} == {"model.keras"}
     assert record["ensemble"] == "mean of class probabilities"
     assert "model.keras averages the class probabilities of the 3 members" in err
+    assert "seeds 0, 1, 2: 1 epochs, honest check" in out and out.count("model.keras") == 1
     member = record["members"][0]
     assert member["check_val_accuracy"] is not None and member["search_val_accuracy"] is not None
     assert member["epochs"] == 1 and record["test_rows"] == 9

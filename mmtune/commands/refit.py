@@ -27,16 +27,17 @@ def refit(args: argparse.Namespace) -> int:
         feed=args.feed,
     )
     outcome = run_refit(cfg)
-    for m in outcome.members:
+    for trial in dict.fromkeys(m.trial for m in outcome.members):  # one line a configuration
+        same = [m for m in outcome.members if m.trial == trial]
+        m = same[0]
         check = (
             f", honest check {m.check_val_accuracy:.4f} vs leaderboard {m.search_val_accuracy:.4f}"
             if m.check_val_accuracy is not None and m.search_val_accuracy is not None
             else ""
         )
-        print(
-            f"trial {m.trial} seed {m.seed}: {m.epochs} epochs{check} -> "
-            f"{outcome.out_dir / m.model_file}"
-        )
+        seeds = ("seeds " if len(same) > 1 else "seed ") + ", ".join(str(s.seed) for s in same)
+        files = ", ".join(dict.fromkeys(str(outcome.out_dir / s.model_file) for s in same))
+        print(f"trial {trial} {seeds}: {m.epochs} epochs{check} -> {files}")
     print("predicted classes: " + ", ".join(f"{k} {v}" for k, v in outcome.class_counts.items()))
     print(f"submission: {outcome.submission}")
     print(f"record:     {outcome.record}")
