@@ -111,21 +111,22 @@ def test_training_shuffle_is_seeded_and_reshuffled_each_epoch():
     assert epoch(again) == first
 
 
-def test_a_source_holds_one_resolution_and_its_tensors_once(tmp_path):
+def test_a_source_holds_one_resolution_and_its_arrays_once(tmp_path):
     """Memory: trials at another resolution evict the last one; every trial at one resolution
-    shares one TensorFlow copy of the data, and its datasets gather rows from it."""
+    shares the cache's one copy of the data, and its datasets gather rows from it."""
     from mmtune.data.pipeline import rows_dataset
 
     source = DataSource(write_dataset(tmp_path, n_train=30, n_test=6))
     small = source.get(8)
-    assert small.tensors() is small.tensors()
+    assert small.arrays() is small.arrays()
+    assert np.shares_memory(small.arrays()["image"], small.data.train_images)
     digest, val_rows = source.data_hash, source.val_rows
     assert len(digest) == 64 and val_rows == len(small.val_idx)
     big = source.get(16)
     assert list(source._loaded) == [16] and source.data_hash == digest
     rows = big.val_idx[:3]
     ((features, labels),) = _rows(
-        rows_dataset(big.tensors(), rows, inputs=("image", "audio"), batch_size=8)
+        rows_dataset(big.arrays(), rows, inputs=("image", "audio"), batch_size=8)
     )
     np.testing.assert_array_equal(features["image"], big.data.train_images[rows])
     np.testing.assert_array_equal(features["audio"], big.data.train_mfcc[rows])

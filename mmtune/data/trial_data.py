@@ -78,22 +78,30 @@ class SplitData:
     data: CachedData
     train_idx: np.ndarray
     val_idx: np.ndarray
+    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
     _tensors: dict[str, tf.Tensor] | None = field(default=None, repr=False, compare=False)
 
-    def tensors(self) -> dict[str, tf.Tensor]:
-        """The labelled rows as TensorFlow tensors (``image``, ``audio``, ``label``), made once
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The labelled rows (``image`` uint8, ``audio`` float32, ``label`` int32), made once
         and shared by every trial at this resolution: a trial's datasets gather their rows
-        from them instead of copying their part of the data."""
+        from them (the pictures are the cache's own array, not a copy)."""
+        if self._arrays is None:
+            d = self.data
+            self._arrays = {
+                "image": d.train_images,
+                "audio": np.ascontiguousarray(d.train_mfcc, dtype=np.float32),
+                "label": np.ascontiguousarray(d.train_labels, dtype=np.int32),
+            }
+        return self._arrays
+
+    def tensors(self) -> dict[str, tf.Tensor]:
+        """:meth:`arrays` as TensorFlow tensors, made once: the ``device`` feed keeps the whole
+        data set on the training device (a GPU's memory, not the host's)."""
         if self._tensors is None:
             from mmtune.tf_setup import import_tensorflow
 
             tf = import_tensorflow()
-            d = self.data
-            self._tensors = {
-                "image": tf.constant(d.train_images),
-                "audio": tf.constant(d.train_mfcc),
-                "label": tf.constant(d.train_labels.astype(np.int32)),
-            }
+            self._tensors = {name: tf.constant(a) for name, a in self.arrays().items()}
         return self._tensors
 
     def input_spec(self, full: bool = False) -> InputSpec:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mmtune.atomic import atomic_write_text
+from mmtune.model.training import EVAL_BATCH
 
 if TYPE_CHECKING:
     import keras
@@ -145,7 +146,7 @@ def model_resolution(model: keras.Model) -> int | None:
 
 
 def predict_probabilities(
-    model: keras.Model, images: np.ndarray, mfcc: np.ndarray, batch_size: int = 256
+    model: keras.Model, images: np.ndarray, mfcc: np.ndarray, batch_size: int = EVAL_BATCH
 ) -> np.ndarray:
     """Class probabilities ``(rows, classes)`` for every row, in order."""
     from mmtune.data.pipeline import make_dataset
