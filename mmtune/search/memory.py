@@ -5,15 +5,26 @@ TensorFlow keeps some memory from every model a process builds, even after
 here). A search process whose resident memory has grown by more than
 ``--recycle-mb`` since its first trial replaces itself with a fresh one
 (``exec``) between trials; the study resumes from the ledger, so nothing is
-lost and only TensorFlow's import is paid again.
+lost and only TensorFlow's import is paid again. Before measuring, the C
+allocator hands its free memory back to the system (``malloc_trim``): 80-100 MB
+less between trials here, though not the growth itself.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import sys
 
-__all__ = ["rss_mb", "RecycleProcess", "MemoryWatch", "reexec_self", "STARTED_ENV"]
+__all__ = [
+    "rss_mb",
+    "return_free_memory",
+    "RecycleProcess",
+    "MemoryWatch",
+    "reexec_self",
+    "STARTED_ENV",
+]
 
 STARTED_ENV = "MMTUNE_SEARCH_STARTED"  # the first process's start time, kept across recycles
 
@@ -25,6 +36,20 @@ def rss_mb() -> float | None:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return None
+
+
+def return_free_memory() -> bool:
+    """Ask glibc to give its free heap memory back to the system; False where there is no
+    ``malloc_trim`` (not glibc)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 class RecycleProcess(Exception):
@@ -40,6 +65,7 @@ class MemoryWatch:
 
     def after_trial(self) -> None:
         """Call between trials; raises :class:`RecycleProcess` when over budget."""
+        return_free_memory()
         now = rss_mb()
         if not self.budget_mb or now is None:
             return
