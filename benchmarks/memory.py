@@ -8,7 +8,8 @@ Writes ``--pictures`` distinct 256x256 demo pictures once and gives every one of
 rows its own file name (hard links, inside the data directory), so the cache build decodes
 every row as with real data. Then runs ``mmtune search --trials 1 --max-epochs 1`` (no
 re-evaluation) in a fresh process with a cold picture cache, sampling the resident memory of
-the process and its children every 0.2 s. Prints the peak, the time and the cache's size.
+the process and its children every 0.2 s. Prints the peak, the time and the cache's size
+(``--timeline``: also the memory over time, to see which phase holds the peak).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def make_data(out: Path, rows: int, test: int, pictures: int) -> Path:
     return out
 
 
-def measure(data: Path, resolution: int | None, checkout: Path | None) -> dict[str, float]:
+def measure(
+    data: Path, resolution: int | None, checkout: Path | None, timeline: bool = False
+) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="mmtune-memory-"))
     space = "direct_mix"
     if resolution:
@@ -102,8 +105,13 @@ def measure(data: Path, resolution: int | None, checkout: Path | None) -> dict[s
     peak = [0.0]
 
     def sample() -> None:
+        shown = 0.0
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            now = _tree_rss_mb(proc.pid)
+            peak[0] = max(peak[0], now)
+            if timeline and abs(now - shown) > 40:  # the curve, where it moves
+                print(f"{time.perf_counter() - started:7.1f} s  {now:6.0f} MB", flush=True)
+                shown = now
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -129,11 +137,14 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None)
     parser.add_argument("--mmtune", type=Path, default=None, help="checkout to run instead")
     parser.add_argument("--work", default="/tmp/mmtune-memory-data")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print the resident memory as it moves"
+    )
     args = parser.parse_args()
     data = make_data(
         Path(args.work) / f"data-{args.rows}-{args.test}", args.rows, args.test, args.pictures
     )
-    print(measure(data, args.resolution, args.mmtune))
+    print(measure(data, args.resolution, args.mmtune, args.timeline))
 
 
 if __name__ == "__main__":
