@@ -127,6 +127,9 @@ def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, ca
 
 def test_ensemble_names_its_members(searched):
     results = searched["results"]
+    stale = results / "tiny" / "refit" / "model_1_trial9_seed0.keras"  # an earlier refit's
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"old")
     assert (
         main(["refit", "--best", "--ensemble", "2", "--no-check", "--results", str(results)]) == 0
     )
@@ -136,6 +139,7 @@ def test_ensemble_names_its_members(searched):
     assert record["ensemble"] == "mean of class probabilities"
     for m in record["members"]:
         assert (results / "tiny" / "refit" / m["model_file"]).is_file()
+    assert not stale.exists(), "no model file of an earlier refit is left for predict to find"
     assert len(_rows(results / "tiny" / "refit" / "submission.csv")) == 10
 
 

@@ -366,16 +366,22 @@ def _save_models(
             names = [f"member_{k + 1}_trial{m.trial}_seed{m.seed}" for k, m in enumerate(members)]
             model = averaging_model(models, names)
             say(f"model.keras averages the class probabilities of the {len(models)} members")
-        with atomic_path(out_dir / "model.keras", suffix=".keras") as tmp:
+        saved = [(model, members[0], "model.keras")]
+    else:  # members at other resolutions: a file each, averaged by the submission
+        saved = [
+            (model, m, f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras")
+            for k, (m, model) in enumerate(zip(members, models))
+        ]
+    for model, _, file in saved:
+        with atomic_path(out_dir / file, suffix=".keras") as tmp:
             model.save(str(tmp))
-        for m in members:
-            m.model_file = "model.keras"
-        return [(model, members[0])]
-    for k, (m, model) in enumerate(zip(members, models)):  # other resolutions: a file each
-        m.model_file = f"model_{k + 1}_trial{m.trial}_seed{m.seed}.keras"
-        with atomic_path(out_dir / m.model_file, suffix=".keras") as tmp:
-            model.save(str(tmp))
-    return list(zip(models, members))
+    for k, m in enumerate(members):
+        m.model_file = saved[0][2] if len(saved) == 1 else saved[k][2]
+    written = {file for _, _, file in saved}
+    for old in [out_dir / "model.keras", *out_dir.glob("model_*_trial*_seed*.keras")]:
+        if old.name not in written:  # an earlier refit's: predict must not find it
+            old.unlink(missing_ok=True)
+    return [(model, m) for model, m, _ in saved]
 
 
 def _versions() -> dict[str, str]:
