@@ -131,3 +131,21 @@ def test_a_source_holds_one_resolution_and_its_arrays_once(tmp_path):
     np.testing.assert_array_equal(features["image"], big.data.train_images[rows])
     np.testing.assert_array_equal(features["audio"], big.data.train_mfcc[rows])
     np.testing.assert_array_equal(labels, big.data.train_labels[rows])
+
+
+@pytest.mark.parametrize("feed", ["pipeline", "device"])
+def test_training_batches_are_whole_and_vary_by_epoch(tmp_path, feed):
+    """One batch shape, so the training step is traced once; the rows left out change with
+    every epoch's shuffle. Fewer rows than a batch still train (one partial batch)."""
+    from mmtune.model.training import EVAL_BATCH, _batches, eval_batch
+
+    split = DataSource(write_dataset(tmp_path, n_train=30, n_test=6)).get(8)
+    rows = np.arange(30)
+    ds = _batches(split, rows, feed=feed, inputs=("audio",), batch_size=8, shuffle=True, seed=1)
+    epochs = [[np.asarray(y) for _, y in ds] for _ in range(2)]
+    assert [[len(y) for y in e] for e in epochs] == [[8, 8, 8], [8, 8, 8]]
+    firsts = [np.concatenate(e) for e in epochs]
+    assert not np.array_equal(firsts[0], firsts[1]), "reshuffled every epoch"
+    few = _batches(split, rows[:5], feed=feed, inputs=("audio",), batch_size=8, shuffle=True)
+    assert [len(np.asarray(y)) for _, y in few] == [5]
+    assert eval_batch(90) == 90 and eval_batch(2 * EVAL_BATCH + 1) == EVAL_BATCH

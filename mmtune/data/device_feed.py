@@ -64,10 +64,17 @@ def device_trainer(
 
 
 def index_dataset(
-    rows: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0
+    rows: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    drop_remainder: bool = False,
 ) -> tensorflow.data.Dataset:
-    """``(row index, label)`` batches; reshuffled each epoch when ``shuffle``."""
+    """``(row index, label)`` batches; reshuffled each epoch when ``shuffle``; without the
+    last partial batch when ``drop_remainder``."""
     ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int32), labels.astype(np.int32)))
     if shuffle:
         ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

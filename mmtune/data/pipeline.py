@@ -164,13 +164,15 @@ def rows_dataset(
     shuffle: bool = False,
     seed: int = 0,
     with_labels: bool = True,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Batches of ``rows`` gathered from ``arrays`` (``image``, ``audio``, ``label``) held in
     memory as numpy arrays: a trial's training, validation and statistics parts all read the
     one copy of the data that the cache loaded (:meth:`SplitData.arrays`), and TensorFlow
     never holds a copy of its own. (A ``tf.constant`` of the data would double it, and for a
     moment triple it: 340 MB more at 64 px at the competition's size.) Each batch is one numpy
-    gather, a few hundred kilobytes, taken outside the graph."""
+    gather, a few hundred kilobytes, taken outside the graph. ``drop_remainder``: no last
+    partial batch."""
     import tensorflow as tf
 
     names = tuple(inputs) + (("label",) if with_labels else ())
@@ -190,6 +192,6 @@ def rows_dataset(
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(rows, dtype=np.int64))
     if shuffle:
         ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size), drop_remainder=False)
+    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

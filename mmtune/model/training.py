@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVAL_BATCH",
+    "eval_batch",
     "TrainOptions",
     "TrialResult",
     "run_trial",
@@ -39,6 +40,12 @@ __all__ = [
 #: holds a 134 MB activation per convolution of the seed's first block, and several at once
 #: raised a competition-sized search's peak memory by 250 MB; on a CPU 64 is as fast.
 EVAL_BATCH = 64
+
+
+def eval_batch(rows: int) -> int:
+    """The validation batch for ``rows`` rows: all of them in one batch up to twice
+    ``EVAL_BATCH`` (one shape, so the step is traced once), else ``EVAL_BATCH``."""
+    return max(1, rows) if rows <= 2 * EVAL_BATCH else EVAL_BATCH
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,9 @@ def _datasets(
     )
     if full:
         return train_ds, None
-    val_ds = _batches(split, split.val_idx, feed=feed, inputs=inputs, batch_size=EVAL_BATCH)
+    val_ds = _batches(
+        split, split.val_idx, feed=feed, inputs=inputs, batch_size=eval_batch(len(split.val_idx))
+    )
     return train_ds, val_ds
 
 
@@ -253,12 +262,25 @@ def _batches(
 ) -> tensorflow.data.Dataset:
     """Batches of ``rows`` as ``feed`` serves them: row indices and labels for the
     device-resident data (``device``), else the rows gathered from the split's arrays (no
-    copy of the data per trial)."""
+    copy of the data per trial).
+
+    Shuffled (training) batches are all whole: a last, smaller batch would make TensorFlow
+    trace the training step a second time for its shape, which cost 8 s of a 1-epoch trial's
+    34 s here. The rows left out change every epoch with the shuffle.
+    """
+    drop_remainder = shuffle and len(rows) >= batch_size
     if feed == "device":
         from mmtune.data.device_feed import index_dataset
 
         labels = split.data.train_labels[rows]
-        return index_dataset(rows, labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return index_dataset(
+            rows,
+            labels,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            drop_remainder=drop_remainder,
+        )
     from mmtune.data.pipeline import rows_dataset
 
     return rows_dataset(
@@ -269,6 +291,7 @@ def _batches(
         shuffle=shuffle,
         seed=seed,
         with_labels=with_labels,
+        drop_remainder=drop_remainder,
     )
 
 
