@@ -28,11 +28,13 @@ class ReportEpochs(keras.callbacks.Callback):
         super().__init__()
         self.report = report
         self.epoch = 0
+        self.batch = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch  # 0-based and absolute: initial_epoch counts
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.batch = batch
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise TrialFailed(
@@ -40,6 +42,14 @@ class ReportEpochs(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # A batch's loss is taken before its update: weights the epoch's last update broke
+        # show first in the validation loss (with one batch an epoch, nowhere else).
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is not None and not math.isfinite(float(val_loss)):
+            raise TrialFailed(
+                f"loss became {float(val_loss)} in epoch {epoch + 1} (batch {self.batch + 1}, "
+                "seen in the validation loss after it)"
+            )
         if self.report is not None:
             self.report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
