@@ -3,12 +3,14 @@
     python benchmarks/memory.py                        # 13,802 + 3,450 rows, 256x256 PNGs
     python benchmarks/memory.py --resolution 128       # the same, trials at 128 px
     python benchmarks/memory.py --mmtune /path/to/other/checkout   # another version, same data
+    python benchmarks/memory.py --trials 8 --tuner random    # a whole search, Keras Tuner's
 
 Writes ``--pictures`` distinct 256x256 demo pictures once and gives every one of the 17,252
 rows its own file name (hard links, inside the data directory), so the cache build decodes
-every row as with real data. Then runs ``mmtune search --trials 1 --max-epochs 1`` (no
-re-evaluation) in a fresh process with a cold picture cache, sampling the resident memory of
-the process and its children every 0.2 s. Prints the peak, the time and the cache's size
+every row as with real data. Then runs ``mmtune search --trials N --max-epochs 1`` (more than one
+trial: with the finalists' re-evaluations) in a fresh process with a cold picture cache, sampling the resident
+memory of the process and its children every 0.2 s. Prints the peak, the time, the cache's
+size and how often the search restarted itself to stay under ``--max-memory-mb``
 (``--timeline``: also the memory over time, to see which phase holds the peak).
 """
 
@@ -59,7 +61,12 @@ def make_data(out: Path, rows: int, test: int, pictures: int) -> Path:
 
 
 def measure(
-    data: Path, resolution: int | None, checkout: Path | None, timeline: bool = False
+    data: Path,
+    resolution: int | None,
+    checkout: Path | None,
+    timeline: bool = False,
+    trials: int = 1,
+    tuner: str | None = None,
 ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="mmtune-memory-"))
     space = "direct_mix"
@@ -83,7 +90,7 @@ def measure(
         "--results",
         str(work / "results"),
         "--trials",
-        "1",
+        str(trials),
         "--max-epochs",
         "1",
         "--max-cost",
@@ -91,7 +98,9 @@ def measure(
         "--max-params",
         "0",
     ]
-    if checkout is None:  # versions before re-evaluation have no --finalists
+    if tuner:
+        cmd += ["--tuner", tuner]
+    if checkout is None and trials == 1:  # one training (older versions have no --finalists)
         cmd += ["--finalists", "0"]
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -124,6 +133,7 @@ def measure(
     shutil.rmtree(work, ignore_errors=True)
     return {
         "peak_rss_mb": round(peak[0], 1),
+        "restarts": err.count("restarting the search process"),
         "wall_s": round(time.perf_counter() - started, 1),
         "cache_mb": round(cache / 2**20, 1),
     }
@@ -135,6 +145,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=3_450)
     parser.add_argument("--pictures", type=int, default=450)
     parser.add_argument("--resolution", type=int, default=None)
+    parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--tuner", default=None, help="mmtune's --tuner (default: its own)")
     parser.add_argument("--mmtune", type=Path, default=None, help="checkout to run instead")
     parser.add_argument("--work", default="/tmp/mmtune-memory-data")
     parser.add_argument(
@@ -144,7 +156,7 @@ def main() -> None:
     data = make_data(
         Path(args.work) / f"data-{args.rows}-{args.test}", args.rows, args.test, args.pictures
     )
-    print(measure(data, args.resolution, args.mmtune, args.timeline))
+    print(measure(data, args.resolution, args.mmtune, args.timeline, args.trials, args.tuner))
 
 
 if __name__ == "__main__":

@@ -318,6 +318,15 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
         "default 1024)",
     )
     search.add_argument(
+        "--max-memory-mb",
+        type=int,
+        default=1400,
+        metavar="MB",
+        help="between trials, restart the search process when its resident memory "
+        "plus the most a trial has needed on top of it would pass this (0: never; "
+        "default 1400)",
+    )
+    search.add_argument(
         "--workers",
         type=int,
         default=1,

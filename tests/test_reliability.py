@@ -391,16 +391,24 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     assert not (results / "tiny" / "refit" / "submission.csv").exists()
 
 
-def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path):
+@pytest.mark.parametrize(
+    ("flags", "restarts"),
+    [
+        (("--recycle-mb", "1"), 1),  # after trial 2 (trial 1 is the baseline)
+        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "1"), 2),  # each trial
+    ],
+    ids=["grown-optuna", "ceiling-keras-tuner"],
+)
+def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flags, restarts):
     results = tmp_path / "results"
     run = subprocess.run(
-        _search_cmd(tiny_space(tmp_path), data, results, 3, "--recycle-mb", "1"),
+        _search_cmd(tiny_space(tmp_path), data, results, 3, *flags),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "restarting the search process" in run.stderr
+    assert run.stderr.count("restarting the search process") == restarts, run.stderr[-2000:]
     trials = _study(results).get_trials()
     assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
     assert "3 trials done" in run.stdout

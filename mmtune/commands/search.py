@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from mmtune.commands.common import resolve_data_dir
-from mmtune.search.memory import STARTED_ENV, RecycleProcess, reexec_self
+from mmtune.search.memory import STARTED_ENV, TRIAL_NEED_ENV, RecycleProcess, reexec_self
 from mmtune.search.progress import format_duration
 
 
@@ -53,6 +53,8 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
         str(args.max_cost),
         "--recycle-mb",
         str(args.recycle_mb),
+        "--max-memory-mb",
+        str(args.max_memory_mb),
         "--finalists",
         str(args.finalists),
         "--repeats",
@@ -111,6 +113,7 @@ def search(args: argparse.Namespace) -> int:
         warm_start=args.warm_start,
         portfolio=not args.no_portfolio,
         recycle_mb=(args.recycle_mb or None) if args.own_process else None,
+        max_memory_mb=(args.max_memory_mb or None) if args.own_process else None,
     )
     if args.workers > 1:
         from mmtune.search.workers import run_workers
@@ -124,6 +127,7 @@ def search(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         os.environ.setdefault(STARTED_ENV, str(started))
+        os.environ[TRIAL_NEED_ENV] = f"{exc.trial_need_mb:.0f}"
         reexec_self(sys.argv[1:])
     evals = f", mean of {outcome.best_evals} evaluations" if outcome.best_evals > 1 else ""
     best = (

@@ -54,6 +54,7 @@ class SearchConfig:
     finalists: int = 3  # configurations re-evaluated before the search names its best
     repeats: int = 3  # evaluations (seeds) each finalist gets, the search trial included
     recycle_mb: int | None = None  # re-exec after this much growth (command line only)
+    max_memory_mb: int | None = None  # re-exec before a trial could pass this (command line only)
     warm_start: str | None = None  # an earlier study whose best configurations a new one tries
     portfolio: bool = True  # a new study tries the space's portfolio after the seed's network
 

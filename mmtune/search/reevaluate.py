@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, TrialFailed
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+from mmtune.search.memory import MemoryWatch
 
 if TYPE_CHECKING:
     import optuna
@@ -63,13 +64,16 @@ def reevaluate_finalists(
     if cfg.finalists < 1 or cfg.repeats < 2:
         return 0
     limit = 2 * cfg.finalists * (cfg.repeats - 1)
+    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
     ran = 0
-    while ran < limit:
-        config = next_evaluation(study, cfg.finalists, cfg.repeats)
-        if config is None:
-            break
+    config = next_evaluation(study, cfg.finalists, cfg.repeats)
+    while ran < limit and config is not None:
+        memory.before_trial()
         _evaluate(study, cfg, source, progress, options, config)
         ran += 1
+        config = next_evaluation(study, cfg.finalists, cfg.repeats)
+        if ran < limit and config is not None:  # no restart only to find nothing to do
+            memory.after_trial()
     return ran
 
 

@@ -31,6 +31,7 @@ from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.model.training import TrainOptions, train_model
 from mmtune.search.config import SearchConfig
+from mmtune.search.memory import MemoryWatch
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
 
 if TYPE_CHECKING:
@@ -100,6 +101,18 @@ class LedgerTuner(kt.Tuner):
         super().__init__(**kwargs)
         self.study, self.cfg, self.source = study, cfg, source
         self.progress, self.streak, self.options = progress, streak, options
+        self.memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+
+    def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+        super().on_trial_begin(trial)
+        self.memory.before_trial()
+
+    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+        """Keras Tuner records the trial first; then the process may recycle itself (its
+        ``RecycleProcess`` leaves the search, which resumes from both folders)."""
+        super().on_trial_end(trial)
+        if finished_count(self.study) < self.cfg.trials:  # no restart only to find nothing
+            self.memory.after_trial()
 
     def run_trial(
         self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any

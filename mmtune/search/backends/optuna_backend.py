@@ -135,8 +135,9 @@ def run(
 
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
-    memory = MemoryWatch(cfg.recycle_mb)
+    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
     while _should_start_another(study, cfg.trials):
+        memory.before_trial()
         study.optimize(
             objective,
             n_trials=1,
