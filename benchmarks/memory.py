@@ -7,9 +7,10 @@
 
 Writes ``--pictures`` distinct 256x256 demo pictures once and gives every one of the 17,252
 rows its own file name (hard links, inside the data directory), so the cache build decodes
-every row as with real data. Then runs ``mmtune search --trials N --max-epochs 1`` (more than one
-trial: with the finalists' re-evaluations) in a fresh process with a cold picture cache, sampling the resident
-memory of the process and its children every 0.2 s. Prints the peak, the time, the cache's
+every row as with real data. Then runs ``mmtune search --trials N --max-epochs 1`` in a fresh
+process with a cold picture cache, sampling the resident memory of the process and its children
+every 0.2 s. One trial: the seed's network alone (no size limits, no re-evaluation); more: a
+search as a user runs it (its size limits, the finalists' re-evaluations). Prints the peak, the time, the cache's
 size and how often the search restarted itself to stay under ``--max-memory-mb``
 (``--timeline``: also the memory over time, to see which phase holds the peak).
 """
@@ -93,11 +94,9 @@ def measure(
         str(trials),
         "--max-epochs",
         "1",
-        "--max-cost",
-        "0",
-        "--max-params",
-        "0",
     ]
+    if trials == 1:  # the seed's network alone, as in the earlier one-trial rows
+        cmd += ["--max-cost", "0", "--max-params", "0"]
     if tuner:
         cmd += ["--tuner", tuner]
     if checkout is None and trials == 1:  # one training (older versions have no --finalists)

@@ -394,7 +394,7 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
 @pytest.mark.parametrize(
     ("flags", "restarts"),
     [
-        (("--recycle-mb", "1"), 1),  # after trial 2 (trial 1 is the baseline)
+        (("--recycle-mb", "1", "--max-memory-mb", "0"), 1),  # after trial 2 (1: the baseline)
         (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "1"), 2),  # each trial
     ],
     ids=["grown-optuna", "ceiling-keras-tuner"],
