@@ -68,6 +68,7 @@ def measure(
     timeline: bool = False,
     trials: int = 1,
     tuner: str | None = None,
+    max_memory_mb: int = 1400,
 ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="mmtune-memory-"))
     space = "direct_mix"
@@ -99,6 +100,8 @@ def measure(
         cmd += ["--max-cost", "0", "--max-params", "0"]
     if tuner:
         cmd += ["--tuner", tuner]
+    if checkout is None:
+        cmd += ["--max-memory-mb", str(max_memory_mb)]
     if checkout is None and trials == 1:  # one training (older versions have no --finalists)
         cmd += ["--finalists", "0"]
     started = time.perf_counter()
@@ -146,6 +149,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None)
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--tuner", default=None, help="mmtune's --tuner (default: its own)")
+    parser.add_argument("--max-memory-mb", type=int, default=1400, help="the search's ceiling")
     parser.add_argument("--mmtune", type=Path, default=None, help="checkout to run instead")
     parser.add_argument("--work", default="/tmp/mmtune-memory-data")
     parser.add_argument(
@@ -155,7 +159,17 @@ def main() -> None:
     data = make_data(
         Path(args.work) / f"data-{args.rows}-{args.test}", args.rows, args.test, args.pictures
     )
-    print(measure(data, args.resolution, args.mmtune, args.timeline, args.trials, args.tuner))
+    print(
+        measure(
+            data,
+            args.resolution,
+            args.mmtune,
+            args.timeline,
+            args.trials,
+            args.tuner,
+            args.max_memory_mb,
+        )
+    )
 
 
 if __name__ == "__main__":

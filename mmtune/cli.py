@@ -320,11 +320,11 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--max-memory-mb",
         type=int,
-        default=1400,
+        default=2048,
         metavar="MB",
         help="between trials, restart the search process when its resident memory "
-        "plus the most a trial has needed on top of it would pass this (0: never; "
-        "default 1400)",
+        "plus the most a trial has risen above its start would pass this (0: never; "
+        "default 2048; 1400 keeps a search at the competition's size at 64 px under 1.5 GB)",
     )
     search.add_argument(
         "--workers",
