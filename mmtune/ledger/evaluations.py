@@ -31,6 +31,7 @@ __all__ = [
     "configurations",
     "counts_toward_trials",
     "is_reevaluation",
+    "state_rank",
     "trial_value",
 ]
 
@@ -55,6 +56,21 @@ def counts_toward_trials(trial: optuna.trial.FrozenTrial) -> bool:
         and not is_reevaluation(trial)
         and not trial.user_attrs.get(SKIPPED)
     )
+
+
+def state_rank(state: optuna.trial.TrialState) -> int:
+    """Where trials of ``state`` stand in a listing: completed, pruned, failed, running,
+    waiting, then any other."""
+    from optuna.trial import TrialState
+
+    order = (
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+        TrialState.FAIL,
+        TrialState.RUNNING,
+        TrialState.WAITING,
+    )
+    return order.index(state) if state in order else len(order)
 
 
 def trial_value(trial: optuna.trial.FrozenTrial) -> float | None:
@@ -180,18 +196,11 @@ def configurations(study: optuna.Study) -> list[Configuration]:
             target = by_number.get(int(t.user_attrs[EVALUATES]))
             if target is not None and target.complete:
                 (target.evaluations if t.state == TrialState.COMPLETE else target.failed).append(t)
-    order = {
-        TrialState.COMPLETE: 0,
-        TrialState.PRUNED: 1,
-        TrialState.FAIL: 2,
-        TrialState.RUNNING: 3,
-        TrialState.WAITING: 4,
-    }
 
     def key(c: Configuration) -> tuple[int, bool, float, int, int]:
         mean = c.mean
         return (
-            order.get(c.trial.state, 5),
+            state_rank(c.trial.state),
             not c.full_fidelity(max_epochs),
             -(mean if mean is not None else -1.0),
             -c.n,

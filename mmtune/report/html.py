@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
-from mmtune.ledger.evaluations import configurations
+from mmtune.ledger.evaluations import configurations, state_rank
 from mmtune.ledger.leaderboard import leaderboard_rows
 from mmtune.ledger.store import Ledger
 
@@ -263,24 +263,10 @@ def _figure_of(axes: Axes | np.ndarray) -> Figure:
 
 
 def _summary(study: optuna.Study, trials: list, complete: list) -> str:
-    from optuna.trial import TrialState
-
     meta = study.user_attrs
     states = Counter(t.state for t in trials)
-    order = (
-        TrialState.COMPLETE,
-        TrialState.PRUNED,
-        TrialState.FAIL,
-        TrialState.RUNNING,
-        TrialState.WAITING,
-    )
-    counts = (
-        ", ".join(
-            f"{states[s]} {s.name.lower()}"
-            for s in sorted(states, key=lambda s: order.index(s) if s in order else len(order))
-        )
-        or "none"
-    )
+    counts = ", ".join(f"{states[s]} {s.name.lower()}" for s in sorted(states, key=state_rank))
+    counts = counts or "none"
     items: list[tuple[str, object]] = [
         ("study", study.study_name),
         ("space", meta.get("space")),
