@@ -60,7 +60,7 @@ def test_hit_decodes_nothing(data, where, monkeypatch):
     np.testing.assert_array_equal(first.train_images, second.train_images)
     np.testing.assert_array_equal(first.test_images, second.test_images)
     assert first.data_hash == second.data_hash
-    assert len(list(where.glob("*.npz"))) == 1 and len(list(where.glob("*.json"))) == 1
+    assert len(list(where.glob("*.npy"))) == 1 and len(list(where.glob("*.json"))) == 1
 
 
 def test_default_cache_dir_is_under_cache_root(data, _private_cache):
@@ -187,38 +187,41 @@ def test_resolution_has_its_own_cache_and_same_data_hash(data, where):
 
 def test_interrupted_build_is_ignored_and_rebuilt(data, where):
     good = load_data(data, 8, cache_dir=where)
+    pictures = np.asarray(good.train_images)  # read before the file is cut (same inode)
     target = Path(good.summary["cache"]["path"])
     # what a crash leaves: a stray temporary file and a cache cut short
-    (where / f".tmp-{target.name}-abc123.npz").write_bytes(target.read_bytes()[:100])
+    (where / f".tmp-{target.name}-abc123.npy").write_bytes(target.read_bytes()[:100])
     target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
     again = load_data(data, 8, cache_dir=where)
     assert again.summary["cache"]["hit"] is False
-    np.testing.assert_array_equal(good.train_images, again.train_images)
+    np.testing.assert_array_equal(pictures, again.train_images)
     assert load_data(data, 8, cache_dir=where).summary["cache"]["hit"] is True
 
 
 @pytest.mark.parametrize("damage", ["garbage", "empty", "flipped byte"])
 def test_damaged_cache_is_rebuilt(damage, data, where):
     good = load_data(data, 8, cache_dir=where)
+    pictures = np.asarray(good.train_images)  # read before the file is damaged (same inode)
     target = Path(good.summary["cache"]["path"])
     raw = bytearray(target.read_bytes())
     if damage == "garbage":
-        raw = bytearray(b"not a zip file at all")
+        raw = bytearray(b"not a picture cache at all")
     elif damage == "empty":
         raw = bytearray()
     else:
-        raw[len(raw) // 3] ^= 0xFF  # inside the pictures: the zip CRC catches it
+        raw[len(raw) // 3] ^= 0xFF  # inside the pictures: the stored CRC-32 catches it
     target.write_bytes(bytes(raw))
     again = load_data(data, 8, cache_dir=where)
-    np.testing.assert_array_equal(good.train_images, again.train_images)
+    assert again.summary["cache"]["hit"] is False
+    np.testing.assert_array_equal(pictures, again.train_images)
 
 
 def test_stale_temp_files_are_swept(data, where):
     where.mkdir()
-    stale = where / ".tmp-old.npz-xyz.npz"
+    stale = where / ".tmp-old.npy-xyz.npy"
     stale.write_bytes(b"half")
     os.utime(stale, (1, 1))
-    fresh = where / ".tmp-other.npz-xyz.npz"  # maybe another process's build in progress
+    fresh = where / ".tmp-other.npy-xyz.npy"  # maybe another process's build in progress
     fresh.write_bytes(b"half")
     load_data(data, 8, cache_dir=where)
     assert not stale.exists() and fresh.exists()
@@ -252,7 +255,7 @@ def test_undecodable_picture_is_never_cached(data, where):
     with pytest.raises(DataError) as exc:
         load_data(data, 8, cache_dir=where)
     assert "testimg_00003.png" in str(exc.value) and "row 3" in str(exc.value)
-    assert not list(where.glob("*.npz"))
+    assert not list(where.glob("*.npy"))
 
 
 def test_parallel_build_equals_serial(data, tmp_path):

@@ -6,15 +6,17 @@ picture file's bytes (sha256; 0.19 s for 1,000 PNGs of 256x256, 148 MB, against
 then looks for a cache keyed by the content: format version, resolution, both
 CSVs' bytes and every picture's bytes. What a hit trusts is only that a cache
 file under that key was written by mmtune from exactly those bytes (the key is
-a sha256 of them; the ``.npz``'s CRC catches a damaged file): a picture
+a sha256 of them; a CRC-32 of the pictures' bytes catches a damaged file): a picture
 replaced by other pixels, whatever its size and modification time, is a miss.
 A file larger than :data:`MAX_PICTURE_BYTES` is refused from its size alone,
 never read. On a miss it decodes every picture in parallel, area-resizes it to ``R x R`` (Pillow's
 box filter: on 256 -> 64 exactly the seed's ``AveragePooling2D((4, 4))``, up to
-uint8 rounding), collects every picture problem, and writes one uncompressed
-``<key>.npz`` (pictures + metadata JSON) under a temporary name, renamed when
-whole. On a hit only the CSVs are checked again: the picture problems found at
-build time are stored in the cache's metadata (decision 6).
+uint8 rounding), collects every picture problem, and writes the pictures straight
+into ``<key>.npy`` under a temporary name, renamed when whole, then the metadata
+(key, CRC-32, problems) as ``<key>.json``. On a hit only the CSVs are checked
+again: the picture problems found at build time are stored in the metadata
+(decision 6). Neither a build nor a load holds every picture in memory: the
+pictures are read from the file a batch at a time (:mod:`mmtune.data.picture_file`).
 
 A cache file that cannot be read whole (a crash mid-write, a truncated or
 damaged file) is ignored and rebuilt; it never breaks a run.
@@ -33,7 +35,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from mmtune.atomic import atomic_path, atomic_write_text
+from mmtune.data.picture_file import PictureRows, Pictures, file_crc32, write_npy_header
 from mmtune.errors import DataError, MmtuneError, Problem, shown
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ __all__ = [
     "MAX_PICTURE_PIXELS",
 ]
 
-FORMAT_VERSION = 2  # 2: keyed by the pictures' bytes; 16-bit pictures scaled, not clipped
+FORMAT_VERSION = 3  # 2: keyed by the pictures' bytes; 16-bit scaled; 3: .npy read by rows + .json
 MIN_RESOLUTION = 8
 MAX_RESOLUTION = 1024
 MAX_PICTURE_BYTES = 64 * 2**20  # the competition's pictures are about 0.2 MB
@@ -71,7 +74,8 @@ _HASH_CHUNK = 1 << 20
 class CachedData:
     """A checked data set with its pictures decoded at ``resolution``.
 
-    Pictures are ``uint8 (N, R, R, 3)``, MFCCs ``float32 (N, K)``, labels
+    Pictures are ``uint8 (N, R, R, 3)`` (read from the cache file as they are indexed:
+    :class:`~mmtune.data.picture_file.PictureRows`), MFCCs ``float32 (N, K)``, labels
     ``int32 (N,)``; rows in file order. ``data_hash`` identifies the data's
     content (CSV bytes and picture bytes), whatever the resolution.
     """
@@ -80,10 +84,10 @@ class CachedData:
     resolution: int
     data_dir: Path
     data_hash: str
-    train_images: np.ndarray
+    train_images: Pictures
     train_mfcc: np.ndarray
     train_labels: np.ndarray
-    test_images: np.ndarray
+    test_images: Pictures
     test_mfcc: np.ndarray
     warnings: list[Problem] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -134,26 +138,14 @@ def load_data(
         f"mmtune-pictures v{FORMAT_VERSION}\nresolution {resolution}\n{data_hash}\n".encode()
     ).hexdigest()
     folder = Path(cache_dir) if cache_dir is not None else cache_root() / "pictures"
-    target = folder / f"{key}.npz"
+    target = folder / f"{key}.npy"
 
     cached = _read_cache(target, key, len(paths), resolution)
     hit = cached is not None
     if cached is None:
-        started = time.perf_counter()
-        pictures, meta = _build(tables, names, paths, resolution, progress, workers)
-        meta.update(key=key, build_seconds=round(time.perf_counter() - started, 3))
-        errors = [d for d in meta["problems"] if d["severity"] == "error"]
-        if errors:  # a picture that cannot be decoded: nothing worth caching
-            raise DataError(
-                list(tables.warnings) + [_problem(d, strict) for d in meta["problems"]],
-                str(tables.data_dir),
-            )
-        if meta["data_hash"] != data_hash:  # the decoded bytes are not the ones hashed above
-            raise MmtuneError(
-                f"pictures in {tables.data_dir} changed while mmtune read them; "
-                "run the command again once nothing writes there"
-            )
-        _write_cache(target, pictures, meta)
+        pictures, meta = _build_cache(
+            target, key, data_hash, tables, names, paths, resolution, progress, workers, strict
+        )
     else:
         pictures, meta = cached
 
@@ -249,37 +241,104 @@ def _data_hash(tables: Tables, digests: Sequence[str]) -> str:
 
 def _read_cache(
     target: Path, key: str, rows: int, resolution: int
-) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """The cached pictures and metadata, or ``None`` when absent or not whole."""
-    if not target.is_file():
-        return None
+) -> tuple[PictureRows, dict[str, Any]] | None:
+    """The cached pictures (read from the file as needed) and metadata, or ``None`` when
+    absent or not whole: the metadata names the key and the pictures' CRC-32, which the
+    file's bytes must match (a crash mid-write or a damaged file is a miss, never an error)."""
     try:
-        with np.load(target, allow_pickle=False) as archive:
-            meta = json.loads(archive["metadata"].tobytes().decode("utf-8"))
-            if meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
-                return None
-            pictures = archive["pictures"]  # zipfile checks the CRC: damage raises here
-    except Exception:
-        return None
-    if pictures.dtype != np.uint8 or pictures.shape != (rows, resolution, resolution, 3):
+        meta = json.loads(target.with_suffix(".json").read_text(encoding="utf-8"))
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != FORMAT_VERSION
+            or meta.get("key") != key
+        ):
+            return None
+        pictures = PictureRows.open(target)
+        if pictures.shape != (rows, resolution, resolution, 3):
+            return None
+        if file_crc32(pictures.fileno(), pictures.offset, pictures.nbytes) != meta.get(
+            "pictures_crc32"
+        ):
+            return None
+    except (OSError, ValueError):
         return None
     return pictures, meta
 
 
-def _write_cache(target: Path, pictures: np.ndarray, meta: dict[str, Any]) -> None:
-    """Write ``target`` (and a readable ``.json`` copy of its metadata) atomically."""
+def _build_cache(
+    target: Path,
+    key: str,
+    data_hash: str,
+    tables: Tables,
+    names: Sequence[str],
+    paths: Sequence[str],
+    resolution: int,
+    progress: bool | None,
+    workers: int | None,
+    strict: bool,
+) -> tuple[PictureRows | np.ndarray, dict[str, Any]]:
+    """Decode every picture straight into the cache file (never the whole array in memory);
+    where that file cannot be written, into memory, with a warning."""
+    started = time.perf_counter()
+    shape = (len(paths), resolution, resolution, 3)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target.parent)
-    text = json.dumps(meta, indent=1, sort_keys=True)
     try:
-        with atomic_path(target, suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh, pictures=pictures, metadata=np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-            )
-        atomic_write_text(target.with_suffix(".json"), text)
-    except (OSError, MmtuneError) as exc:  # a read-only or full disk costs speed, not the run
+        with atomic_path(target, suffix=".npy") as tmp, open(tmp, "r+b") as fh:
+            offset = write_npy_header(fh, shape)
+            fh.truncate(offset + int(np.prod(shape)))
+            row_bytes = int(np.prod(shape[1:]))
+
+            def to_file(start: int, chunk: np.ndarray) -> None:
+                data, at = memoryview(chunk.tobytes()), offset + start * row_bytes
+                while data:  # a regular file takes it whole; a short write goes on
+                    done = os.pwrite(fh.fileno(), data, at)
+                    data, at = data[done:], at + done
+
+            meta = _build(tables, names, paths, resolution, progress, workers, to_file)
+            _refuse_failed_build(meta, data_hash, tables, strict)
+            fh.flush()
+            meta["pictures_crc32"] = file_crc32(fh.fileno(), offset, int(np.prod(shape)))
+        meta.update(key=key, build_seconds=round(time.perf_counter() - started, 3))
+        atomic_write_text(target.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True))
+        return PictureRows.open(target), meta
+    except (DataError, _DataChanged):
+        raise
+    except (OSError, MmtuneError) as exc:  # a read-only or full disk costs memory, not the run
         print(
-            f"mmtune: warning: could not write the picture cache {target}: {exc}", file=sys.stderr
+            f"mmtune: warning: could not write the picture cache {target}: {exc}; "
+            "decoding the pictures into memory instead",
+            file=sys.stderr,
+        )
+    pictures = np.zeros(shape, dtype=np.uint8)
+
+    def to_memory(start: int, chunk: np.ndarray) -> None:
+        pictures[start : start + len(chunk)] = chunk
+
+    meta = _build(tables, names, paths, resolution, progress, workers, to_memory)
+    _refuse_failed_build(meta, data_hash, tables, strict)
+    meta.update(key=key, build_seconds=round(time.perf_counter() - started, 3))
+    return pictures, meta
+
+
+class _DataChanged(MmtuneError):
+    """The pictures' bytes changed between hashing and decoding them."""
+
+
+def _refuse_failed_build(
+    meta: dict[str, Any], data_hash: str, tables: Tables, strict: bool
+) -> None:
+    """Raise when the build found a picture that cannot be used, or other bytes than hashed:
+    nothing worth caching."""
+    if any(d["severity"] == "error" for d in meta["problems"]):
+        raise DataError(
+            list(tables.warnings) + [_problem(d, strict) for d in meta["problems"]],
+            str(tables.data_dir),
+        )
+    if meta["data_hash"] != data_hash:
+        raise _DataChanged(
+            f"pictures in {tables.data_dir} changed while mmtune read them; "
+            "run the command again once nothing writes there"
         )
 
 
@@ -304,14 +363,15 @@ def _build(
     resolution: int,
     progress: bool | None,
     workers: int | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Decode every picture; return the pictures and the metadata (problems included)."""
+    store: Callable[[int, np.ndarray], None],
+) -> dict[str, Any]:
+    """Decode every picture, handing each decoded chunk of rows to ``store(first row,
+    pictures)``; return the metadata (problems included)."""
     n = len(paths)
-    pictures = np.zeros((n, resolution, resolution, 3), dtype=np.uint8)
     infos: list[PictureInfo] = [{}] * n
     bar = _Progress(n, sys.stderr.isatty() if progress is None else progress)
     for start, chunk, chunk_infos in _decode_all(paths, resolution, workers):
-        pictures[start : start + len(chunk)] = chunk
+        store(start, chunk)
         infos[start : start + len(chunk_infos)] = chunk_infos
         bar.advance(len(chunk_infos))
     bar.close()
@@ -367,7 +427,7 @@ def _build(
         "problems": problems,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return pictures, meta
+    return meta
 
 
 _MODE_WORDS = {
@@ -419,7 +479,10 @@ def _decode_all(paths: Sequence[str], resolution: int, workers: int | None):
             pool.submit(_decode_chunk, list(paths[s : s + chunk]), resolution): s for s in starts
         }
         for future in as_completed(futures):
-            yield (futures[future], *future.result())
+            # popped, so that a chunk's pictures are freed once stored: kept in the dict,
+            # every decoded chunk stayed alive until the build's end (the whole array again)
+            yield (futures.pop(future), *future.result())
+            del future
 
 
 class PictureInfo(TypedDict, total=False):

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mmtune.data.picture_file import PictureRows, Pictures
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -97,7 +99,7 @@ def fit_audio_stats(mfcc: np.ndarray) -> AudioStats:
 
 
 def make_dataset(
-    images: np.ndarray | None,
+    images: Pictures | None,
     mfcc: np.ndarray | None,
     labels: np.ndarray | None = None,
     *,
@@ -125,11 +127,13 @@ def make_dataset(
         raise ValueError(
             f"Expected a positive integer batch_size. Received: batch_size={batch_size}"
         )
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Pictures] = {}
     if "image" in inputs:
         if images is None:
             raise ValueError("Expected images for the 'image' input. Received: images=None")
-        arrays["image"] = np.asarray(images, dtype=np.uint8)
+        arrays["image"] = (
+            images if isinstance(images, PictureRows) else np.asarray(images, dtype=np.uint8)
+        )
     if "audio" in inputs:
         if mfcc is None:
             raise ValueError("Expected MFCCs for the 'audio' input. Received: mfcc=None")
@@ -156,7 +160,7 @@ def make_dataset(
 
 
 def rows_dataset(
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, Pictures],
     rows: np.ndarray,
     *,
     inputs: Sequence[str],

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
     from mmtune.data.cache import CachedData
+    from mmtune.data.picture_file import Pictures
     from mmtune.errors import Problem
 
 __all__ = ["DataSource", "InputSpec", "SplitData", "SPLIT_SEED", "VAL_FRACTION", "split_problems"]
@@ -78,13 +79,14 @@ class SplitData:
     data: CachedData
     train_idx: np.ndarray
     val_idx: np.ndarray
-    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _arrays: dict[str, Pictures] | None = field(default=None, repr=False, compare=False)
     _tensors: dict[str, tf.Tensor] | None = field(default=None, repr=False, compare=False)
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, Pictures]:
         """The labelled rows (``image`` uint8, ``audio`` float32, ``label`` int32), made once
         and shared by every trial at this resolution: a trial's datasets gather their rows
-        from them (the pictures are the cache's own array, not a copy)."""
+        from them (the pictures are read from the cache file a batch at a time, never
+        copied whole)."""
         if self._arrays is None:
             d = self.data
             self._arrays = {
@@ -101,7 +103,7 @@ class SplitData:
             from mmtune.tf_setup import import_tensorflow
 
             tf = import_tensorflow()
-            self._tensors = {name: tf.constant(a) for name, a in self.arrays().items()}
+            self._tensors = {name: tf.constant(np.asarray(a)) for name, a in self.arrays().items()}
         return self._tensors
 
     def input_spec(self, full: bool = False) -> InputSpec:
@@ -118,7 +120,7 @@ class SplitData:
             audio_std=tuple(float(v) for v in stats.std),
         )
 
-    def part(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def part(self, which: str) -> tuple[Pictures, np.ndarray, np.ndarray]:
         """``(images, mfcc, labels)`` of ``"train"``, ``"val"`` or ``"all"`` labelled rows."""
         d = self.data
         if which == "all":
@@ -131,10 +133,11 @@ class SplitData:
 class DataSource:
     """The data directory of a study, served to trials at any resolution.
 
-    One resolution is held in memory at a time (a trial at another one loads it from the
-    picture cache on disk, a second or two): at the competition's size the 128 px pictures
-    alone take 540 MB. What every resolution shares (the data's hash, the validation size)
-    is kept from the first load.
+    One resolution is loaded at a time (a trial at another one opens its picture cache on
+    disk, a second or two). Its pictures stay in that file and are read a batch at a time:
+    at the competition's size the 128 px pictures alone take 848 MB, which a search does
+    not hold. What every resolution shares (the data's hash, the validation size) is kept
+    from the first load.
     """
 
     data_dir: Path

@@ -23,6 +23,8 @@ from mmtune.model.training import EVAL_BATCH
 if TYPE_CHECKING:
     import keras
 
+    from mmtune.data.picture_file import Pictures
+
 __all__ = [
     "predict_probabilities",
     "write_submission",
@@ -146,7 +148,7 @@ def model_resolution(model: keras.Model) -> int | None:
 
 
 def predict_probabilities(
-    model: keras.Model, images: np.ndarray, mfcc: np.ndarray, batch_size: int = EVAL_BATCH
+    model: keras.Model, images: Pictures, mfcc: np.ndarray, batch_size: int = EVAL_BATCH
 ) -> np.ndarray:
     """Class probabilities ``(rows, classes)`` for every row, in order."""
     from mmtune.data.pipeline import make_dataset
