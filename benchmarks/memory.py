@@ -68,7 +68,7 @@ def measure(
     timeline: bool = False,
     trials: int = 1,
     tuner: str | None = None,
-    max_memory_mb: int = 1400,
+    max_memory_mb: int = 1500,
 ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="mmtune-memory-"))
     space = "direct_mix"
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None)
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--tuner", default=None, help="mmtune's --tuner (default: its own)")
-    parser.add_argument("--max-memory-mb", type=int, default=1400, help="the search's ceiling")
+    parser.add_argument("--max-memory-mb", type=int, default=1500, help="the search's ceiling")
     parser.add_argument("--mmtune", type=Path, default=None, help="checkout to run instead")
     parser.add_argument("--work", default="/tmp/mmtune-memory-data")
     parser.add_argument(

@@ -302,7 +302,7 @@ def _add_search_stops(search: argparse.ArgumentParser) -> None:
         default=20,
         metavar="N",
         help="stop after this many configurations in a row were refused before "
-        "training by --max-params / --max-cost (0: never; default 20)",
+        "training by --max-params / --max-cost / --max-memory-mb (0: never; default 20)",
     )
 
 
@@ -320,11 +320,12 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--max-memory-mb",
         type=int,
-        default=2048,
+        default=1500,
         metavar="MB",
-        help="between trials, restart the search process when its resident memory "
-        "plus the most a trial has risen above its start would pass this (0: never; "
-        "default 2048; 1400 keeps a search at the competition's size at 64 px under 1.5 GB)",
+        help="keep the search process's resident memory under this: a configuration whose "
+        "training would pass it is refused untrained, and between trials the process "
+        "restarts when its memory plus the most a trial has held while it ran would pass "
+        "it (0: no ceiling; default 1500)",
     )
     search.add_argument(
         "--workers",

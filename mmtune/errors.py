@@ -101,3 +101,13 @@ class TrialFailed(Exception):
 
 class ModelTooLarge(TrialFailed):
     """A configuration's model exceeds ``--max-params`` or ``--max-cost``: skipped untrained."""
+
+
+class OverMemoryCeiling(ModelTooLarge):
+    """Training the model would take the process past ``--max-memory-mb``: skipped untrained
+    (a fresh process, holding less, might fit it). ``need`` says what it needs and what the
+    process held, without the verdict."""
+
+    def __init__(self, need: str) -> None:
+        super().__init__(f"{need}: skipped untrained")
+        self.need = need

@@ -15,7 +15,14 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["import_tensorflow", "set_precision", "PRECISIONS", "jit_setting", "device_description"]
+__all__ = [
+    "import_tensorflow",
+    "set_precision",
+    "clear_keras_session",
+    "PRECISIONS",
+    "jit_setting",
+    "device_description",
+]
 
 PRECISIONS = ("float32", "mixed")
 
@@ -82,6 +89,17 @@ def set_precision(precision: str) -> str:
         policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
     keras.mixed_precision.set_dtype_policy(policy)
     return policy
+
+
+def clear_keras_session(free_memory: bool = True) -> None:
+    """``keras.backend.clear_session()`` (free what earlier models left), keeping the global
+    dtype policy: Keras resets it to float32 there, so ``--precision mixed`` used to hold for
+    a process's first model only."""
+    import keras
+
+    policy = keras.mixed_precision.dtype_policy()
+    keras.backend.clear_session(free_memory=free_memory)
+    keras.mixed_precision.set_dtype_policy(policy)
 
 
 def jit_setting(jit: str) -> bool | str:

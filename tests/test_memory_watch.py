@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from mmtune.process_memory import return_free_memory, rss_mb
 from mmtune.search import memory
-from mmtune.search.memory import MemoryWatch, RecycleProcess, return_free_memory, rss_mb
+from mmtune.search.memory import MemoryWatch, RecycleProcess
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc are Linux's")
@@ -33,15 +34,15 @@ def test_growth_past_the_budget_asks_for_a_recycle(monkeypatch):
     assert MemoryWatch(budget_mb=0).after_trial() is None  # 0: never
 
 
-def test_a_trial_that_could_pass_the_ceiling_asks_for_a_recycle(monkeypatch):
-    # per trial: resident memory at its start, its peak, resident memory after it
-    trials = iter([(500.0, 700.0, 600.0), (600.0, 750.0, 640.0), (640.0, 900.0, 700.0)])
+def _fake_trials(monkeypatch, trials):
+    """Each ``watch.before_trial()`` starts the next ``(resident at its start, its peak,
+    resident after it)`` of ``trials``."""
     rss: list[float] = []
     peak: list[float] = []
 
     def start_trial(watch: MemoryWatch) -> None:
-        start, top, after = next(trials)
-        rss[:] = [start, after]
+        _start, top, after = next(trials)  # the start is what the kernel's reset peak is at
+        rss[:] = [after]
         peak[:] = [top]
         watch.before_trial()
 
@@ -49,16 +50,36 @@ def test_a_trial_that_could_pass_the_ceiling_asks_for_a_recycle(monkeypatch):
     monkeypatch.setattr(memory, "reset_peak_rss", lambda: True)
     monkeypatch.setattr(memory, "peak_rss_mb", lambda: peak[0])
     monkeypatch.setattr(memory, "rss_mb", lambda: rss.pop(0))
+    return start_trial
+
+
+def test_a_trial_that_could_pass_the_ceiling_asks_for_a_recycle(monkeypatch):
+    # per trial: resident memory at its start, its peak, resident memory after it
+    start_trial = _fake_trials(
+        monkeypatch, iter([(500.0, 700.0, 600.0), (600.0, 750.0, 640.0), (640.0, 960.0, 700.0)])
+    )
     watch = MemoryWatch(budget_mb=None, ceiling_mb=900)
     start_trial(watch)
-    watch.after_trial()  # 600 after, 200 needed: 800 < 900
+    watch.after_trial()  # 600 after, 100 held only while it ran: 700 < 900
     start_trial(watch)
-    watch.after_trial()  # 640 + 200: under 900
-    assert watch.trial_need_mb == 200
+    watch.after_trial()  # 640 + 110: under 900
+    assert watch.trial_need_mb == 110
     start_trial(watch)
-    with pytest.raises(RecycleProcess, match="260 MB more: the next one could pass") as caught:
+    with pytest.raises(RecycleProcess, match="260 MB more while it ran") as caught:
         watch.after_trial()  # 700 + 260 > 900
     assert caught.value.trial_need_mb == 260
+
+
+def test_what_a_first_trial_keeps_is_not_counted_twice(monkeypatch):
+    """TensorFlow's start-up growth stays in the process: it is in "now", not in the need."""
+    start_trial = _fake_trials(monkeypatch, iter([(500.0, 900.0, 800.0), (800.0, 880.0, 810.0)]))
+    watch = MemoryWatch(budget_mb=None, ceiling_mb=950)
+    start_trial(watch)
+    watch.after_trial()  # kept 300, held 100 more while it ran: 800 + 100 < 950
+    assert watch.trial_need_mb == 100
+    start_trial(watch)
+    watch.after_trial()
+    assert watch.trial_need_mb == 100
 
 
 def test_the_next_process_starts_from_what_a_trial_needed(monkeypatch):

@@ -273,3 +273,38 @@ def test_saved_model_with_standardize_and_augmentation_round_trips(tmp_path):
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
     )
+
+
+def test_training_memory_grows_with_resolution_and_batch():
+    """The estimate a search refuses configurations by: linear in the batch (its layer
+    outputs), about 4x the activations for 4x the pixels, and the measured overhead."""
+    from mmtune.model.networks import TRAINING_OVERHEAD_MB, training_memory_mb
+
+    at64 = build_model("direct_mix", {}, SEED)
+    at128 = build_model(
+        "direct_mix", {"resolution": 128}, dataclasses.replace(SEED, resolution=128)
+    )
+    step64 = training_memory_mb(at64, 64) - training_memory_mb(at64, 32)
+    assert training_memory_mb(at64, 96) - training_memory_mb(at64, 64) == pytest.approx(step64)
+    step128 = training_memory_mb(at128, 64) - training_memory_mb(at128, 32)
+    assert 3.5 < step128 / step64 < 4.5
+    # measured (benchmarks/train_memory.py): 456 MB at 64 px, 919 MB at 128 px, batch 32
+    assert 456 < training_memory_mb(at64, 32) < 456 + 100
+    assert 919 < training_memory_mb(at128, 32) < 919 + 100
+    assert training_memory_mb(at64, 1) > TRAINING_OVERHEAD_MB
+
+
+def test_a_model_that_would_pass_the_memory_ceiling_is_refused_untrained(tmp_path):
+    from searchkit import TINY_PARAMS, tiny_data
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.errors import ModelTooLarge
+    from mmtune.model.training import TrainOptions, run_trial
+
+    split = DataSource(tiny_data(tmp_path / "data")).get(16)
+    with pytest.raises(ModelTooLarge, match="above --max-memory-mb 1: skipped untrained"):
+        run_trial("direct_mix", TINY_PARAMS, split, TrainOptions(epochs=1, memory_ceiling_mb=1))
+    result = run_trial(
+        "direct_mix", TINY_PARAMS, split, TrainOptions(epochs=1, memory_ceiling_mb=1_000_000)
+    )
+    assert result.epochs == 1

@@ -18,6 +18,7 @@ from searchkit import TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.store import Ledger
+from mmtune.search.memory import TRIAL_NEED_ENV
 
 # Trials long enough to be caught mid-way: 20 epochs, never stopped early or skipped.
 SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace(
@@ -256,7 +257,7 @@ def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tm
     """A stray temporary file beside the cache and the submission is ignored."""
     cache = Path(os.environ["MMTUNE_CACHE_DIR"]) / "pictures"
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / ".tmp-half.npz").write_bytes(b"PK\x03\x04 half a zip")
+    (cache / ".tmp-half.npy").write_bytes(b"\x93NUMPY half a cache")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
     assert (
@@ -345,18 +346,16 @@ def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, cap
 
 
 def test_disk_full_while_caching(data, tmp_path, monkeypatch, capsys):
-    import numpy as np
-
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setenv("MMTUNE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(np, "savez", full_disk)
+    monkeypatch.setattr(os, "pwrite", full_disk)  # the build writes its pictures with pwrite
     assert main(["data", "check", "--data", str(data)]) == 0  # the cache costs speed, not the run
     err = capsys.readouterr().err
     assert "could not write the picture cache" in err and "no space left" in err.lower()
     cache_dir = tmp_path / "cache" / "pictures"
-    assert not list(cache_dir.glob("*.npz")) and not list(cache_dir.glob(".tmp-*"))
+    assert not list(cache_dir.glob("*.npy")) and not list(cache_dir.glob(".tmp-*"))
 
 
 def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys):
@@ -392,26 +391,54 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
 
 
 @pytest.mark.parametrize(
-    ("flags", "restarts"),
+    ("flags", "need", "restarts"),
     [
-        (("--recycle-mb", "1", "--max-memory-mb", "0"), 1),  # after trial 2 (1: the baseline)
-        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "1"), 2),  # each trial
+        (("--recycle-mb", "1", "--max-memory-mb", "0"), None, 1),  # after trial 2 (1: baseline)
+        # a trial "needed" 1 TB: each one could pass the ceiling (the models fit it easily)
+        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "100000"), "1e6", 2),
     ],
     ids=["grown-optuna", "ceiling-keras-tuner"],
 )
-def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flags, restarts):
+def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flags, need, restarts):
     results = tmp_path / "results"
+    env = dict(os.environ)
+    if need:
+        env[TRIAL_NEED_ENV] = need
     run = subprocess.run(
         _search_cmd(tiny_space(tmp_path), data, results, 3, *flags),
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stderr.count("restarting the search process") == restarts, run.stderr[-2000:]
     trials = _study(results).get_trials()
     assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
     assert "3 trials done" in run.stdout
+
+
+def test_configurations_that_would_pass_the_memory_ceiling_are_refused_untrained(data, tmp_path):
+    """Each is skipped before training (not counted toward --trials) with what it needs; a
+    run of them stops the search with the way out, and no trial trained."""
+    results = tmp_path / "results"
+    run = subprocess.run(
+        _search_cmd(
+            tiny_space(tmp_path), data, results, 2, "--max-memory-mb", "1", "--max-skips", "2"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "2 configurations in a row were refused before training" in run.stderr
+    assert "--max-memory-mb" in run.stderr
+    trials = _study(results).get_trials()
+    assert len(trials) == 2 and all(t.state.name == "PRUNED" for t in trials)
+    assert all(
+        "above --max-memory-mb 1: skipped untrained" in t.user_attrs["prune_reason"] for t in trials
+    )
+    assert not any(t.user_attrs.get("epochs") for t in trials)
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -416,6 +416,46 @@ def test_failed_and_pruned_trials_rank_after_completed_ones():
     assert rows[2]["val_accuracy"] == 0.9
 
 
+def test_a_new_process_goes_on_counting_the_studys_streaks():
+    """Recycled or resumed, a search counts the refusals and failures its study ended with;
+    an interruption or a re-evaluation neither counts nor breaks a streak."""
+    from optuna.trial import TrialState
+
+    from mmtune.errors import FatalSearchError
+    from mmtune.ledger.evaluations import EVALUATES, SKIPPED
+    from mmtune.search.trial import FailureStreak
+
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+
+    def add(state, **attrs):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                params={"x": 0.5},
+                distributions=dist,
+                value=0.5 if state == TrialState.COMPLETE else None,
+                user_attrs=attrs,
+            )
+        )
+
+    add(TrialState.COMPLETE)
+    add(TrialState.FAIL, fail_reason="NaN loss at epoch 2")
+    add(TrialState.PRUNED, **{SKIPPED: True, "prune_reason": "above --max-params"})
+    add(TrialState.FAIL, fail_reason="NaN loss at epoch 1")
+    add(TrialState.COMPLETE, **{EVALUATES: 0})
+    add(TrialState.FAIL, fail_reason="interrupted (Ctrl-C)")
+    add(TrialState.PRUNED, **{SKIPPED: True, "prune_reason": "above --max-memory-mb"})
+    add(TrialState.PRUNED, **{SKIPPED: True, "prune_reason": "above --max-memory-mb"})
+    streak = FailureStreak.from_study(study, limit=3, skip_limit=3)
+    assert (streak.skipped_in_a_row, streak.count) == (2, 2)
+    assert streak.last_reason == "NaN loss at epoch 1"
+    with pytest.raises(FatalSearchError, match="3 configurations in a row were refused"):
+        streak.update(TrialState.PRUNED, "above --max-memory-mb", skipped=True)
+    fresh = FailureStreak.from_study(optuna.create_study(), limit=3)
+    assert (fresh.skipped_in_a_row, fresh.count) == (0, 0)
+
+
 def test_results_without_a_ledger_says_so(tmp_path, capsys):
     assert main(["results", "--results", str(tmp_path / "none")]) == 2
     assert "run `mmtune search` first" in capsys.readouterr().err

@@ -58,3 +58,21 @@ def test_a_search_writes_no_tensorflow_start_up_noise_to_a_file(tmp_path):
     found = [word for word in NOISE if word in stderr + proc.stdout]
     assert not found, f"TensorFlow start-up noise {found} in:\n{stderr}"
     assert stderr.splitlines()[0].startswith("study 'quiet'"), stderr
+
+
+def test_clearing_the_session_keeps_the_precision():
+    """Keras resets its dtype policy in clear_session; every trial after a process's first
+    trained in float32 under --precision mixed until the search kept it."""
+    import keras
+
+    from mmtune.tf_setup import clear_keras_session, set_precision
+
+    try:
+        policy = set_precision("mixed")
+        assert policy.startswith("mixed_")
+        clear_keras_session()
+        assert keras.mixed_precision.dtype_policy().name == policy
+    finally:
+        set_precision("float32")
+    clear_keras_session()
+    assert keras.mixed_precision.dtype_policy().name == "float32"

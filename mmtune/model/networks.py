@@ -45,6 +45,7 @@ __all__ = [
     "compile_model",
     "macs_budget",
     "model_macs",
+    "training_memory_mb",
 ]
 
 MODEL_INPUTS: dict[str, tuple[str, ...]] = {
@@ -326,10 +327,10 @@ def macs_budget(
     configuration's (None: no limit)."""
     if not max_cost:
         return None
-    import keras
+    from mmtune.tf_setup import clear_keras_session
 
     budget = int(max_cost * model_macs(build_model(model_name, defaults, spec)))
-    keras.backend.clear_session()
+    clear_keras_session()
     return budget
 
 
@@ -347,6 +348,32 @@ def model_macs(model: keras.Model) -> int:
         positions = math.prod(int(d) for d in shape[1:-1]) if len(shape) > 2 else 1
         total += positions * math.prod(int(d) for d in kernel.shape)
     return int(total)
+
+
+#: What the first training in a process needs beyond its tensors (TensorFlow's traced
+#: functions, thread pools, oneDNN's kernels), and how far the tensors' sum undercounts:
+#: fitted to 7 configurations (32-128 px, batch 16-64) trained through mmtune's trainer on
+#: a CPU, need = 238 + 1.15 x tensors (residuals -72..+56 MB), with the overhead raised to
+#: cover them all (``benchmarks/train_memory.py``).
+TRAINING_OVERHEAD_MB = 300.0
+TENSOR_FACTOR = 1.15
+
+
+def training_memory_mb(model: keras.Model, batch_size: int) -> float:
+    """The memory (MB) training ``model`` on batches of ``batch_size`` needs above what the
+    process holds before it: :data:`TRAINING_OVERHEAD_MB`, plus :data:`TENSOR_FACTOR` times
+    every layer's output for a batch (float32, kept for the backward pass) and the weights
+    four times over (the weights, their gradients and two optimizer slots)."""
+    import math
+
+    outputs = 0
+    for layer in model.layers:
+        shape = getattr(layer.output, "shape", None)
+        if shape is None or len(shape) < 2:
+            continue
+        outputs += math.prod(int(d) for d in shape[1:] if d is not None)
+    tensors = (outputs * int(batch_size) + 4 * model.count_params()) * 4
+    return TRAINING_OVERHEAD_MB + TENSOR_FACTOR * tensors / 2**20
 
 
 def compile_model(

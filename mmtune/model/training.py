@@ -7,7 +7,6 @@ which the backends record as a failed trial before going on.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmtune.data.trial_data import SplitData
-from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.data.trial_data import InputSpec, SplitData
+from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.model.params import Params
+from mmtune.process_memory import rss_mb
 
 if TYPE_CHECKING:
     import keras
@@ -55,7 +55,9 @@ class TrainOptions:
     ``epochs``: at most this many; ``patience`` > 0 ends training after that many epochs
     without a better validation accuracy, or at a perfect one (the best epoch is what refit
     uses, so the epochs after it only cost time); a model above ``max_params`` parameters or
-    ``max_macs`` multiply-accumulates a sample raises :class:`ModelTooLarge` untrained;
+    ``max_macs`` multiply-accumulates a sample, or whose training would take the process's
+    resident memory past ``memory_ceiling_mb`` (its estimate:
+    :func:`~mmtune.model.networks.training_memory_mb`), raises :class:`ModelTooLarge` untrained;
     ``jit_compile``: XLA on, off or Keras' choice; ``feed``: ``pipeline`` (tf.data over the
     cache) or ``device`` (the data on the training device: :mod:`mmtune.data.device_feed`).
     """
@@ -66,6 +68,7 @@ class TrainOptions:
     feed: str = "pipeline"
     max_params: int | None = None
     max_macs: int | None = None
+    memory_ceiling_mb: int | None = None
 
 
 @dataclass
@@ -117,7 +120,7 @@ def train_model(
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     """
     epochs, patience, feed = options.epochs, options.patience, options.feed
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune.tf_setup import clear_keras_session, import_tensorflow
 
     tf = import_tensorflow()
     import keras
@@ -127,14 +130,20 @@ def train_model(
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
 
     started = time.perf_counter()
-    keras.utils.set_random_seed(seed)
     spec = split.input_spec(full=full)
     inputs = MODEL_INPUTS[model_name]
     batch_size = int(params.get("batch_size", 32))
+    if _has_limits(options):  # sized on its shapes alone, before any weight costs memory
+        probe = _weightless_model(model_name, params, spec)
+        if on_model is not None:
+            on_model(probe)
+        _refuse_if_too_large(probe, options, batch_size)
+        del probe
+        clear_keras_session(free_memory=False)  # forgets the probe's never-made weights
+    keras.utils.set_random_seed(seed)
     model = build_model(model_name, params, spec)
-    if on_model is not None:
+    if on_model is not None and not _has_limits(options):
         on_model(model)
-    _refuse_if_too_large(model, options)  # before any other cost
     train_ds, val_ds = _datasets(
         split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
     )
@@ -192,9 +201,26 @@ def train_model(
     )
 
 
-def _refuse_if_too_large(model: keras.Model, options: TrainOptions) -> None:
-    """``ModelTooLarge`` when the model is over ``--max-params`` or ``--max-cost``."""
-    from mmtune.model.networks import model_macs
+def _has_limits(options: TrainOptions) -> bool:
+    return bool(options.max_params or options.max_macs or options.memory_ceiling_mb)
+
+
+def _weightless_model(model_name: str, params: Params, spec: InputSpec) -> keras.Model:
+    """The model's layers and shapes with its weights never made (Keras' stateless scope
+    defers them): a 50M-parameter configuration refused for its size would otherwise take
+    600 MB for a moment, only to be counted."""
+    import keras
+
+    from mmtune.model.networks import build_model
+
+    with keras.StatelessScope(initialize_variables=False):
+        return build_model(model_name, params, spec)
+
+
+def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: int) -> None:
+    """``ModelTooLarge`` when the model is over ``--max-params`` or ``--max-cost``, or when
+    training it would take the process past ``--max-memory-mb``."""
+    from mmtune.model.networks import model_macs, training_memory_mb
 
     max_params, max_macs = options.max_params, options.max_macs
     if max_params and model.count_params() > max_params:
@@ -207,6 +233,15 @@ def _refuse_if_too_large(model: keras.Model, options: TrainOptions) -> None:
             f"{model_macs(model):,} multiply-accumulates a sample, above "
             f"--max-cost ({max_macs:,}): skipped untrained"
         )
+    ceiling = options.memory_ceiling_mb
+    now = rss_mb() if ceiling else None
+    if ceiling and now is not None:
+        need = training_memory_mb(model, batch_size)
+        if now + need > ceiling:
+            raise OverMemoryCeiling(
+                f"training it at batch {batch_size} needs about {need:,.0f} MB, and the "
+                f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}"
+            )
 
 
 def _datasets(
@@ -300,12 +335,11 @@ def run_trial(
 ) -> TrialResult:
     """Train one search trial (:func:`train_model`'s keywords) and free its graph and memory
     afterwards (the model is not kept)."""
-    import keras
+    from mmtune.tf_setup import clear_keras_session
 
     try:
         result = train_model(model_name, params, split, options, **kwargs)
         result.model = None
         return result
     finally:
-        keras.backend.clear_session()
-        gc.collect()
+        clear_keras_session()

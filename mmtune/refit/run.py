@@ -258,9 +258,8 @@ class _Trainer:
 
     def check(self, m: Member) -> None:
         """Retrain ``m`` on the training part with the refit's rule; record what it scores."""
-        import keras
-
         from mmtune.model.training import train_model
+        from mmtune.tf_setup import clear_keras_session
 
         split = self.source.get(_resolution(m))
         result = train_model(self.model_name, m.params, split, self._options(m), seed=m.seed)
@@ -270,7 +269,7 @@ class _Trainer:
             or m.check_val_accuracy >= m.search_val_accuracy - m.tolerance
         )
         m.val_confusion, m.val_class_names = _val_confusion(result.model, split)
-        keras.backend.clear_session()
+        clear_keras_session()
 
     def full(self, m: Member) -> keras.Model:
         from mmtune.model.training import train_model
@@ -399,11 +398,10 @@ def _versions() -> dict[str, str]:
 def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> RefitOutcome:
     """Check, then refit the chosen members, average their probabilities, write model(s),
     submission and record."""
-    from mmtune.tf_setup import import_tensorflow, set_precision
+    from mmtune.tf_setup import clear_keras_session, import_tensorflow, set_precision
 
     tf = import_tensorflow()
     set_precision(cfg.precision)
-    import keras
 
     from mmtune.refit.prediction import predict_probabilities, write_submission
 
@@ -429,7 +427,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         )
         models.append(trainer.full(m))
         m.duration_s = round(time.perf_counter() - t0, 2)
-        keras.backend.clear_session()
+        clear_keras_session()
     probabilities = []
     for model, m in _save_models(models, members, out_dir, say):  # the submission: what
         data = source.get(_resolution(m)).data  # the saved files predict

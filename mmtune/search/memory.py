@@ -4,9 +4,12 @@ TensorFlow keeps some memory from every model a process builds, even after
 ``keras.backend.clear_session()`` (30-40 MB a trial of the seed's network here).
 Between trials a search process replaces itself with a fresh one (``exec``) when
 
-- the next trial could pass ``--max-memory-mb``: its resident memory now plus the most
-  a trial has risen above its start (the kernel's peak, reset before each trial; a trial
-  that loads a resolution's data counts it; carried over to the recycled process), or
+- the next trial could pass ``--max-memory-mb``: its resident memory now plus the most a
+  trial has held only while it ran (the kernel's peak, reset before each trial, above the
+  memory the trial left; carried over to the recycled process). What a trial keeps is in
+  "now" already, so a first trial's one-time growth (TensorFlow's start-up) is not counted
+  twice. A configuration that would not fit is refused before training instead
+  (:func:`mmtune.model.networks.training_memory_mb`); or
 - it has grown by more than ``--recycle-mb`` since its first trial.
 
 The study resumes from the ledger, so nothing is lost and only TensorFlow's import is
@@ -16,16 +19,13 @@ paid again. Before measuring, the C allocator hands its free memory back to the 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import sys
 
+from mmtune.process_memory import peak_rss_mb, reset_peak_rss, return_free_memory, rss_mb
+
 __all__ = [
-    "rss_mb",
-    "peak_rss_mb",
-    "reset_peak_rss",
-    "return_free_memory",
+    "fresh_process",
     "RecycleProcess",
     "MemoryWatch",
     "reexec_self",
@@ -37,51 +37,13 @@ STARTED_ENV = "MMTUNE_SEARCH_STARTED"  # the first process's start time, kept ac
 TRIAL_NEED_ENV = "MMTUNE_TRIAL_NEED_MB"  # the most a trial has needed, kept across recycles
 
 
-def rss_mb() -> float | None:
-    """This process's resident memory in MB (Linux), or None where it cannot be read."""
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
+_trials_begun = 0  # trainings this process has begun, whichever loop ran them
 
 
-def peak_rss_mb() -> float | None:
-    """This process's peak resident memory in MB since start or :func:`reset_peak_rss`
-    (Linux's ``VmHWM``), or None where it cannot be read."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Start a new peak (``VmHWM``) at the present resident memory; False where the kernel
-    does not allow it (before Linux 4.0, or not Linux)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def return_free_memory() -> bool:
-    """Ask glibc to give its free heap memory back to the system; False where there is no
-    ``malloc_trim`` (not glibc)."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
-    if trim is None:
-        return False
-    trim(0)
-    return True
+def fresh_process() -> bool:
+    """True while this process has begun at most one training (the one under way, if any):
+    nothing it ran before can be what keeps a model from fitting under the ceiling."""
+    return _trials_begun <= 1
 
 
 class RecycleProcess(Exception):
@@ -105,28 +67,30 @@ class MemoryWatch:
         self.budget_mb = budget_mb
         self.ceiling_mb = ceiling_mb
         self.baseline: float | None = None  # resident memory after the first trial
-        # the most a trial's peak rose above its start, in this process or an earlier one
+        # the most a trial's peak rose above its end, in this process or an earlier one
         self.trial_need_mb = _float_env(TRIAL_NEED_ENV)
-        self._started_at: float | None = None
+        self._peak_reset = False  # the kernel's peak was reset as the trial began
 
     def before_trial(self) -> None:
         """Call as a trial starts: its peak is measured from here."""
-        self._started_at = rss_mb() if reset_peak_rss() else None
+        global _trials_begun
+        _trials_begun += 1
+        self._peak_reset = reset_peak_rss()
 
     def after_trial(self) -> None:
         """Call between trials; raises :class:`RecycleProcess` when a rule says so."""
-        peak = peak_rss_mb() if self._started_at is not None else None
-        if peak is not None and self._started_at is not None:
-            self.trial_need_mb = max(self.trial_need_mb, peak - self._started_at)
-        self._started_at = None
+        peak = peak_rss_mb() if self._peak_reset else None
+        self._peak_reset = False
         return_free_memory()
         now = rss_mb()
         if now is None:
             return
+        if peak is not None:  # what the trial held only while it ran: its peak above its end
+            self.trial_need_mb = max(self.trial_need_mb, peak - now)
         if self.ceiling_mb and now + self.trial_need_mb > self.ceiling_mb:
             raise RecycleProcess(
                 f"resident memory {now:,.0f} MB, and a trial has needed up to "
-                f"{self.trial_need_mb:,.0f} MB more: the next one could pass "
+                f"{self.trial_need_mb:,.0f} MB more while it ran: the next one could pass "
                 f"--max-memory-mb {self.ceiling_mb:,}",
                 self.trial_need_mb,
             )

@@ -21,9 +21,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
-from mmtune.search.memory import MemoryWatch
+from mmtune.search.memory import MemoryWatch, RecycleProcess, fresh_process
 
 if TYPE_CHECKING:
     import optuna
@@ -69,7 +69,13 @@ def reevaluate_finalists(
     config = next_evaluation(study, cfg.finalists, cfg.repeats)
     while ran < limit and config is not None:
         memory.before_trial()
-        _evaluate(study, cfg, source, progress, options, config)
+        try:
+            _evaluate(study, cfg, source, progress, options, config)
+        except OverMemoryCeiling as exc:  # this grown process cannot; a fresh one may
+            raise RecycleProcess(
+                f"re-evaluating trial {config.number}: {exc.need} in this process",
+                memory.trial_need_mb,
+            ) from exc
         ran += 1
         config = next_evaluation(study, cfg.finalists, cfg.repeats)
         if ran < limit and config is not None:  # no restart only to find nothing to do
@@ -85,7 +91,9 @@ def _evaluate(
     options: TrainOptions,
     config: Configuration,
 ) -> None:
-    """Train ``config`` once more with the next seed and add the result to the ledger."""
+    """Train ``config`` once more with the next seed and add the result to the ledger.
+    Unless this process is fresh, a configuration refused for the memory ceiling raises
+    :class:`OverMemoryCeiling`, recorded nowhere: the search recycles and retries it."""
     import optuna
 
     from mmtune.model.training import run_trial
@@ -118,6 +126,8 @@ def _evaluate(
     try:
         result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
     except (TrialFailed, ModelTooLarge) as exc:
+        if isinstance(exc, OverMemoryCeiling) and not fresh_process():
+            raise
         attrs.update(
             fail_reason=str(exc)[:2000],
             epochs=len(curves.get("loss", [])),

@@ -137,12 +137,12 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
                 cfg.max_cost,
             ),
         )
-        streak = FailureStreak(cfg.max_failures, cfg.max_skips)
+        streak = FailureStreak.from_study(study, cfg.max_failures, cfg.max_skips)
         prepared.backend.run(study, cfg, prepared.source, progress, streak, options)
         if streak.skipped:
             progress.message(
                 f"{streak.skipped} configuration(s) were refused before training "
-                "(over --max-params / --max-cost): kept in the ledger for the "
+                "(over --max-params / --max-cost / --max-memory-mb): kept in the ledger for the "
                 "sampler, not counted toward --trials"
             )
     if finished_count(study) >= cfg.trials:
@@ -164,6 +164,7 @@ def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOption
         feed=cfg.feed,
         max_params=cfg.max_params,
         max_macs=max_macs,
+        memory_ceiling_mb=cfg.max_memory_mb,
     )
 
 

@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 
+#: Failure reasons that say nothing of the configuration (Ctrl-C, a killed process).
+_NOT_THE_CONFIGURATION = ("interrupted", "its process")
+
+
 class FailureStreak:
     """Stops the search after ``limit`` failed trials in a row, or after ``skip_limit``
     configurations in a row refused before training (the space's samples do not fit the
@@ -49,6 +53,37 @@ class FailureStreak:
         self.skipped = 0
         self.last_reason = ""
 
+    @classmethod
+    def from_study(cls, study: optuna.Study, limit: int, skip_limit: int = 20) -> FailureStreak:
+        """The streaks the study's last search trials left, so that a recycled or resumed
+        process goes on counting (a process refusing every configuration for memory restarts
+        after each: counted per process, its streak never ended the search). Trials failed
+        by an interruption or a killed process are not the configuration's doing: skipped."""
+        from optuna.trial import TrialState
+
+        from mmtune.ledger.evaluations import is_reevaluation
+
+        streak = cls(limit, skip_limit)
+        ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        trials = [
+            t
+            for t in study.get_trials(deepcopy=False, states=ended)
+            if not is_reevaluation(t)
+            and not str(t.user_attrs.get("fail_reason", "")).startswith(_NOT_THE_CONFIGURATION)
+        ]
+        skips_open = True
+        for t in sorted(trials, key=lambda t: t.number, reverse=True):
+            if t.user_attrs.get(SKIPPED):
+                if skips_open:
+                    streak.skipped_in_a_row += 1
+                continue
+            skips_open = False
+            if t.state != TrialState.FAIL:
+                break
+            streak.count += 1
+            streak.last_reason = streak.last_reason or str(t.user_attrs.get("fail_reason", ""))
+        return streak
+
     def update(
         self, state: optuna.trial.TrialState, reason: str = "", *, skipped: bool = False
     ) -> None:
@@ -61,8 +96,8 @@ class FailureStreak:
             if self.skip_limit and self.skipped_in_a_row >= self.skip_limit:
                 raise FatalSearchError(
                     f"{self.skipped_in_a_row} configurations in a row were refused before "
-                    f"training ({reason}); the search stops. Raise --max-params / --max-cost "
-                    "(0: no limit) or narrow the space's ranges."
+                    f"training ({reason}); the search stops. Raise --max-params / --max-cost / "
+                    "--max-memory-mb (0: no limit) or narrow the space's ranges."
                 )
             return
         self.skipped_in_a_row = 0

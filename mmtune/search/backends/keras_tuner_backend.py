@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmtune.tf_setup import import_tensorflow
+from mmtune.tf_setup import clear_keras_session, import_tensorflow
 
 import_tensorflow()  # quietly, before Keras and Keras Tuner import it noisily
 
-import keras
 import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config
 from optuna.trial import TrialState
@@ -181,7 +180,7 @@ class LedgerTuner(kt.Tuner):
             tell(state=TrialState.FAIL)
             raise
         finally:
-            keras.backend.clear_session()
+            clear_keras_session()
         best, ran, duration = ctx.summary()
         self.progress.trial_done(
             ledger_trial.number, state, best, ran, duration, note=reason[:120], skipped=skipped

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmtune.data.trial_data import DataSource
-from mmtune.errors import ModelTooLarge, TrialFailed
+from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.config import SearchConfig
-from mmtune.search.memory import MemoryWatch
+from mmtune.search.memory import MemoryWatch, RecycleProcess, fresh_process
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
 
@@ -104,6 +104,15 @@ def run(
         except optuna.TrialPruned:
             ctx.pruned()
             raise
+        except OverMemoryCeiling as exc:
+            if not fresh_process():  # this grown process cannot; a fresh one may
+                study.enqueue_trial(dict(trial.params))
+                retry.append(f"trial {trial.number}: {exc.need} in this process")
+                reason = f"{exc.need}: retried in a fresh process"
+            else:
+                reason = str(exc)
+            ctx.pruned(reason, skipped=True)
+            raise optuna.TrialPruned(reason) from exc
         except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
             ctx.pruned(str(exc), skipped=True)
             raise optuna.TrialPruned(str(exc)) from exc
@@ -136,6 +145,7 @@ def run(
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
     memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+    retry: list[str] = []  # a configuration refused for memory that a fresh process may fit
     while _should_start_another(study, cfg.trials):
         memory.before_trial()
         study.optimize(
@@ -145,6 +155,8 @@ def run(
             callbacks=[after_trial],
             gc_after_trial=True,
         )
+        if retry:
+            raise RecycleProcess(retry[0], memory.trial_need_mb)
         if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
             memory.after_trial()
 
