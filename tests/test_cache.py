@@ -227,6 +227,16 @@ def test_stale_temp_files_are_swept(data, where):
     assert not stale.exists() and fresh.exists()
 
 
+def test_a_build_removes_caches_of_the_old_format(data, where):
+    where.mkdir()
+    (where / "oldkey.npz").write_bytes(b"PK\x03\x04 a format-2 cache")
+    (where / "oldkey.json").write_text("{}")
+    (where / "notes.json").write_text("{}")  # not a cache's: no .npz beside it
+    load_data(data, 8, cache_dir=where)
+    assert not (where / "oldkey.npz").exists() and not (where / "oldkey.json").exists()
+    assert (where / "notes.json").exists()
+
+
 def test_picture_problems_survive_a_hit(data, where, monkeypatch):
     path = data / "trainimg_00002.png"
     Image.open(path).convert("L").save(path)

@@ -343,7 +343,9 @@ def _refuse_failed_build(
 
 
 def _remove_stale_temps(folder: Path) -> None:
-    """Remove temporary files older than an hour (left by a crashed build)."""
+    """Remove temporary files older than an hour (left by a crashed build), and the caches
+    of format 2 and before (``<key>.npz`` with its ``<key>.json``), which no version since
+    reads: a few MB to a GB each."""
     now = time.time()
     for tmp in folder.glob(".tmp-*"):
         try:
@@ -351,6 +353,12 @@ def _remove_stale_temps(folder: Path) -> None:
                 tmp.unlink()
         except OSError:
             pass
+    for old in folder.glob("*.npz"):
+        for path in (old, old.with_suffix(".json")):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------- the build
