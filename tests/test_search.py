@@ -456,6 +456,34 @@ def test_a_new_process_goes_on_counting_the_studys_streaks():
     assert (fresh.skipped_in_a_row, fresh.count) == (0, 0)
 
 
+def test_a_refused_configuration_loads_no_pictures_at_its_resolution(tmp_path, _private_cache):
+    """Sized on its shapes before its resolution's cache is built or opened: at the
+    competition's size a 128 px cache takes a minute, for a configuration refused anyway."""
+    from mmtune.data.trial_data import DataSource
+    from mmtune.errors import ModelTooLarge
+    from mmtune.model.training import TrainOptions
+    from mmtune.search.spaces import load_space
+    from mmtune.search.trial import trial_split
+
+    space = load_space(tiny_space(tmp_path))
+    source = DataSource(tiny_data(tmp_path / "data"))
+    source.get(16)
+    built = sorted(_private_cache.rglob("*.npy"))
+    sizes: list[int] = []
+    params = {**TINY_PARAMS, "resolution": 32}
+    with pytest.raises(ModelTooLarge, match="above --max-params 100"):
+        trial_split(
+            source,
+            space,
+            params,
+            TrainOptions(epochs=1, max_params=100),
+            lambda model: sizes.append(model.count_params()),
+        )
+    assert sorted(_private_cache.rglob("*.npy")) == built and list(source._loaded) == [16]
+    assert sizes and sizes[0] > 100  # the weightless model's size, recorded
+    assert trial_split(source, space, params, TrainOptions(epochs=1)).data.resolution == 32
+
+
 def test_results_without_a_ledger_says_so(tmp_path, capsys):
     assert main(["results", "--results", str(tmp_path / "none")]) == 2
     assert "run `mmtune search` first" in capsys.readouterr().err

@@ -144,7 +144,16 @@ class DataSource:
     strict: bool = False
     data_hash: str = ""
     val_rows: int = 0
+    n_mfcc: int = 0
+    n_classes: int = 0
     _loaded: dict[int, SplitData] = field(default_factory=dict, repr=False)
+
+    def shapes(self, resolution: int) -> InputSpec | None:
+        """The model's input shapes at ``resolution`` without loading that resolution's
+        pictures (no audio statistics); ``None`` before the first load."""
+        if not self.n_classes:
+            return None
+        return InputSpec(resolution=resolution, n_mfcc=self.n_mfcc, n_classes=self.n_classes)
 
     def get(self, resolution: int) -> SplitData:
         """The data at ``resolution`` (checked and cached on first use)."""
@@ -162,6 +171,7 @@ class DataSource:
                 raise DataError(problems, str(data.data_dir))
             self._loaded[resolution] = SplitData(data, np.asarray(train_idx), np.asarray(val_idx))
             self.data_hash, self.val_rows = data.data_hash, int(len(val_idx))
+            self.n_mfcc, self.n_classes = data.spec.n_mfcc, data.spec.n_classes
         return self._loaded[resolution]
 
 

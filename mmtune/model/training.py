@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mmtune.model.callbacks import EpochReport
 
 __all__ = [
+    "refuse_if_untrainable",
     "EVAL_BATCH",
     "eval_batch",
     "TrainOptions",
@@ -120,7 +121,7 @@ def train_model(
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     """
     epochs, patience, feed = options.epochs, options.patience, options.feed
-    from mmtune.tf_setup import clear_keras_session, import_tensorflow
+    from mmtune.tf_setup import import_tensorflow
 
     tf = import_tensorflow()
     import keras
@@ -133,13 +134,7 @@ def train_model(
     spec = split.input_spec(full=full)
     inputs = MODEL_INPUTS[model_name]
     batch_size = int(params.get("batch_size", 32))
-    if _has_limits(options):  # sized on its shapes alone, before any weight costs memory
-        probe = _weightless_model(model_name, params, spec)
-        if on_model is not None:
-            on_model(probe)
-        _refuse_if_too_large(probe, options, batch_size)
-        del probe
-        clear_keras_session(free_memory=False)  # forgets the probe's never-made weights
+    refuse_if_untrainable(model_name, params, spec, options, on_model)
     keras.utils.set_random_seed(seed)
     model = build_model(model_name, params, spec)
     if on_model is not None and not _has_limits(options):
@@ -203,6 +198,31 @@ def train_model(
 
 def _has_limits(options: TrainOptions) -> bool:
     return bool(options.max_params or options.max_macs or options.memory_ceiling_mb)
+
+
+def refuse_if_untrainable(
+    model_name: str,
+    params: Params,
+    spec: InputSpec,
+    options: TrainOptions,
+    on_model: Callable[[keras.Model], None] | None = None,
+) -> None:
+    """Raise :class:`ModelTooLarge` (or :class:`OverMemoryCeiling`) when the configuration is
+    over ``options``' size or memory limits, judged on its shapes alone: no weight is made, and
+    ``spec`` needs no data (audio statistics add no weight). ``on_model`` sees that weightless
+    model (to record its size)."""
+    if not _has_limits(options):
+        return
+    from mmtune.tf_setup import clear_keras_session
+
+    probe = _weightless_model(model_name, params, spec)
+    if on_model is not None:
+        on_model(probe)
+    try:
+        _refuse_if_too_large(probe, options, int(params.get("batch_size", 32)))
+    finally:
+        del probe
+        clear_keras_session(free_memory=False)  # forgets the probe's never-made weights
 
 
 def _weightless_model(model_name: str, params: Params, spec: InputSpec) -> keras.Model:

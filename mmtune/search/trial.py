@@ -227,9 +227,25 @@ def default_resolution(space: Space) -> int:
     return int(space.defaults().get("resolution", SEED_RESOLUTION))
 
 
-def trial_split(source: DataSource, space: Space, params: Params) -> SplitData:
-    """The data at the resolution a trial's parameters ask for."""
-    return source.get(int(params.get("resolution", default_resolution(space))))
+def trial_split(
+    source: DataSource,
+    space: Space,
+    params: Params,
+    options: TrainOptions | None = None,
+    on_model: Callable[[keras.Model], None] | None = None,
+) -> SplitData:
+    """The data at the resolution a trial's parameters ask for. With ``options``, a
+    configuration over their size or memory limits is refused first
+    (:class:`~mmtune.errors.ModelTooLarge`), before that resolution's pictures are decoded or
+    opened for nothing (a 128 px cache at the competition's size takes a minute to build);
+    ``on_model`` sees its weightless model, to record its size."""
+    resolution = int(params.get("resolution", default_resolution(space)))
+    shapes = source.shapes(resolution)
+    if options is not None and shapes is not None:
+        from mmtune.model.training import refuse_if_untrainable
+
+        refuse_if_untrainable(space.model, params, shapes, options, on_model)
+    return source.get(resolution)
 
 
 @contextmanager

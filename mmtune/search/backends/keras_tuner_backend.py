@@ -148,12 +148,15 @@ class LedgerTuner(kt.Tuner):
 
         try:
             with failing_as_trial_error():
-                split = trial_split(self.source, space, params)
+                keywords = ctx.train_kwargs(params)
+                split = trial_split(
+                    self.source, space, params, keywords["options"], keywords["on_model"]
+                )
                 result = train_model(
                     space.model,
                     params,
                     split,
-                    **ctx.train_kwargs(params),
+                    **keywords,
                     initial_epoch=initial_epoch,
                     initial_weights=initial_weights,
                 )

@@ -98,8 +98,10 @@ def run(
 
         try:
             with failing_as_trial_error():
-                split = trial_split(source, space, params)
                 keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
+                split = trial_split(
+                    source, space, params, keywords["options"], keywords["on_model"]
+                )
                 result = run_trial(space.model, params, split, **keywords)
         except optuna.TrialPruned:
             ctx.pruned()
