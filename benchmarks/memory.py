@@ -69,6 +69,7 @@ def measure(
     trials: int = 1,
     tuner: str | None = None,
     max_memory_mb: int = 1500,
+    finalists: int | None = None,
 ) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="mmtune-memory-"))
     space = "direct_mix"
@@ -104,6 +105,8 @@ def measure(
         cmd += ["--max-memory-mb", str(max_memory_mb)]
     if checkout is None and trials == 1:  # one training (older versions have no --finalists)
         cmd += ["--finalists", "0"]
+    elif finalists is not None:
+        cmd += ["--finalists", str(finalists)]
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -150,6 +153,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--tuner", default=None, help="mmtune's --tuner (default: its own)")
     parser.add_argument("--max-memory-mb", type=int, default=1500, help="the search's ceiling")
+    parser.add_argument(
+        "--finalists", type=int, default=None, help="the search's --finalists (default: its own)"
+    )
     parser.add_argument("--mmtune", type=Path, default=None, help="checkout to run instead")
     parser.add_argument("--work", default="/tmp/mmtune-memory-data")
     parser.add_argument(
@@ -168,6 +174,7 @@ def main() -> None:
             args.trials,
             args.tuner,
             args.max_memory_mb,
+            args.finalists,
         )
     )
 
