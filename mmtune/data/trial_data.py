@@ -148,6 +148,10 @@ class DataSource:
     n_classes: int = 0
     _loaded: dict[int, SplitData] = field(default_factory=dict, repr=False)
 
+    def loaded(self, resolution: int) -> bool:
+        """True when ``resolution``'s data is the one held now (no load to save)."""
+        return resolution in self._loaded
+
     def shapes(self, resolution: int) -> InputSpec | None:
         """The model's input shapes at ``resolution`` without loading that resolution's
         pictures (no audio statistics); ``None`` before the first load."""

@@ -234,14 +234,16 @@ def trial_split(
     options: TrainOptions | None = None,
     on_model: Callable[[keras.Model], None] | None = None,
 ) -> SplitData:
-    """The data at the resolution a trial's parameters ask for. With ``options``, a
-    configuration over their size or memory limits is refused first
-    (:class:`~mmtune.errors.ModelTooLarge`), before that resolution's pictures are decoded or
-    opened for nothing (a 128 px cache at the competition's size takes a minute to build);
-    ``on_model`` sees its weightless model, to record its size."""
+    """The data at the resolution a trial's parameters ask for. With ``options``, when that
+    resolution is not the one loaded, a configuration over their size or memory limits is
+    refused first (:class:`~mmtune.errors.ModelTooLarge`), before that resolution's pictures
+    are decoded or opened for nothing (a 128 px cache at the competition's size takes a
+    minute to build); ``on_model`` sees its weightless model, to record its size. At the
+    loaded resolution the trainer's own check is the only one: the weightless model is
+    built once a trial, not twice."""
     resolution = int(params.get("resolution", default_resolution(space)))
-    shapes = source.shapes(resolution)
-    if options is not None and shapes is not None:
+    shapes = None if source.loaded(resolution) else source.shapes(resolution)
+    if options is not None and shapes is not None:  # else the trainer's own check suffices
         from mmtune.model.training import refuse_if_untrainable
 
         refuse_if_untrainable(space.model, params, shapes, options, on_model)
