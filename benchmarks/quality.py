@@ -14,7 +14,8 @@ it measures, in one run on one machine:
   and spread of its best validation accuracy;
 - for each budget (``default``: the README's ``--trials 40``; ``TxE``: T trials of at most E
   epochs), a ``mmtune search`` in a fresh results directory, then: the leaderboard's best (a
-  mean over its evaluations), that configuration retrained with 3 new seeds (mean and spread),
+  mean over its evaluations) and its ``seed_avg`` (the accuracy of its evaluations' averaged
+  probabilities, the figure of the refit's seed average), that configuration retrained with 3 new seeds (mean and spread),
   ``mmtune refit --best`` (its honest check, and the submission's accuracy on the held-out
   answers), the epochs every trial of the study spent, and the wall time.
 
@@ -150,6 +151,8 @@ def search_and_refit(
         "best_mean": best.mean,
         "best_evals": best.n,
         "best_sd": best.sd,
+        "best_seed_avg": best.seed_average,
+        "refit_seed_avg": member.get("search_seed_avg"),
         "params": dict(best.trial.params),
         "max_epochs": int(study.user_attrs.get("max_epochs")),
         "refit_trial": member["trial"],
@@ -170,20 +173,26 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
 
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| set | linear val / held-out | seed's net (3 seeds) | budget | leaderboard best "
-        "(evals) | best retrained (3 seeds) | honest check | held-out | |best-check| | "
-        "|best-held-out| | epochs | search wall |",
-        "|" + "---|" * 12,
+        "(evals) | its seed_avg | best retrained (3 seeds) | honest check | held-out | "
+        "|best-check| | |best-held-out| | |seed_avg-held-out| | epochs | search wall |",
+        "|" + "---|" * 14,
     ]
     for r in results:
         for b in r["budgets"]:
+            avg = b.get("refit_seed_avg")  # the refitted configuration's
             lines.append(
                 f"| {r['set']} | {r['linear']['val']:.3f} / {r['linear']['test']:.3f} | "
                 f"{_ms(r['seed_net'])} | {b['budget']} | {b['best_mean']:.3f} ({b['best_evals']}) "
-                f"| {_ms(b['retrained'])} | {b['check']:.3f} | {b['held_out']:.3f} | "
+                f"| {_f(avg)} | {_ms(b['retrained'])} | {b['check']:.3f} | {b['held_out']:.3f} | "
                 f"{abs(b['best_mean'] - b['check']):.3f} | {abs(b['best_mean'] - b['held_out']):.3f}"
+                f" | {_f(abs(avg - b['held_out']) if avg is not None else None)}"
                 f" | {b['epochs_spent']} | {b['search_wall_s']:.0f} s |"
             )
     return "\n".join(lines)

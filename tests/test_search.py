@@ -8,12 +8,14 @@ import io
 import json
 import shutil
 
+import numpy as np
 import optuna
 import pytest
 from searchkit import TINY_PARAMS, TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.store import Ledger
+from mmtune.ledger.val_predictions import decode
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,16 @@ def test_the_best_configuration_is_reevaluated_and_ranked_by_its_mean(tpe_study,
     assert all(
         r["evals"] == 1 for r in rows if r["trial"] != target.number and r["state"] == "COMPLETE"
     )
+    # Both evaluations kept their validation probabilities: their average is scored.
+    labels = decode(target.user_attrs["val_labels"])
+    assert labels is not None and len(labels) == target.user_attrs["val_rows"]
+    for t in (target, again[0]):
+        probs = decode(t.user_attrs["val_probabilities"])
+        assert probs is not None and probs.shape == (len(labels), 3)
+        assert np.mean(probs.argmax(axis=1) == labels) == pytest.approx(t.value, abs=1e-6)
+    average = np.mean([decode(t.user_attrs["val_probabilities"]) for t in (target, again[0])], 0)
+    assert first["seed_avg"] == pytest.approx(np.mean(average.argmax(axis=1) == labels), abs=1e-4)
+    assert all(r["seed_avg"] is None for r in rows if r["trial"] != target.number)
 
 
 def test_resume_counts_trials_in_the_study(workdir, tmp_path):
@@ -337,6 +349,7 @@ def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
         "sd",
         "evals",
         "se",
+        "seed_avg",
         "best_epoch",
         "epochs",
         "duration_s",

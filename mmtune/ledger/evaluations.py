@@ -5,7 +5,8 @@ A search trial evaluates one configuration once (one seed). Re-evaluations
 seeds and land in the ledger as trials of their own, marked with the user
 attribute ``evaluates`` = the number of the search trial they repeat. Here the
 ledger's trials are grouped back into configurations, each with the mean,
-spread and count of its evaluations and the standard error that the
+spread and count of its evaluations, the accuracy of their averaged class
+probabilities (the seed average a refit writes) and the standard error that the
 validation part's size alone implies; the leaderboard, refit and the report
 rank by that mean.
 
@@ -18,6 +19,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from mmtune.ledger.val_predictions import seed_average_accuracy
 
 if TYPE_CHECKING:
     import optuna
@@ -125,6 +128,13 @@ class Configuration:
         """Seed-to-seed standard deviation (None with fewer than two evaluations)."""
         values = self.values
         return statistics.stdev(values) if len(values) >= 2 else None
+
+    @property
+    def seed_average(self) -> float | None:
+        """Accuracy of the evaluations' class probabilities averaged (each evaluation at its
+        best epoch): what a refit's seed average is expected to score on the validation
+        part; None with fewer than two evaluations that kept their probabilities."""
+        return seed_average_accuracy(self.evaluations)
 
     @property
     def val_rows(self) -> int | None:

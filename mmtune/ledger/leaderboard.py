@@ -1,11 +1,14 @@
 """The leaderboard: a study's configurations from the ledger, best first, in four formats.
 
-Columns: ``rank, trial, state, val_accuracy, sd, evals, se, best_epoch, epochs,
-duration_s, params`` and then one column per hyperparameter. ``val_accuracy``
+Columns: ``rank, trial, state, val_accuracy, sd, evals, se, seed_avg, best_epoch,
+epochs, duration_s, params`` and then one column per hyperparameter. ``val_accuracy``
 is the mean over a configuration's evaluations (the search trial and its
 re-evaluations with other seeds, :mod:`mmtune.ledger.evaluations`), ``sd`` their
-seed-to-seed standard deviation, ``evals`` how many there are, and ``se`` the
-standard error the validation part's size alone implies. Completed
+seed-to-seed standard deviation, ``evals`` how many there are, ``se`` the
+standard error the validation part's size alone implies, and ``seed_avg`` the
+accuracy of the evaluations' averaged class probabilities: the figure of the seed
+average a refit writes (:mod:`mmtune.ledger.val_predictions`; blank below two
+evaluations). Completed
 configurations come first (best mean first), then pruned, failed and running
 ones; among completed ones, those trained on the study's whole epoch budget come
 before Hyperband's early rungs (a ``budget_epochs`` column shows each trial's
@@ -41,6 +44,7 @@ BASE_COLUMNS = (
     "sd",
     "evals",
     "se",
+    "seed_avg",
     "best_epoch",
     "epochs",
     "duration_s",
@@ -78,6 +82,7 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
             "sd": _round(config.sd),
             "evals": config.n or None,
             "se": _round(config.se_val),
+            "seed_avg": _round(config.seed_average),
             "best_epoch": config.refit_epochs if config.complete else best_epoch(t),
             "epochs": attrs.get("epochs") or len(t.intermediate_values),
             "duration_s": round(float(duration), 1) if duration is not None else None,

@@ -6,10 +6,11 @@ report and refit read the ledger and nothing else.
 
 What a trial carries (Optuna ``user_attrs``):
 the per-epoch curves, the best epoch and its accuracy, the validation loss
-there, the epochs run, the duration, the model's parameter count, the data's
-hash and path, and for a failed trial its reason. Each epoch's validation
-accuracy is also an Optuna intermediate value (step = epoch, 1-based), which
-is what the pruners read.
+there, the validation part's class probabilities at that epoch
+(:mod:`mmtune.ledger.val_predictions`), the epochs run, the duration, the
+model's parameter count, the data's hash and path, and for a failed trial its
+reason. Each epoch's validation accuracy is also an Optuna intermediate value
+(step = epoch, 1-based), which is what the pruners read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
+from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, StoredArray, encode
 from mmtune.locations import DEFAULT_RESULTS
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ __all__ = [
     "finished_count",
     "record_epoch",
     "record_result",
+    "result_predictions",
 ]
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -271,6 +274,19 @@ def record_result(trial: optuna.Trial, result: TrialResult) -> None:
     trial.set_user_attr("epochs", result.epochs)
     trial.set_user_attr("duration_s", round(result.duration_s, 3))
     trial.set_user_attr("params_count", result.params_count)
+    for key, value in result_predictions(result).items():
+        trial.set_user_attr(key, value)
+
+
+def result_predictions(result: TrialResult) -> dict[str, StoredArray]:
+    """The validation probabilities a result kept, and their labels, as user attributes
+    (none when it kept none)."""
+    if result.val_probabilities is None or result.val_labels is None:
+        return {}
+    return {
+        VAL_PROBABILITIES: encode(result.val_probabilities, "float32"),
+        VAL_LABELS: encode(result.val_labels, "int16"),
+    }
 
 
 def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.storages.RDBStorage:

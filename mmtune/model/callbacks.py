@@ -1,5 +1,6 @@
 """The trainer's Keras callbacks: per-epoch reporting with the NaN check, the stop at a
-perfect validation accuracy, and precise BatchNorm statistics before each validation.
+perfect validation accuracy, precise BatchNorm statistics before each validation, and the
+validation part's class probabilities kept at the best epoch.
 
 Keras is imported at import time: this module is imported only when a model trains.
 """
@@ -10,11 +11,18 @@ import math
 from collections.abc import Callable, Iterable
 
 import keras
+import numpy as np
 
 from mmtune.errors import TrialFailed
 from mmtune.model.batchnorm import Forward, forward_pass, recompute_statistics
 
-__all__ = ["EpochReport", "ReportEpochs", "StopWhenPerfect", "PreciseBatchNorm"]
+__all__ = [
+    "EpochReport",
+    "ReportEpochs",
+    "StopWhenPerfect",
+    "PreciseBatchNorm",
+    "BestEpochProbabilities",
+]
 
 EpochReport = Callable[[int, dict[str, float]], None]
 """Called after each epoch with the 1-based epoch and its logs; may raise to stop the trial."""
@@ -75,3 +83,25 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         if self._forward is None:
             self._forward = forward_pass(self.model)
         recompute_statistics(self.model, self.batches, self._forward)
+
+
+class BestEpochProbabilities(keras.callbacks.Callback):
+    """Keeps ``model``'s class probabilities on the validation ``batches`` (inputs only, in
+    row order) from the epoch of the best validation accuracy (the earliest on ties, as
+    :func:`~mmtune.model.training.curves_summary` picks it). Each better epoch costs one
+    prediction pass over the validation part, after its BatchNorm statistics were
+    recomputed. ``model`` is the network itself (the trainer may wrap it)."""
+
+    def __init__(self, model: keras.Model, batches: Iterable[object]) -> None:
+        super().__init__()
+        self.network = model
+        self.batches = batches
+        self.best = -math.inf
+        self.probabilities: np.ndarray | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        accuracy = (logs or {}).get("val_accuracy")
+        if accuracy is None or not float(accuracy) > self.best:
+            return
+        self.best = float(accuracy)
+        self.probabilities = np.asarray(self.network.predict(self.batches, verbose=0))

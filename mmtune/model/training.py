@@ -59,6 +59,8 @@ class TrainOptions:
     ``max_macs`` multiply-accumulates a sample, or whose training would take the process's
     resident memory past ``memory_ceiling_mb`` (its estimate:
     :func:`~mmtune.model.networks.training_memory_mb`), raises :class:`ModelTooLarge` untrained;
+    ``keep_val_probabilities``: the result carries the validation part's class probabilities
+    at the best epoch (a search's evaluations: their average is the seed average's figure);
     ``jit_compile``: XLA on, off or Keras' choice; ``feed``: ``pipeline`` (tf.data over the
     cache) or ``device`` (the data on the training device: :mod:`mmtune.data.device_feed`).
     """
@@ -70,6 +72,7 @@ class TrainOptions:
     max_params: int | None = None
     max_macs: int | None = None
     memory_ceiling_mb: int | None = None
+    keep_val_probabilities: bool = False
 
 
 @dataclass
@@ -84,6 +87,10 @@ class TrialResult:
     duration_s: float
     params_count: int
     model: Any = field(default=None, repr=False)
+    # With ``keep_val_probabilities``: (validation rows, classes) at the best epoch, and the
+    # validation part's labels in the same order.
+    val_probabilities: np.ndarray | None = field(default=None, repr=False)
+    val_labels: np.ndarray | None = field(default=None, repr=False)
 
 
 def curves_summary(curves: dict[str, list[float]]) -> tuple[int, float, float]:
@@ -127,7 +134,12 @@ def train_model(
     import keras
 
     from mmtune.model.batchnorm import recompute_statistics
-    from mmtune.model.callbacks import PreciseBatchNorm, ReportEpochs, StopWhenPerfect
+    from mmtune.model.callbacks import (
+        BestEpochProbabilities,
+        PreciseBatchNorm,
+        ReportEpochs,
+        StopWhenPerfect,
+    )
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
 
     started = time.perf_counter()
@@ -162,8 +174,12 @@ def train_model(
             report(epoch, logs)
 
     callbacks = list(callbacks or [])
+    keeper = None
     if val_ds is not None:  # BatchNorm statistics recomputed before every validation
         callbacks.insert(0, PreciseBatchNorm(stats_ds))
+        if options.keep_val_probabilities:
+            keeper = BestEpochProbabilities(model, _validation_inputs(split, inputs))
+            callbacks.insert(1, keeper)
     if patience > 0 and val_ds is not None:
         callbacks += [
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
@@ -193,6 +209,22 @@ def train_model(
         duration_s=time.perf_counter() - started,
         params_count=int(model.count_params()),
         model=model,
+        val_probabilities=keeper.probabilities if keeper is not None else None,
+        val_labels=split.data.train_labels[split.val_idx] if keeper is not None else None,
+    )
+
+
+def _validation_inputs(split: SplitData, inputs: tuple[str, ...]) -> tensorflow.data.Dataset:
+    """The validation rows' inputs, no labels, in order: what the model predicts for the
+    probabilities kept at the best epoch (read from the split's arrays whatever the feed)."""
+    rows = np.asarray(split.val_idx)
+    return _batches(
+        split,
+        rows,
+        feed="pipeline",
+        inputs=inputs,
+        batch_size=eval_batch(len(rows)),
+        with_labels=False,
     )
 
 

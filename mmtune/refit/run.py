@@ -100,6 +100,8 @@ class Member:
     search_sd: float | None = None
     search_evals: int = 1
     tolerance: float = 0.0
+    # The accuracy of the evaluations' averaged probabilities: the seed average's figure.
+    search_seed_avg: float | None = None
     check_val_accuracy: float | None = None
     check_holds: bool | None = None
     model_file: str = ""
@@ -135,6 +137,7 @@ def _member(config: Configuration, seed: int) -> Member:
         config.sd,
         max(config.n, 1),
         round(config.tolerance, 4),
+        config.seed_average,
     )
 
 
@@ -342,8 +345,14 @@ def _checked_members(
         )
         log(warning)
     seeds = cfg.member_seeds()
+    first = held[0]
+    if seeds > 1 and first.search_seed_avg is not None:
+        log(
+            f"the average of {seeds} seeds: expect about {first.search_seed_avg:.4f} on the "
+            f"validation part (trial {first.trial}'s {first.search_evals} evaluations, "
+            "probabilities averaged), from a model trained on 80% of the rows"
+        )
     if seeds > 1:  # the other seeds share the first's check: its confusion matrix is shown once
-        first = held[0]
         again = {"val_confusion": None, "val_class_names": None}
         held = [first] + [
             Member(**{**asdict(first), **again, "seed": first.seed + k}) for k in range(1, seeds)

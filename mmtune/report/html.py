@@ -283,6 +283,8 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
         best = ranked[0]
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.trial.params.items())
         spread = f" (sd {_fmt(best.sd)} over {best.n} evaluations)" if best.n > 1 else ""
+        if best.seed_average is not None:
+            spread += f"; their probabilities averaged: {_fmt(best.seed_average)}"
         items += [
             (
                 "best trial",
@@ -313,8 +315,9 @@ def _leaderboard(study: optuna.Study) -> str:
         f"<p>{len(rows)} configurations, best mean first (the columns of "
         "<code>mmtune results</code>: <code>val_accuracy</code> is the mean over "
         "<code>evals</code> evaluations with different seeds, <code>sd</code> their spread, "
-        "<code>se</code> the validation part's standard error); pruned and failed trials "
-        "after the completed ones.</p>"
+        "<code>se</code> the validation part's standard error, <code>seed_avg</code> the "
+        "accuracy of their averaged class probabilities: a refit's seed average); pruned and "
+        "failed trials after the completed ones.</p>"
         f'<div class="scroll">{table}</div>'
     )
 
@@ -582,6 +585,7 @@ def _honest_check(record: dict[str, Any]) -> str:
                 "search val_accuracy": search,
                 "search sd": m.get("search_sd"),
                 "evaluations": m.get("search_evals"),
+                "search seed_avg": m.get("search_seed_avg"),
                 "check val_accuracy": check,
                 "holds": {True: "yes", False: "NO"}.get(m.get("check_holds"), ""),
                 "check - search": (

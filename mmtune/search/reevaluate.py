@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+from mmtune.ledger.store import result_predictions
 from mmtune.search.memory import MemoryWatch, RecycleProcess, fresh_process
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def _evaluate(
         duration_s=round(result.duration_s, 3),
         params_count=result.params_count,
         **{f"{k}_curve": v for k, v in curves.items()},
+        **result_predictions(result),
     )
     intermediate = {i + 1: v for i, v in enumerate(curves.get("val_accuracy", []))}
     study.add_trial(

@@ -165,6 +165,7 @@ def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOption
         max_params=cfg.max_params,
         max_macs=max_macs,
         memory_ceiling_mb=cfg.max_memory_mb,
+        keep_val_probabilities=True,  # the leaderboard's seed-average figure
     )
 
 
