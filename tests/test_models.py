@@ -308,3 +308,32 @@ def test_a_model_that_would_pass_the_memory_ceiling_is_refused_untrained(tmp_pat
         "direct_mix", TINY_PARAMS, split, TrainOptions(epochs=1, memory_ceiling_mb=1_000_000)
     )
     assert result.epochs == 1
+
+
+def test_a_training_traces_its_step_once_and_keeps_its_best_epochs_probabilities(
+    tmp_path, traced, monkeypatch
+):
+    """Keras makes the optimizer's and metrics' variables inside the first trace, which made
+    TensorFlow trace every trial's training step twice; the trainer builds them first. The
+    probabilities kept are the best epoch's: they score its validation accuracy."""
+    from searchkit import TINY_PARAMS, tiny_data
+
+    from mmtune.data.trial_data import DataSource
+    from mmtune.model.training import TrainOptions, train_model
+
+    traces = []
+    step = keras.Model.train_step
+    monkeypatch.setattr(
+        keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data)
+    )
+    split = DataSource(tiny_data(tmp_path / "data")).get(16)
+    options = TrainOptions(epochs=3, keep_val_probabilities=True)
+    result = train_model("direct_mix", TINY_PARAMS, split, options, seed=0)
+    assert len(traces) == 1
+    assert result.epochs == 3 and result.val_probabilities is not None
+    labels = split.data.train_labels[split.val_idx]
+    assert np.array_equal(result.val_labels, labels)
+    assert result.val_probabilities.shape == (len(labels), 3)
+    accuracy = np.mean(result.val_probabilities.argmax(axis=1) == labels)
+    assert accuracy == pytest.approx(result.best_val_accuracy, abs=1e-6)
+    assert result.best_val_accuracy == max(result.curves["val_accuracy"])
