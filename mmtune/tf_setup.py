@@ -4,6 +4,12 @@ TensorFlow 2.21 writes start-up lines to the C-level stderr before its
 logging is initialised (oneDNN notices, "Could not find cuda drivers"),
 which no environment variable silences; they are hidden here during the
 import only. GPUs get memory growth, so several trials can share one.
+
+``MMTUNE_EAGER=1`` runs every TensorFlow function eagerly
+(``tf.config.run_functions_eagerly``): no graph is traced, so a model's first
+step costs no seconds of tracing but every later step is slower. It is for
+debugging a space's model (errors point at the line that raised), and for tiny
+data, where tracing costs more than the training: the test suite sets it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -22,7 +29,11 @@ __all__ = [
     "PRECISIONS",
     "jit_setting",
     "device_description",
+    "EAGER_ENV",
+    "eager_requested",
 ]
+
+EAGER_ENV = "MMTUNE_EAGER"
 
 PRECISIONS = ("float32", "mixed")
 
@@ -67,7 +78,16 @@ def _start_tensorflow() -> ModuleType:
                 tf.config.experimental.set_memory_growth(gpu, True)
         tf.constant(0)  # start the runtime now, while its device probing is hidden
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model
+    if eager_requested():
+        tf.config.run_functions_eagerly(True)
+        # tf.data still traces its own functions, and says so once per dataset.
+        warnings.filterwarnings("ignore", message="Even though the `tf.config.experimental_run")
     return tf
+
+
+def eager_requested() -> bool:
+    """True when ``$MMTUNE_EAGER`` asks for eager execution (set, and not ``0``)."""
+    return os.environ.get(EAGER_ENV, "0").strip() not in ("", "0")
 
 
 def set_precision(precision: str) -> str:

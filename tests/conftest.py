@@ -6,6 +6,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# Tiny models on tiny data: tracing a training step costs seconds, the training itself
+# milliseconds. The suite runs TensorFlow's functions eagerly (in this process and in the
+# processes the tests start); tests that need the traced path, as users run it, take the
+# `traced` fixture.
+os.environ.setdefault("MMTUNE_EAGER", "1")
 
 import pytest
 
@@ -16,6 +21,19 @@ def _private_cache(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.getbasetemp() / "mmtune-cache"
     monkeypatch.setenv("MMTUNE_CACHE_DIR", str(root))
     return root
+
+
+@pytest.fixture
+def traced(monkeypatch):
+    """This test trains as users' runs do: TensorFlow functions traced into graphs, here and
+    in any process it starts."""
+    from mmtune.tf_setup import EAGER_ENV, import_tensorflow
+
+    monkeypatch.setenv(EAGER_ENV, "0")
+    tf = import_tensorflow()
+    tf.config.run_functions_eagerly(False)
+    yield
+    tf.config.run_functions_eagerly(True)
 
 
 @pytest.fixture(scope="session")

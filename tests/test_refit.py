@@ -115,7 +115,7 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
         assert abs(sum(float(v) for v in row[1:]) - 1.0) < 1e-3
 
 
-def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, capsys):
+def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, capsys, traced):
     results = searched["results"]
     sub = results / "tiny" / "refit" / "submission.csv"
     args = ["refit", "--trial", "1", "--seed", "3", "--no-check", "--results", str(results)]

@@ -20,9 +20,9 @@ from mmtune.cli import main
 from mmtune.ledger.store import Ledger
 from mmtune.search.memory import TRIAL_NEED_ENV
 
-# Trials long enough to be caught mid-way: 20 epochs, never stopped early or skipped.
+# Trials long enough to be caught mid-way: 8 epochs, never stopped early or skipped.
 SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace(
-    "max_epochs: 1", "max_epochs: 20"
+    "max_epochs: 1", "max_epochs: 8"
 )
 STEADY = ("--patience", "0", "--max-cost", "0", "--pruner", "none")
 

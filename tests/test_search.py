@@ -122,7 +122,7 @@ def test_resume_counts_trials_in_the_study(workdir, tmp_path):
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 3, "resume redrew a config"
 
 
-def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys):
+def test_keras_tuner_random_search_lands_in_the_ledger(workdir, tmp_path, capsys, traced):
     results = tmp_path / "results"
     assert (
         main(
@@ -370,8 +370,8 @@ def test_every_leaderboard_format_parses_back(tpe_study, fmt, capsys):
         lines = out.strip().splitlines()
         header = lines[0].split()
         rows = lines[1:]
-    assert header[:11] == base
-    assert {"learning_rate", "batch_size", "conv_blocks"} <= set(header[11:])
+    assert header[: len(base)] == base
+    assert {"learning_rate", "batch_size", "conv_blocks"} <= set(header[len(base) :])
     assert len(rows) == 3
     if fmt in ("json", "csv"):
         accs = [float(r["val_accuracy"]) for r in rows]
@@ -502,7 +502,7 @@ def test_results_without_a_ledger_says_so(tmp_path, capsys):
     assert "run `mmtune search` first" in capsys.readouterr().err
 
 
-def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path):
+def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path, traced):
     results = tmp_path / "results"
     assert (
         main(

@@ -26,7 +26,7 @@ def test_a_search_writes_no_tensorflow_start_up_noise_to_a_file(tmp_path):
     env = {
         k: v
         for k, v in os.environ.items()  # a user's environment: no quieting variables
-        if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "MMTUNE_EAGER")
     }
     err_file = tmp_path / "stderr.txt"
     with open(err_file, "w") as err:  # a file, not a terminal: what a log captures
@@ -76,3 +76,34 @@ def test_clearing_the_session_keeps_the_precision():
         set_precision("float32")
     clear_keras_session()
     assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+_GRAPH_OR_EAGER = """
+import tensorflow as tf
+from mmtune.tf_setup import import_tensorflow
+import_tensorflow()
+@tf.function
+def inside():
+    return tf.executing_eagerly()
+print(bool(inside()))
+"""
+
+
+def test_mmtune_eager_runs_functions_eagerly_and_its_absence_traces_them(traced):
+    """``MMTUNE_EAGER=1`` (what the suite sets) runs tf.functions eagerly, and nothing else
+    is changed by it: unset or ``0``, functions are traced into graphs."""
+    import tensorflow as tf
+
+    assert not tf.function(tf.executing_eagerly)()  # the `traced` fixture: as users run
+    env = {k: v for k, v in os.environ.items() if k != "MMTUNE_EAGER"}
+    for value, eager in ((None, "False"), ("1", "True")):
+        run_env = env if value is None else {**env, "MMTUNE_EAGER": value}
+        out = subprocess.run(
+            [sys.executable, "-c", _GRAPH_OR_EAGER],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().splitlines()[-1] == eager, (value, out.stdout)
