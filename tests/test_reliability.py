@@ -56,15 +56,16 @@ def _search_cmd(space, data, results, trials, *extra):
     ]
 
 
-def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=None):
-    """Wait until a trial is RUNNING with at least one epoch recorded (and ``completed`` done)."""
+def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=None, log=None):
+    """Wait until a trial is RUNNING with at least one epoch recorded (and ``completed`` done).
+    ``log``: the process's output, shown when it ends first."""
     deadline = time.monotonic() + timeout
     storage = f"sqlite:///{Path(results).resolve() / 'ledger.sqlite3'}"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise AssertionError(
                 f"the search ended (exit {process.returncode}) before a trial "
-                "could be caught mid-way"
+                "could be caught mid-way" + (f":\n{Path(log).read_text()[-3000:]}" if log else "")
             )
         try:
             trials = optuna.load_study(study_name=name, storage=storage).get_trials()
@@ -152,9 +153,13 @@ def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
     cmd = _search_cmd(space, data, results, 3, "--heartbeat", "1", *STEADY)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "first-run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        killed, completed = _wait_for_running_epoch(results, "slow", completed=1, process=proc)
+        killed, completed = _wait_for_running_epoch(
+            results, "slow", completed=1, process=proc, log=log
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -186,9 +191,13 @@ def test_sigkill_on_the_default_sqlite_ledger_then_rerun_at_once_retries_the_tri
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
     cmd = _search_cmd(space, data, results, 3, *STEADY)  # default --heartbeat 10
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "first-run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        killed, completed = _wait_for_running_epoch(results, "slow", completed=1, process=proc)
+        killed, completed = _wait_for_running_epoch(
+            results, "slow", completed=1, process=proc, log=log
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
