@@ -319,6 +319,7 @@ def test_a_training_traces_its_step_once_and_keeps_its_best_epochs_probabilities
     from searchkit import TINY_PARAMS, tiny_data
 
     from mmtune.data.trial_data import DataSource
+    from mmtune.model import training
     from mmtune.model.training import TrainOptions, train_model
 
     traces = []
@@ -337,3 +338,9 @@ def test_a_training_traces_its_step_once_and_keeps_its_best_epochs_probabilities
     accuracy = np.mean(result.val_probabilities.argmax(axis=1) == labels)
     assert accuracy == pytest.approx(result.best_val_accuracy, abs=1e-6)
     assert result.best_val_accuracy == max(result.curves["val_accuracy"])
+    # Built inside the trace, as Keras would: traced twice, and the very same training.
+    monkeypatch.setattr(training, "_build_before_tracing", lambda *args: None)
+    traces.clear()
+    again = train_model("direct_mix", TINY_PARAMS, split, options, seed=0)
+    assert len(traces) == 2
+    assert again.curves == result.curves
