@@ -344,3 +344,26 @@ def test_a_training_traces_its_step_once_and_keeps_its_best_epochs_probabilities
     again = train_model("direct_mix", TINY_PARAMS, split, options, seed=0)
     assert len(traces) == 2
     assert again.curves == result.curves
+
+
+def test_validation_by_prediction_gives_keras_evaluate_figures(tmp_path):
+    """The trainer validates by one prediction pass; its loss and accuracy are the ones
+    Keras' ``evaluate`` gives for the compiled loss and metric."""
+    from searchkit import TINY_PARAMS
+
+    from mmtune.model.callbacks import validation_figures
+    from mmtune.model.networks import compile_model
+
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((5,)), layers.Dense(4, activation="softmax")])
+    compile_model(model, dict(TINY_PARAMS))
+    x = rng.normal(size=(50, 5)).astype("float32")
+    y = rng.integers(0, 4, size=50)
+    loss, accuracy = model.evaluate(x, y, batch_size=16, verbose=0)
+    ours = validation_figures(model.predict(x, verbose=0), y)
+    assert ours == pytest.approx((loss, accuracy), rel=1e-5)
+    assert validation_figures(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 0]))[0] == (
+        pytest.approx(-np.log(1e-7) / 2, rel=1e-6)
+    )
+    nan = validation_figures(np.array([[np.nan, np.nan]]), np.array([1]))
+    assert not np.isfinite(nan[0])

@@ -91,7 +91,7 @@ def recompute_statistics(
 
 def forward_pass(model: keras.Model) -> Forward:
     """A compiled training-mode forward pass (momentum is read when it is traced); the
-    trainer's :class:`mmtune.model.callbacks.PreciseBatchNorm` keeps one per model."""
+    trainer's :class:`mmtune.model.callbacks.Validate` keeps one per model."""
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)

@@ -1,6 +1,6 @@
 """The trainer's Keras callbacks: per-epoch reporting with the NaN check, the stop at a
-perfect validation accuracy, precise BatchNorm statistics before each validation, and the
-validation part's class probabilities kept at the best epoch.
+perfect validation accuracy, and the validation itself (precise BatchNorm statistics, one
+prediction pass, the figures, and the best epoch's class probabilities kept).
 
 Keras is imported at import time: this module is imported only when a model trains.
 """
@@ -20,8 +20,8 @@ __all__ = [
     "EpochReport",
     "ReportEpochs",
     "StopWhenPerfect",
-    "PreciseBatchNorm",
-    "BestEpochProbabilities",
+    "Validate",
+    "validation_figures",
 ]
 
 EpochReport = Callable[[int, dict[str, float]], None]
@@ -70,38 +70,58 @@ class StopWhenPerfect(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class PreciseBatchNorm(keras.callbacks.Callback):
-    """Recomputes BatchNorm statistics from ``batches`` of training rows before each
-    evaluation (``fit`` validates through ``evaluate``, which calls ``on_test_begin``)."""
+class Validate(keras.callbacks.Callback):
+    """Validates after every epoch by one prediction over the validation part, in place of
+    Keras' ``evaluate``: BatchNorm statistics recomputed from ``statistics`` (batches of
+    training rows, :mod:`mmtune.model.batchnorm`), then ``network``'s class probabilities for
+    ``inputs`` (the validation rows, in order), from which ``val_loss`` and ``val_accuracy``
+    are computed as Keras computes them and written into the epoch's logs for the callbacks
+    after this one. With ``keep``, the probabilities of the best epoch (the earliest on ties,
+    as :func:`~mmtune.model.training.curves_summary` picks it) are kept: one pass gives both
+    the figures and what the leaderboard's seed average needs (an ``evaluate`` and a
+    ``predict`` would trace and run two). ``network`` is the model itself (the trainer may
+    wrap it)."""
 
-    def __init__(self, batches: Iterable[object]) -> None:
+    def __init__(
+        self,
+        network: keras.Model,
+        inputs: Iterable[object],
+        labels: np.ndarray,
+        statistics: Iterable[object],
+        keep: bool = False,
+    ) -> None:
         super().__init__()
-        self.batches = batches
-        self._forward: Forward | None = None
-
-    def on_test_begin(self, logs: dict | None = None) -> None:
-        if self._forward is None:
-            self._forward = forward_pass(self.model)
-        recompute_statistics(self.model, self.batches, self._forward)
-
-
-class BestEpochProbabilities(keras.callbacks.Callback):
-    """Keeps ``model``'s class probabilities on the validation ``batches`` (inputs only, in
-    row order) from the epoch of the best validation accuracy (the earliest on ties, as
-    :func:`~mmtune.model.training.curves_summary` picks it). Each better epoch costs one
-    prediction pass over the validation part, after its BatchNorm statistics were
-    recomputed. ``model`` is the network itself (the trainer may wrap it)."""
-
-    def __init__(self, model: keras.Model, batches: Iterable[object]) -> None:
-        super().__init__()
-        self.network = model
-        self.batches = batches
+        self.network = network
+        self.inputs = inputs
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.statistics = statistics
+        self.keep = keep
         self.best = -math.inf
         self.probabilities: np.ndarray | None = None
+        self._forward: Forward | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        accuracy = (logs or {}).get("val_accuracy")
-        if accuracy is None or not float(accuracy) > self.best:
-            return
-        self.best = float(accuracy)
-        self.probabilities = np.asarray(self.network.predict(self.batches, verbose=0))
+        if self._forward is None:
+            self._forward = forward_pass(self.model)
+        recompute_statistics(self.model, self.statistics, self._forward)
+        probabilities = np.asarray(self.network.predict(self.inputs, verbose=0))
+        loss, accuracy = validation_figures(probabilities, self.labels)
+        if logs is not None:
+            logs["val_loss"], logs["val_accuracy"] = loss, accuracy
+        if self.keep and accuracy > self.best:
+            self.best, self.probabilities = accuracy, probabilities
+
+
+def validation_figures(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """``(loss, accuracy)`` of class ``probabilities`` for ``labels`` as Keras' ``evaluate``
+    gives them for this trainer's compiled loss and metric: the mean sparse cross-entropy of
+    the probabilities (normalized, clipped to [1e-7, 1 - 1e-7]) and the share of rows whose
+    most probable class is the label. A non-finite probability gives a non-finite loss."""
+    if not len(labels):
+        return math.nan, math.nan
+    probs = np.asarray(probabilities, dtype=np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)
+    loss = float(-np.mean(np.log(picked)))
+    accuracy = float(np.mean(probs.argmax(axis=1) == labels))
+    return loss, accuracy

@@ -134,12 +134,7 @@ def train_model(
     import keras
 
     from mmtune.model.batchnorm import recompute_statistics
-    from mmtune.model.callbacks import (
-        BestEpochProbabilities,
-        PreciseBatchNorm,
-        ReportEpochs,
-        StopWhenPerfect,
-    )
+    from mmtune.model.callbacks import ReportEpochs, StopWhenPerfect, Validate
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
 
     started = time.perf_counter()
@@ -151,8 +146,14 @@ def train_model(
     model = build_model(model_name, params, spec)
     if on_model is not None and not _has_limits(options):
         on_model(model)
-    train_ds, val_ds = _datasets(
-        split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
+    train_ds = _batches(
+        split,
+        _training_rows(split, full),
+        feed=feed,
+        inputs=inputs,
+        batch_size=batch_size,
+        shuffle=True,
+        seed=seed,
     )
     stats_ds = _statistics_batches(
         split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
@@ -175,13 +176,13 @@ def train_model(
             report(epoch, logs)
 
     callbacks = list(callbacks or [])
-    keeper = None
-    if val_ds is not None:  # BatchNorm statistics recomputed before every validation
-        callbacks.insert(0, PreciseBatchNorm(stats_ds))
-        if options.keep_val_probabilities:
-            keeper = BestEpochProbabilities(model, _validation_inputs(split, inputs))
-            callbacks.insert(1, keeper)
-    if patience > 0 and val_ds is not None:
+    validate = None
+    if not full:
+        labels = split.data.train_labels[split.val_idx]
+        inputs_ds = _validation_inputs(split, inputs)
+        keep = options.keep_val_probabilities
+        validate = Validate(model, inputs_ds, labels, stats_ds, keep=keep)
+    if patience > 0 and not full:
         callbacks += [
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
             StopWhenPerfect(),
@@ -189,16 +190,16 @@ def train_model(
     try:
         trainer.fit(
             train_ds,
-            validation_data=val_ds,
             epochs=epochs,
             initial_epoch=initial_epoch,
             shuffle=False,
             verbose=0,
-            callbacks=[ReportEpochs(collect), *callbacks],
+            # Validation first: every later callback reads the figures it writes.
+            callbacks=[*([validate] if validate else []), ReportEpochs(collect), *callbacks],
         )
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
-    if val_ds is None:  # no validation recomputed them: the model leaves with precise ones
+    if full:  # no validation recomputed them: the model leaves with precise ones
         recompute_statistics(trainer, stats_ds)
     best_epoch, best_acc, val_loss = curves_summary(history)
     return TrialResult(
@@ -210,14 +211,14 @@ def train_model(
         duration_s=time.perf_counter() - started,
         params_count=int(model.count_params()),
         model=model,
-        val_probabilities=keeper.probabilities if keeper is not None else None,
-        val_labels=split.data.train_labels[split.val_idx] if keeper is not None else None,
+        val_probabilities=validate.probabilities if validate is not None else None,
+        val_labels=validate.labels if validate is not None and validate.keep else None,
     )
 
 
 def _validation_inputs(split: SplitData, inputs: tuple[str, ...]) -> tensorflow.data.Dataset:
-    """The validation rows' inputs, no labels, in order: what the model predicts for the
-    probabilities kept at the best epoch (read from the split's arrays whatever the feed)."""
+    """The validation rows' inputs, no labels, in order: what the model predicts to be
+    validated (read from the split's arrays whatever the feed)."""
     rows = np.asarray(split.val_idx)
     return _batches(
         split,
@@ -310,27 +311,6 @@ def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: 
                 f"training it at batch {batch_size} needs about {need:,.0f} MB, and the "
                 f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}"
             )
-
-
-def _datasets(
-    split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
-) -> tuple[tensorflow.data.Dataset, tensorflow.data.Dataset | None]:
-    """The training batches (shuffled by ``seed``) and the validation batches (none if ``full``)."""
-    train_ds = _batches(
-        split,
-        _training_rows(split, full),
-        feed=feed,
-        inputs=inputs,
-        batch_size=batch_size,
-        shuffle=True,
-        seed=seed,
-    )
-    if full:
-        return train_ds, None
-    val_ds = _batches(
-        split, split.val_idx, feed=feed, inputs=inputs, batch_size=eval_batch(len(split.val_idx))
-    )
-    return train_ds, val_ds
 
 
 def _statistics_batches(
