@@ -234,11 +234,11 @@ def _build_before_tracing(trainer: keras.Model, batches: tensorflow.data.Dataset
     """Make the optimizer's and the metrics' variables before ``fit`` traces its step.
 
     With TensorFlow and no distribution strategy, Keras makes them inside the first trace
-    of the training step, and a ``tf.function`` that makes variables is traced twice: that
-    second trace was half of a small trial's time (4.6 s against 8.9 s for 2 epochs of a
-    tiny model, the same curves). Keras' own build, from the batches' shapes alone
-    (``_symbolic_build``, which ``fit`` runs itself under a distribution strategy); without
-    it (another Keras version), training goes on as before.
+    of the training step, and a ``tf.function`` that makes variables is traced twice: the
+    second trace cost 3-4 s of every training of the seed's network on the demo
+    (``benchmarks/tracing.py``), the same curves either way. Keras' own build, from the
+    batches' shapes alone (``_symbolic_build``, which ``fit`` runs itself under a
+    distribution strategy); without it (another Keras version), training goes on as before.
     """
     build = getattr(trainer, "_symbolic_build", None)
     if callable(build):
