@@ -681,3 +681,21 @@ def test_a_continued_trial_starts_from_its_parents_weights_and_epoch(workdir, tm
         report=lambda epoch, logs: epochs_seen.append(epoch),
     )
     assert epochs_seen == [2, 3] and child.epochs == 3 and child.best_epoch in (2, 3)
+
+
+def test_refit_states_the_seed_averages_figure_of_a_reevaluated_configuration(
+    tpe_study, tmp_path, capsys
+):
+    """Refit averages 3 seeds; a configuration with two evaluations has the figure of such an
+    average, which refit says before it trains and records."""
+    results = tmp_path / "results"
+    shutil.copytree(tpe_study, results)  # the shared study stays as it was
+    assert main(["results", "--results", str(results), "--format", "json"]) == 0
+    best = next(r for r in json.loads(capsys.readouterr().out) if r["evals"] == 2)
+    assert best["seed_avg"] is not None
+    trial = str(best["trial"])
+    assert main(["refit", "--trial", trial, "--results", str(results)]) == 0
+    err = capsys.readouterr().err
+    assert f"the average of 3 seeds: expect about {best['seed_avg']:.4f}" in err
+    record = json.loads((results / "tiny" / "refit" / "refit.json").read_text())
+    assert record["members"][0]["search_seed_avg"] == pytest.approx(best["seed_avg"], abs=1e-4)
