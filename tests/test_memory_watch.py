@@ -113,3 +113,18 @@ def test_the_kernel_peak_restarts_at_each_trial():
     assert before is not None and after is not None and now is not None
     assert after < before - 30, (before, after)
     assert abs(after - now) < 20, (after, now)
+
+
+def test_configurations_refused_before_training_leave_the_process_fresh(monkeypatch):
+    """A refusal builds no weights: a process that refused two configurations and trained
+    none is still fresh, so a third refused for memory is refused for good there rather than
+    restarting the process for nothing (seen in the README's main job)."""
+    monkeypatch.setattr(memory, "_trials_begun", 0)
+    watch = MemoryWatch(None, 1500)
+    for _ in range(2):
+        watch.before_trial()
+        watch.untrained()
+    watch.before_trial()
+    assert memory.fresh_process(), "the training under way is the process's first"
+    watch.before_trial()
+    assert not memory.fresh_process(), "one training before it: the process may have grown"

@@ -42,7 +42,8 @@ _trials_begun = 0  # trainings this process has begun, whichever loop ran them
 
 def fresh_process() -> bool:
     """True while this process has begun at most one training (the one under way, if any):
-    nothing it ran before can be what keeps a model from fitting under the ceiling."""
+    nothing it ran before can be what keeps a model from fitting under the ceiling.
+    Configurations refused before training do not count (:meth:`MemoryWatch.untrained`)."""
     return _trials_begun <= 1
 
 
@@ -76,6 +77,14 @@ class MemoryWatch:
         global _trials_begun
         _trials_begun += 1
         self._peak_reset = reset_peak_rss()
+
+    def untrained(self) -> None:
+        """Call when the trial begun was refused before training (too large, over the memory
+        ceiling): it built no weights, so the process stays as fresh as it was. (Counted, a
+        fresh process that refused two configurations took the third's refusal for its own
+        growth and restarted for nothing.)"""
+        global _trials_begun
+        _trials_begun = max(0, _trials_begun - 1)
 
     def after_trial(self) -> None:
         """Call between trials; raises :class:`RecycleProcess` when a rule says so."""

@@ -167,6 +167,7 @@ class LedgerTuner(kt.Tuner):
             value = result.best_val_accuracy
             tell(values=value)
         except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
+            self.memory.untrained()
             state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
             ctx.pruned(reason, skipped=True)
             tell(state=state)

@@ -80,6 +80,8 @@ def run(
 
     space = cfg.space
     contexts: dict[int, TrialContext] = {}
+    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+    retry: list[str] = []  # a configuration refused for memory that a fresh process may fit
 
     def objective(trial: optuna.Trial) -> float:
         ctx = contexts[trial.number] = TrialContext(
@@ -88,6 +90,7 @@ def run(
         params = space.suggest_optuna(trial)
         if _surplus(study, trial.number, cfg.trials):
             reason = "surplus: the study had its trials when this worker started this one"
+            memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason)
 
@@ -113,9 +116,11 @@ def run(
                 reason = f"{exc.need}: retried in a fresh process"
             else:
                 reason = str(exc)
+            memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason) from exc
         except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
+            memory.untrained()
             ctx.pruned(str(exc), skipped=True)
             raise optuna.TrialPruned(str(exc)) from exc
         except TrialFailed as exc:
@@ -146,8 +151,6 @@ def run(
 
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
-    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
-    retry: list[str] = []  # a configuration refused for memory that a fresh process may fit
     while _should_start_another(study, cfg.trials):
         memory.before_trial()
         study.optimize(
