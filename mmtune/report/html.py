@@ -283,8 +283,9 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
         best = ranked[0]
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.trial.params.items())
         spread = f" (sd {_fmt(best.sd)} over {best.n} evaluations)" if best.n > 1 else ""
-        if best.seed_average is not None:
-            spread += f"; their probabilities averaged: {_fmt(best.seed_average)}"
+        seed_average = best.seed_average  # decodes every evaluation's probabilities
+        if seed_average is not None:
+            spread += f"; their probabilities averaged: {_fmt(seed_average)}"
         items += [
             (
                 "best trial",
