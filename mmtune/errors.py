@@ -25,16 +25,21 @@ __all__ = [
 SHOWN_LIMIT = 80  # characters of a user's value that a message echoes
 
 
-def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+def shown(value: object, limit: int = SHOWN_LIMIT, *, keep_end: bool = False) -> str:
     """``repr(value)`` for a message, cut to about ``limit`` characters.
 
     A message echoes what it received, and what it received may be a 10 MB CSV cell or a
-    YAML value: only its start is shown, with its full length.
+    YAML value: only its start is shown, with its full length. ``keep_end`` shows the end
+    instead: a long path's file name.
 
     >>> shown("x" * 1000).endswith("... (1,000 characters)")
     True
+    >>> shown("/deep" * 30 + "/space.yaml", keep_end=True).endswith("/space.yaml' (161 characters)")
+    True
     """
     if isinstance(value, str) and len(value) > limit:
+        if keep_end:
+            return f"...{value[-limit:]!r} ({len(value):,} characters)"
         return f"{value[:limit]!r}... ({len(value):,} characters)"
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
@@ -106,8 +111,9 @@ class ModelTooLarge(TrialFailed):
 class OverMemoryCeiling(ModelTooLarge):
     """Training the model would take the process past ``--max-memory-mb``: skipped untrained
     (a fresh process, holding less, might fit it). ``need`` says what it needs and what the
-    process held, without the verdict."""
+    process held, without the verdict; ``need_mb`` is the training's own need in MB."""
 
-    def __init__(self, need: str) -> None:
+    def __init__(self, need: str, need_mb: float = 0.0) -> None:
         super().__init__(f"{need}: skipped untrained")
         self.need = need
+        self.need_mb = need_mb

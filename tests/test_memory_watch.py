@@ -57,6 +57,7 @@ def _fake_trials(monkeypatch, trials):
         watch.before_trial()
 
     monkeypatch.delenv(memory.TRIAL_NEED_ENV, raising=False)
+    monkeypatch.setattr(memory, "_trials_begun", 1)  # trained before: no fresh reading
     monkeypatch.setattr(memory, "reset_peak_rss", lambda: True)
     monkeypatch.setattr(memory, "peak_rss_mb", lambda: peak[0])
     monkeypatch.setattr(memory, "rss_mb", lambda: rss.pop(0))
@@ -128,3 +129,20 @@ def test_configurations_refused_before_training_leave_the_process_fresh(monkeypa
     assert memory.fresh_process(), "the training under way is the process's first"
     watch.before_trial()
     assert not memory.fresh_process(), "one training before it: the process may have grown"
+
+
+def test_a_fresh_process_is_tried_only_for_a_configuration_it_would_hold(monkeypatch):
+    """What the process held as it began its first training is what a fresh one holds: a
+    grown process's refusal is worth a restart only when that plus the need fits (the demo's
+    search restarted twice for configurations no process could hold, and refused them in
+    the fresh one)."""
+    monkeypatch.setattr(memory, "_trials_begun", 0)
+    monkeypatch.setattr(memory, "_fresh_mb", None)
+    readings = iter([700.0, 1000.0])
+    monkeypatch.setattr(memory, "rss_mb", lambda: next(readings))
+    watch = MemoryWatch(None, 1500)
+    watch.before_trial()  # the first training: 700 MB
+    assert not watch.worth_a_fresh_process(100), "this process is fresh itself"
+    watch.before_trial()  # no reading: not the first
+    assert watch.worth_a_fresh_process(800)  # 700 + 800 = 1500
+    assert not watch.worth_a_fresh_process(801)

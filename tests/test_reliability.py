@@ -18,7 +18,7 @@ from searchkit import TINY_SPACE, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.store import Ledger
-from mmtune.search.memory import TRIAL_NEED_ENV
+from mmtune.search.memory import STARTED_ENV, TRIAL_NEED_ENV
 
 # Trials long enough to be caught mid-way: 8 epochs, never stopped early or skipped.
 SLOW_SPACE = TINY_SPACE.replace("name: tiny", "name: slow").replace(
@@ -425,6 +425,67 @@ def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flag
     trials = _study(results).get_trials()
     assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
     assert "3 trials done" in run.stdout
+
+
+class _Restarted(BaseException):
+    """The search replaced its process with a fresh one (``reexec_self``, here recorded)."""
+
+
+@pytest.mark.parametrize(
+    ("tuner", "ceiling", "restarts"),
+    [("tpe", 100_000, 1), ("random", 100_000, 1), ("tpe", 900, 0)],
+    ids=["optuna-fits-fresh", "keras-tuner-fits-fresh", "optuna-fits-nowhere"],
+)
+def test_a_configuration_a_grown_process_refuses_is_retried_in_a_fresh_one_only_if_it_fits(
+    data, tmp_path, monkeypatch, tuner, ceiling, restarts
+):
+    """Real searches in this process; only memory readings are set. The watch sees a fresh
+    process holding 700 MB. The trainer's check sees 0 MB in a fresh process, and once, in a
+    grown one, 1 TB: the second trial is refused there. A fresh process would hold it
+    (700 MB + its need under the ceiling): the search restarts (here: runs again as a fresh
+    process) and trains those very parameters first, with Optuna or Keras Tuner. Above the
+    ceiling even when fresh, it is refused for good, with no restart."""
+    from mmtune.commands import search as search_command
+    from mmtune.model import training
+    from mmtune.search import memory
+
+    grown_once = iter([1e6])
+    monkeypatch.setattr(memory, "rss_mb", lambda: 700.0)
+    monkeypatch.setattr(memory, "peak_rss_mb", lambda: 700.0)
+    monkeypatch.setattr(
+        training, "rss_mb", lambda: 0.0 if memory.fresh_process() else next(grown_once, 0.0)
+    )
+    monkeypatch.setattr(memory, "_trials_begun", 0)
+    monkeypatch.setattr(memory, "_fresh_mb", None)
+
+    def reexec_self(argv: list[str]) -> None:
+        raise _Restarted
+
+    monkeypatch.setattr(search_command, "reexec_self", reexec_self)
+    monkeypatch.setenv(STARTED_ENV, str(time.time()))
+    monkeypatch.setenv(TRIAL_NEED_ENV, "0")
+    results = tmp_path / "results"
+    argv = _search_cmd(tiny_space(tmp_path), data, results, 2, "--tuner", tuner, *STEADY)[2:]
+    monkeypatch.setattr(sys, "argv", [*argv, "--recycle-mb", "0", "--max-memory-mb", str(ceiling)])
+    ran = 0
+    while True:
+        ran += 1
+        try:
+            assert main(None) == 0
+            break
+        except _Restarted:
+            assert ran <= restarts, "restarted for a configuration no process could hold"
+            monkeypatch.setattr(memory, "_trials_begun", 0)  # as the fresh process starts
+    assert ran == restarts + 1
+    trials = _study(results).get_trials()
+    reason = trials[1].user_attrs["prune_reason"]
+    assert trials[1].state.name == "PRUNED"
+    if restarts:
+        assert "retried in a fresh process" in reason, reason
+        assert trials[2].params == trials[1].params and trials[2].state.name == "COMPLETE"
+    else:
+        assert "skipped untrained" in reason and "retried" not in reason, reason
+    assert [t.state.name for t in trials].count("COMPLETE") == 2 and len(trials) == 3
 
 
 def test_configurations_that_would_pass_the_memory_ceiling_are_refused_untrained(data, tmp_path):

@@ -309,7 +309,8 @@ def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: 
         if now + need > ceiling:
             raise OverMemoryCeiling(
                 f"training it at batch {batch_size} needs about {need:,.0f} MB, and the "
-                f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}"
+                f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}",
+                need,
             )
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
 from mmtune.ledger.store import result_predictions
-from mmtune.search.memory import MemoryWatch, RecycleProcess, fresh_process
+from mmtune.search.memory import MemoryWatch, RecycleProcess
 
 if TYPE_CHECKING:
     import optuna
@@ -71,7 +71,7 @@ def reevaluate_finalists(
     while ran < limit and config is not None:
         memory.before_trial()
         try:
-            _evaluate(study, cfg, source, progress, options, config)
+            _evaluate(study, cfg, source, progress, options, config, memory)
         except OverMemoryCeiling as exc:  # this grown process cannot; a fresh one may
             raise RecycleProcess(
                 f"re-evaluating trial {config.number}: {exc.need} in this process",
@@ -91,9 +91,10 @@ def _evaluate(
     progress: SearchProgress,
     options: TrainOptions,
     config: Configuration,
+    memory: MemoryWatch,
 ) -> None:
     """Train ``config`` once more with the next seed and add the result to the ledger.
-    Unless this process is fresh, a configuration refused for the memory ceiling raises
+    A configuration refused for the memory ceiling that a fresh process may hold raises
     :class:`OverMemoryCeiling`, recorded nowhere: the search recycles and retries it."""
     import optuna
 
@@ -127,7 +128,7 @@ def _evaluate(
     try:
         result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
     except (TrialFailed, ModelTooLarge) as exc:
-        if isinstance(exc, OverMemoryCeiling) and not fresh_process():
+        if isinstance(exc, OverMemoryCeiling) and memory.worth_a_fresh_process(exc.need_mb):
             raise
         attrs.update(
             fail_reason=str(exc)[:2000],

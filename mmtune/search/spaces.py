@@ -405,7 +405,7 @@ def load_space(name_or_path: str | Path) -> Space:
                 "in .yaml or .yml: ./mine.yaml)."
             )
     if not _is_file(path):
-        raise SpaceError(f"{shown(str(path))}: no such search space file.")
+        raise SpaceError(f"{shown(str(path), keep_end=True)}: no such search space file.")
     return _parse(_read_yaml(path), path)
 
 

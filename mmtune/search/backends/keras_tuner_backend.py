@@ -25,12 +25,12 @@ import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config
 from optuna.trial import TrialState
 
-from mmtune.errors import FatalSearchError, ModelTooLarge, TrialFailed
+from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.model.training import TrainOptions, train_model
 from mmtune.search.config import SearchConfig
-from mmtune.search.memory import MemoryWatch
+from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ class LedgerTuner(kt.Tuner):
         if initial_weights is None:
             initial_epoch = 0
         state, skipped, reason, value = TrialState.COMPLETE, False, "", 0.0
+        recycle: RecycleProcess | None = None
         told = False
 
         def tell(**outcome: Any) -> None:
@@ -167,8 +168,16 @@ class LedgerTuner(kt.Tuner):
             value = result.best_val_accuracy
             tell(values=value)
         except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
-            self.memory.untrained()
             state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
+            if isinstance(exc, OverMemoryCeiling) and self.memory.worth_a_fresh_process(
+                exc.need_mb
+            ):  # this grown process cannot; a fresh one may
+                reason = f"{exc.need}: retried in a fresh process"
+                recycle = RecycleProcess(
+                    f"trial {ledger_trial.number}: {exc.need} in this process",
+                    self.memory.trial_need_mb,
+                )
+            self.memory.untrained()  # after the question above: it makes the process "fresh"
             ctx.pruned(reason, skipped=True)
             tell(state=state)
         except TrialFailed as exc:
@@ -193,6 +202,8 @@ class LedgerTuner(kt.Tuner):
             self.streak.update(state, reason, skipped=skipped)
         except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
             raise kt.errors.FatalError(str(exc)) from exc
+        if recycle is not None:  # out of Keras Tuner's search, its trial still running: on
+            raise kt.errors.FatalError(str(recycle)) from recycle  # resume it runs first
         if state == TrialState.FAIL:
             raise kt.errors.FailedTrialError(reason)
         return {"val_accuracy": float(value)}
@@ -250,18 +261,26 @@ def run(
     # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
     # how many more to run, so its budget is topped up until the ledger is full or it stops.
     while remaining > 0:
-        before = len(tuner.oracle.trials)
-        tuner.oracle.max_trials = before + remaining
+        ended = _ended(tuner.oracle)
+        rerun = len(tuner.oracle.trials) - ended  # still running when a process left them
+        tuner.oracle.max_trials = len(tuner.oracle.trials) + max(remaining - rerun, 0)
         try:
             tuner.search(verbose=0)
         except kt.errors.FatalError as exc:
-            if isinstance(exc.__cause__, FatalSearchError):
+            if isinstance(exc.__cause__, (FatalSearchError, RecycleProcess)):
                 raise exc.__cause__ from None
             raise
-        if len(tuner.oracle.trials) == before:  # the tuner has nothing left to try
+        if _ended(tuner.oracle) == ended:  # the tuner has nothing left to try
             progress.message(
                 f"Keras Tuner's {cfg.tuner} has no new configuration to try; "
                 f"stopping {remaining} trial(s) short of --trials {cfg.trials}"
             )
             break
         remaining = cfg.trials - finished_count(study)
+
+
+def _ended(oracle: kt.Oracle) -> int:
+    """Keras Tuner's trials that ended. One still running when its process left (killed, or
+    restarted for memory) is run again first on resume, in place of a new one."""
+    running = kt.engine.trial.TrialStatus.RUNNING
+    return sum(trial.status != running for trial in oracle.trials.values())

@@ -14,7 +14,7 @@ from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.config import SearchConfig
-from mmtune.search.memory import MemoryWatch, RecycleProcess, fresh_process
+from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
 
@@ -110,7 +110,7 @@ def run(
             ctx.pruned()
             raise
         except OverMemoryCeiling as exc:
-            if not fresh_process():  # this grown process cannot; a fresh one may
+            if memory.worth_a_fresh_process(exc.need_mb):  # this grown process cannot
                 study.enqueue_trial(dict(trial.params))
                 retry.append(f"trial {trial.number}: {exc.need} in this process")
                 reason = f"{exc.need}: retried in a fresh process"
