@@ -36,6 +36,7 @@ def test_free_heap_memory_is_handed_back_to_the_system():
 def test_growth_past_the_budget_asks_for_a_recycle(monkeypatch):
     readings = iter([500.0, 700.0, 900.0, 2000.0])
     monkeypatch.setattr(memory, "rss_mb", lambda: next(readings))
+    monkeypatch.setattr(memory, "_trials_begun", 1)  # it has trained
     watch = MemoryWatch(budget_mb=300)
     watch.after_trial()  # the first trial's figure is the baseline
     watch.after_trial()  # 200 MB above: within the budget
@@ -146,3 +147,19 @@ def test_a_fresh_process_is_tried_only_for_a_configuration_it_would_hold(monkeyp
     watch.before_trial()  # no reading: not the first
     assert watch.worth_a_fresh_process(800)  # 700 + 800 = 1500
     assert not watch.worth_a_fresh_process(801)
+
+
+def test_a_process_that_trained_nothing_is_not_restarted(monkeypatch):
+    """Refusals alone build no weights: a fresh process would hold as much, so even a trial
+    need over the ceiling does not restart it (a search refusing everything under a low
+    --max-memory-mb restarted after its first refusal, paying TensorFlow's import again)."""
+    monkeypatch.setattr(memory, "_trials_begun", 0)
+    monkeypatch.setattr(memory, "rss_mb", lambda: 700.0)
+    monkeypatch.setenv(memory.TRIAL_NEED_ENV, "500")
+    watch = MemoryWatch(None, 1000)
+    watch.before_trial()
+    watch.untrained()
+    watch.after_trial()  # 700 + 500 > 1000, but nothing was trained
+    watch.before_trial()  # this one trains
+    with pytest.raises(RecycleProcess):
+        watch.after_trial()

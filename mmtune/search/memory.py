@@ -113,6 +113,8 @@ class MemoryWatch:
             return
         if peak is not None:  # what the trial held only while it ran: its peak above its end
             self.trial_need_mb = max(self.trial_need_mb, peak - now)
+        if not _trials_begun:  # it has trained nothing (refusals only): a fresh one holds as much
+            return
         if self.ceiling_mb and now + self.trial_need_mb > self.ceiling_mb:
             raise RecycleProcess(
                 f"resident memory {now:,.0f} MB, and a trial has needed up to "
