@@ -99,3 +99,26 @@ def test_mmtune_eager_runs_functions_eagerly_and_users_trace_them():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout
+
+
+def test_the_imports_objects_are_kept_from_the_garbage_collector():
+    """TensorFlow's and Keras' import-time objects are set aside (``gc.freeze``): a full
+    collection, which Keras and Optuna ask for after every model and trial, no longer walks
+    them (0.4 s each on 2 cores); what is made later is still collected."""
+    import gc
+    import weakref
+
+    from mmtune.tf_setup import import_tensorflow
+
+    import_tensorflow()
+    assert gc.get_freeze_count() > 100_000
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the collector frees it
+    gone = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert gone() is None
