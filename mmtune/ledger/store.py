@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 LEDGER_FILE = "ledger.sqlite3"
+SQLITE_LOCK_WAIT_S = 60  # seconds a write waits for another connection's lock (SQLite)
 
 
 @dataclass(frozen=True)
@@ -120,11 +121,14 @@ class Ledger:
             # Failed trials are reported by mmtune with their reason; Optuna would add tracebacks.
             optuna.logging.set_verbosity(optuna.logging.ERROR)
             logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+            kwargs: dict[str, Any] = {}
             if self.is_sqlite:
                 self.results_dir.mkdir(parents=True, exist_ok=True)
-            kwargs: dict[str, Any] = {}
+                # A write waits for another connection's lock (the heartbeat's thread, a second
+                # process on the ledger, a loaded machine) rather than failing after 5 s.
+                kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}}
             if self.heartbeat:
-                kwargs = dict(
+                kwargs.update(
                     heartbeat_interval=self.heartbeat,
                     grace_period=3 * self.heartbeat,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
