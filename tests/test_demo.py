@@ -146,7 +146,8 @@ def test_each_modality_alone_is_clearly_below_both(tmp_path):
     cv = StratifiedKFold(4, shuffle=True, random_state=0)
 
     def score(features):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000))
+        # tol 1e-3: the same scores to 0.6 points, in a third of the time (lbfgs's iterations)
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, tol=1e-3, max_iter=1000))
         return cross_val_score(model, features, y, cv=cv).mean()
 
     a, p, both = score(audio), score(pixels), score(np.hstack([audio, pixels]))
