@@ -434,8 +434,8 @@ class _Restarted(BaseException):
 
 @pytest.mark.parametrize(
     ("tuner", "ceiling", "restarts"),
-    [("tpe", 100_000, 1), ("random", 100_000, 1), ("tpe", 900, 0)],
-    ids=["optuna-fits-fresh", "keras-tuner-fits-fresh", "optuna-fits-nowhere"],
+    [("tpe", 100_000, 1), ("random", 100_000, 1), ("tpe", 900, 0), ("random", 900, 0)],
+    ids=["optuna-fits-fresh", "keras-tuner-fits-fresh", "optuna-fits-nowhere", "kt-fits-nowhere"],
 )
 def test_a_configuration_a_grown_process_refuses_is_retried_in_a_fresh_one_only_if_it_fits(
     data, tmp_path, monkeypatch, tuner, ceiling, restarts
@@ -486,6 +486,7 @@ def test_a_configuration_a_grown_process_refuses_is_retried_in_a_fresh_one_only_
         assert trials[2].params == trials[1].params and trials[2].state.name == "COMPLETE"
     else:
         assert "skipped untrained" in reason and "retried" not in reason, reason
+        assert "a fresh process holds about 700 MB, so it would pass it too" in reason, reason
     assert [t.state.name for t in trials].count("COMPLETE") == 2 and len(trials) == 3
 
 

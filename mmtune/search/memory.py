@@ -103,6 +103,13 @@ class MemoryWatch:
             return True
         return _fresh_mb + need_mb <= self.ceiling_mb
 
+    def fresh_note(self) -> str:
+        """For the message of a configuration refused for good in a grown process: what a fresh
+        process holds, which would pass the ceiling too ("" in a fresh process, or unknown)."""
+        if fresh_process() or _fresh_mb is None:
+            return ""
+        return f"; a fresh process holds about {_fresh_mb:,.0f} MB, so it would pass it too"
+
     def after_trial(self) -> None:
         """Call between trials; raises :class:`RecycleProcess` when a rule says so."""
         peak = peak_rss_mb() if self._peak_reset else None

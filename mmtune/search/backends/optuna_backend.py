@@ -115,7 +115,7 @@ def run(
                 retry.append(f"trial {trial.number}: {exc.need} in this process")
                 reason = f"{exc.need}: retried in a fresh process"
             else:
-                reason = str(exc)
+                reason = f"{exc.need}{memory.fresh_note()}: skipped untrained"
             memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason) from exc
