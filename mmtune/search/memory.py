@@ -110,6 +110,14 @@ class MemoryWatch:
             return ""
         return f"; a fresh process holds about {_fresh_mb:,.0f} MB, so it would pass it too"
 
+    def refusal_reason(self, need: str, need_mb: float) -> tuple[bool, str]:
+        """For a configuration refused for ``--max-memory-mb`` (``need``: what it needs and
+        what the process holds): whether a fresh process should retry it, and the reason to
+        record. One rule for every tuner."""
+        if self.worth_a_fresh_process(need_mb):  # this grown process cannot; a fresh one may
+            return True, f"{need}: retried in a fresh process"
+        return False, f"{need}{self.fresh_note()}: skipped untrained"
+
     def after_trial(self) -> None:
         """Call between trials; raises :class:`RecycleProcess` when a rule says so."""
         peak = peak_rss_mb() if self._peak_reset else None

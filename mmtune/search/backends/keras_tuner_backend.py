@@ -170,14 +170,12 @@ class LedgerTuner(kt.Tuner):
         except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
             state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
             if isinstance(exc, OverMemoryCeiling):
-                if self.memory.worth_a_fresh_process(exc.need_mb):  # this grown process cannot
-                    reason = f"{exc.need}: retried in a fresh process"
+                retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
+                if retried:
                     recycle = RecycleProcess(
                         f"trial {ledger_trial.number}: {exc.need} in this process",
                         self.memory.trial_need_mb,
                     )
-                else:
-                    reason = f"{exc.need}{self.memory.fresh_note()}: skipped untrained"
             self.memory.untrained()  # after the question above: it makes the process "fresh"
             ctx.pruned(reason, skipped=True)
             tell(state=state)

@@ -110,12 +110,10 @@ def run(
             ctx.pruned()
             raise
         except OverMemoryCeiling as exc:
-            if memory.worth_a_fresh_process(exc.need_mb):  # this grown process cannot
+            retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
+            if retried:
                 study.enqueue_trial(dict(trial.params))
                 retry.append(f"trial {trial.number}: {exc.need} in this process")
-                reason = f"{exc.need}: retried in a fresh process"
-            else:
-                reason = f"{exc.need}{memory.fresh_note()}: skipped untrained"
             memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason) from exc
