@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUDGET_EPOCHS",
     "EVALUATES",
+    "MEAN_DIGITS",
     "SKIPPED",
     "Configuration",
     "best_epoch",
@@ -41,6 +42,7 @@ __all__ = [
 EVALUATES = "evaluates"  # user attribute of a re-evaluation: the search trial it repeats
 SKIPPED = "skipped"  # user attribute of a trial refused before training (too large, surplus)
 BUDGET_EPOCHS = "budget_epochs"  # a trial run with fewer epochs than the study's (Hyperband)
+MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
 
 
 def is_reevaluation(trial: optuna.trial.FrozenTrial) -> bool:
@@ -187,10 +189,13 @@ class Configuration:
 def configurations(study: optuna.Study) -> list[Configuration]:
     """Every search trial's configuration, completed ones first, best mean first.
 
-    Completed configurations are ranked by the mean of their evaluations (ties: more
-    evaluations, then the earlier trial), those trained on the study's whole epoch budget
-    before those of a smaller budget (Hyperband's early rungs); pruned, failed and running
-    trials follow in that order, by their best epoch's accuracy.
+    Completed configurations are ranked by the mean of their evaluations, those trained on
+    the study's whole epoch budget before those of a smaller budget (Hyperband's early
+    rungs); pruned, failed and running trials follow in that order, by their best epoch's
+    accuracy. Means equal to ``MEAN_DIGITS`` decimals tie (accuracies on a small validation
+    part are fractions k/n, whose sums differ in the last bit with their order); a tie goes
+    to the higher seed average (the figure of what a refit writes), then to more
+    evaluations, then to the earlier trial.
     """
     from optuna.trial import TrialState
 
@@ -207,12 +212,14 @@ def configurations(study: optuna.Study) -> list[Configuration]:
             if target is not None and target.complete:
                 (target.evaluations if t.state == TrialState.COMPLETE else target.failed).append(t)
 
-    def key(c: Configuration) -> tuple[int, bool, float, int, int]:
+    def key(c: Configuration) -> tuple[int, bool, float, float, int, int]:
         mean = c.mean
+        seed_average = c.seed_average if c.complete and c.n >= 2 else None
         return (
             state_rank(c.trial.state),
             not c.full_fidelity(max_epochs),
-            -(mean if mean is not None else -1.0),
+            -round(mean if mean is not None else -1.0, MEAN_DIGITS),
+            -(seed_average if seed_average is not None else -1.0),
             -c.n,
             c.number,
         )

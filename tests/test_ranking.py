@@ -1,0 +1,50 @@
+"""The leaderboard's order of configurations: mean first, then the ties' rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+
+from mmtune.ledger.evaluations import EVALUATES, configurations
+from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, encode
+
+LABELS = np.array([0, 1, 2, 0])
+RIGHT = np.eye(3, dtype=np.float32)[LABELS]  # every row right
+HALF = np.eye(3, dtype=np.float32)[[0, 1, 1, 1]]  # rows 0 and 1 right
+
+
+def _add(study: optuna.Study, value: float, probs: np.ndarray, evaluates: int | None) -> None:
+    attrs: dict[str, object] = {
+        VAL_PROBABILITIES: encode(probs, "float32"),
+        VAL_LABELS: encode(LABELS, "int16"),
+    }
+    if evaluates is not None:
+        attrs[EVALUATES] = evaluates
+    study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+
+
+def _study(first: list[float], second: list[float], second_probs: np.ndarray) -> optuna.Study:
+    """Trial 0 and trial 1, each with three evaluations of the given accuracies; trial 0's
+    seed average scores 0.5, trial 1's that of ``second_probs``."""
+    study = optuna.create_study(direction="maximize")
+    _add(study, first[0], HALF, None)
+    _add(study, second[0], second_probs, None)
+    for number, values, probs in ((0, first, HALF), (1, second, second_probs)):
+        for value in values[1:]:
+            _add(study, value, probs, number)
+    return study
+
+
+def test_equal_means_in_another_order_tie_and_the_higher_seed_average_wins():
+    first = [0.8, 0.7166666666666667, 0.85]
+    second = [0.85, 0.8, 0.7166666666666667]
+    study = _study(first, second, RIGHT)
+    assert [c.number for c in configurations(study)[:2]] == [1, 0]
+    # The same seed averages: the earlier trial.
+    study = _study(first, second, HALF)
+    assert [c.number for c in configurations(study)[:2]] == [0, 1]
+
+
+def test_a_higher_mean_wins_over_a_higher_seed_average():
+    study = _study([0.8, 0.8, 0.85], [0.8, 0.8, 0.8], RIGHT)
+    assert [c.number for c in configurations(study)[:2]] == [0, 1]
