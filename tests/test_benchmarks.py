@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import peers
 import quality
+
+from mmtune.cli import main
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """The harness's `mmtune` commands run in this process: the same command lines, without
+    a TensorFlow import per command."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+        return subprocess.CompletedProcess(["mmtune", *args], code, out.getvalue(), err.getvalue())
+
+    monkeypatch.setattr(quality, "_mmtune", run)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +48,7 @@ def test_the_linear_baseline_scores_both_parts(graded):
 # One of each code path: Keras Tuner's and Optuna's own loops with a plain fit, and mmtune's
 # search (the peers' "trainer" rows are that same path with other flags).
 @pytest.mark.parametrize("name", ["kt-hyperband:plain", "optuna-tpe-hb:plain", "mmtune"])
-def test_peers_run_one_trial_and_are_judged_alike(graded, name):
+def test_peers_run_one_trial_and_are_judged_alike(graded, name, in_process):
     data, root = graded
     space = tiny_space(root)
     out = peers.run_tuner(

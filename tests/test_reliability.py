@@ -148,49 +148,16 @@ def test_several_workers_on_sqlite_are_refused(data, tmp_path, capsys):
     assert not (tmp_path / "ledger.sqlite3").exists()
 
 
-def test_sigkill_mid_trial_then_restart_retries_the_trial(data, tmp_path):
+def test_sigkill_on_the_default_sqlite_ledger_then_rerun_at_once_retries_the_trial(
+    data, tmp_path, capsys
+):
+    """A killed process's RUNNING trial is failed by the next run at once (its pid is gone),
+    without waiting for the heartbeat, and its parameters are tried again; the trial that
+    completed before the kill is untouched, and the leaderboard shows the retry."""
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW_SPACE)
     results = tmp_path / "results"
     # 2 trials: one completes, the next is killed mid-way; the rerun's retry is the second
-    cmd = _search_cmd(space, data, results, 2, "--heartbeat", "1", *STEADY)
-    log = tmp_path / "first-run.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        killed, completed = _wait_for_running_epoch(
-            results, "slow", completed=1, process=proc, log=log
-        )
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    time.sleep(3.5)  # three heartbeats of silence: the trial is stale
-    restart = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert restart.returncode == 0, restart.stderr[-2000:]
-    trials = {t.number: t for t in _study(results, name="slow").get_trials()}
-    assert trials[killed].state.name == "FAIL"
-    retries = [t for t in trials.values() if t.user_attrs.get("retry_of") == killed]
-    assert len(retries) == 1 and retries[0].params == trials[killed].params
-    assert retries[0].state.name in ("COMPLETE", "PRUNED")
-    assert len(retries[0].user_attrs["val_accuracy_curve"]) == retries[0].user_attrs["epochs"]
-    for number, (value, params) in completed.items():
-        assert (trials[number].value, trials[number].params) == (value, params)
-    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 2
-    board = subprocess.run(
-        [sys.executable, "-m", "mmtune", "results", "--results", str(results), "--format", "json"],
-        capture_output=True,
-        text=True,
-    )
-    rows = json.loads(board.stdout)
-    assert any(r["retry_of"] == killed for r in rows), "the leaderboard shows the retry"
-
-
-def test_sigkill_on_the_default_sqlite_ledger_then_rerun_at_once_retries_the_trial(data, tmp_path):
-    """A killed process's RUNNING trial is failed by the next run at once (its pid is gone),
-    without waiting for the heartbeat, and its parameters are tried again."""
-    space = tmp_path / "slow.yaml"
-    space.write_text(SLOW_SPACE)
-    results = tmp_path / "results"
     cmd = _search_cmd(space, data, results, 2, *STEADY)  # default --heartbeat 10
     log = tmp_path / "first-run.log"
     with open(log, "w") as out:
@@ -210,7 +177,15 @@ def test_sigkill_on_the_default_sqlite_ledger_then_rerun_at_once_retries_the_tri
     assert "ended mid-trial" in trials[killed].user_attrs["fail_reason"]
     retries = [t for t in trials.values() if t.user_attrs.get("retry_of") == killed]
     assert len(retries) == 1 and retries[0].params == trials[killed].params
+    assert retries[0].state.name in ("COMPLETE", "PRUNED")
+    assert len(retries[0].user_attrs["val_accuracy_curve"]) == retries[0].user_attrs["epochs"]
+    for number, (value, params) in completed.items():
+        assert (trials[number].value, trials[number].params) == (value, params)
     assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials.values()) == 2
+    capsys.readouterr()
+    assert main(["results", "--results", str(results), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert any(r["retry_of"] == killed for r in rows), "the leaderboard shows the retry"
 
 
 def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path):
@@ -401,21 +376,24 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
 
 
 @pytest.mark.parametrize(
-    ("flags", "need", "restarts"),
+    ("flags", "need", "trials", "restarts"),
     [
-        (("--recycle-mb", "1", "--max-memory-mb", "0"), None, 1),  # after trial 2 (1: baseline)
-        # a trial "needed" 1 TB: each one could pass the ceiling (the models fit it easily)
-        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "100000"), "1e6", 2),
+        (("--recycle-mb", "1", "--max-memory-mb", "0"), None, 3, 1),  # after trial 2 (1: baseline)
+        # a trial "needed" 1 TB: each one could pass the ceiling (the models fit it easily), so
+        # the process restarts after each trial but the last
+        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "100000"), "1e6", 2, 1),
     ],
     ids=["grown-optuna", "ceiling-keras-tuner"],
 )
-def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flags, need, restarts):
+def test_a_grown_search_process_recycles_itself_and_resumes(
+    data, tmp_path, flags, need, trials, restarts
+):
     results = tmp_path / "results"
     env = dict(os.environ)
     if need:
         env[TRIAL_NEED_ENV] = need
     run = subprocess.run(
-        _search_cmd(tiny_space(tmp_path), data, results, 3, *flags),
+        _search_cmd(tiny_space(tmp_path), data, results, trials, *flags),
         capture_output=True,
         text=True,
         timeout=300,
@@ -423,9 +401,9 @@ def test_a_grown_search_process_recycles_itself_and_resumes(data, tmp_path, flag
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stderr.count("restarting the search process") == restarts, run.stderr[-2000:]
-    trials = _study(results).get_trials()
-    assert [t.state.name in ("COMPLETE", "PRUNED") for t in trials] == [True] * 3
-    assert "3 trials done" in run.stdout
+    states = [t.state.name for t in _study(results).get_trials()]
+    assert [s in ("COMPLETE", "PRUNED") for s in states] == [True] * trials
+    assert f"{trials} trials done" in run.stdout
 
 
 class _Restarted(BaseException):
