@@ -274,16 +274,17 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
         type=int,
         default=3,
         metavar="K",
-        help="before naming its best, the search re-evaluates its top K "
-        "configurations with other seeds (0: none; default 3)",
+        help="before naming its best, the search races its top K configurations: "
+        "the leader is trained again with other seeds, and each other one while its "
+        "mean is within a seed's swing of the leader's (0: none; default 3)",
     )
     search.add_argument(
         "--repeats",
         type=int,
         default=3,
         metavar="R",
-        help="evaluations (seeds) each finalist gets, its search trial "
-        "included; the leaderboard ranks by their mean (default 3)",
+        help="evaluations (seeds) the leader gets, and at most each finalist, "
+        "its search trial included; the leaderboard ranks by their mean (default 3)",
     )
 
 

@@ -2,12 +2,14 @@
 
 One short trial of this network family can swing by tens of points between
 seeds; the best of many single runs is then mostly the luckiest. Before a
-search names its best, the top ``finalists`` configurations by mean are each
-brought to ``repeats`` evaluations (the search trial counts as the first), and
-the ranking is taken again, until the top ``finalists`` all have their
-evaluations (racing: a finalist whose mean falls lets the next configuration
-in). Each evaluation is a ledger trial of its own, marked ``evaluates`` (see
-:mod:`mmtune.ledger.evaluations`); they do not count toward ``--trials``.
+search names its best, its finalists race (:func:`next_evaluation`): the leader
+(the best mean) is brought to ``repeats`` evaluations (the search trial counts
+as the first), and each other of the top ``finalists`` configurations is
+evaluated again while it is within reach of the leader's mean; the ranking is
+taken again after every evaluation, so a leader whose mean falls lets the next
+configuration lead. Each evaluation is a ledger trial of its own, marked
+``evaluates`` (see :mod:`mmtune.ledger.evaluations`); they do not count toward
+``--trials``.
 
 A re-evaluation trains exactly like a search trial (same epochs, patience and
 trainer), only with another seed, and is never pruned. One that fails (a NaN
@@ -18,6 +20,7 @@ one to ship.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -34,7 +37,13 @@ if TYPE_CHECKING:
     from mmtune.search.config import SearchConfig
     from mmtune.search.progress import SearchProgress
 
-__all__ = ["next_evaluation", "reevaluate_finalists", "evaluation_seed"]
+__all__ = [
+    "evaluation_seed",
+    "next_evaluation",
+    "reevaluate_finalists",
+    "seed_spread",
+    "within_reach",
+]
 
 
 def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
@@ -43,13 +52,43 @@ def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
     return base_seed + trial_number + 1000 * index
 
 
+def seed_spread(ranked: list[Configuration]) -> float:
+    """The seed-to-seed standard deviation of one evaluation, pooled over the
+    configurations evaluated more than once (0.0 before any is)."""
+    dof = sum(c.n - 1 for c in ranked if c.n >= 2)
+    if not dof:
+        return 0.0
+    return math.sqrt(sum((c.n - 1) * (c.sd or 0.0) ** 2 for c in ranked if c.n >= 2) / dof)
+
+
+def within_reach(challenger: Configuration, leader: Configuration, spread: float) -> bool:
+    """True while ``challenger``'s mean plus one ``spread`` over the square root of its
+    evaluations (at least one validation row's worth) reaches ``leader``'s mean: its lead
+    could still be a draw of the seeds, so another evaluation may change the order."""
+    rows = leader.val_rows
+    reach = max(spread / math.sqrt(max(challenger.n, 1)), 1 / rows if rows else 0.0)
+    return (challenger.mean or 0.0) + reach >= (leader.mean or 0.0)
+
+
 def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Configuration | None:
-    """The finalist that most needs another evaluation, or None when the top ``finalists``
-    completed configurations (by mean) all have ``repeats``."""
+    """The configuration the race needs evaluated next, or None when it is decided.
+
+    Among the top ``finalists`` completed full-budget configurations by mean: the leader
+    until it has ``repeats`` evaluations; then, best first, each other one short of
+    ``repeats`` that is :func:`within_reach` of the leader. One whose runs sit further below
+    the leader than the seeds' measured swing is not trained again: another run would not
+    change the order.
+    """
     max_epochs = study.user_attrs.get("max_epochs")
     ranked = [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
-    short = [c for c in ranked[:finalists] if c.n < repeats]
-    return short[0] if short else None
+    top = ranked[:finalists]
+    if not top:
+        return None
+    leader = top[0]
+    if leader.n < repeats:
+        return leader
+    spread = seed_spread(ranked)
+    return next((c for c in top[1:] if c.n < repeats and within_reach(c, leader, spread)), None)
 
 
 def reevaluate_finalists(
@@ -59,9 +98,9 @@ def reevaluate_finalists(
     progress: SearchProgress,
     options: TrainOptions,
 ) -> int:
-    """Evaluate finalists until the ranking's top ``cfg.finalists`` have ``cfg.repeats``
-    evaluations each; returns the evaluations run. The number run is bounded (twice the
-    plain need), so a ranking that keeps changing cannot go on for ever."""
+    """Run the finalists' race (:func:`next_evaluation`) until it is decided; returns the
+    evaluations run. Their number is bounded (twice what every finalist's ``cfg.repeats``
+    would take), so a ranking that keeps changing cannot go on for ever."""
     if cfg.finalists < 1 or cfg.repeats < 2:
         return 0
     limit = 2 * cfg.finalists * (cfg.repeats - 1)

@@ -1,0 +1,65 @@
+"""The finalists' race: which configuration a search evaluates again, and when it stops."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from mmtune.ledger.evaluations import EVALUATES, configurations
+from mmtune.search.reevaluate import next_evaluation, seed_spread
+
+
+def _study(*configs: list[float], val_rows: int | None = 100) -> optuna.Study:
+    """Trial i evaluated with the accuracies ``configs[i]`` (the first its search trial's)."""
+    study = optuna.create_study(direction="maximize")
+    attrs = {"val_rows": val_rows} if val_rows else {}
+    for values in configs:
+        study.add_trial(optuna.trial.create_trial(value=values[0], user_attrs=attrs))
+    for number, values in enumerate(configs):
+        for value in values[1:]:
+            study.add_trial(
+                optuna.trial.create_trial(value=value, user_attrs={**attrs, EVALUATES: number})
+            )
+    return study
+
+
+def _next(study: optuna.Study, finalists: int = 3, repeats: int = 3) -> int | None:
+    config = next_evaluation(study, finalists, repeats)
+    return None if config is None else config.number
+
+
+def test_the_leader_is_evaluated_first_until_it_has_its_repeats():
+    assert _next(_study([0.70], [0.80], [0.75])) == 1
+    assert _next(_study([0.70], [0.80, 0.82], [0.75])) == 1
+
+
+def test_a_challenger_within_a_seeds_swing_races_one_further_below_does_not():
+    leader = [0.80, 0.78, 0.82]  # mean 0.80, sd 0.02
+    assert _next(_study(leader, [0.79])) == 1  # 0.79 + 0.02 reaches 0.80
+    assert _next(_study(leader, [0.70])) is None  # 0.70 + 0.02 does not: decided
+    # Best first: the closer challenger, whatever its trial number.
+    assert _next(_study(leader, [0.785], [0.795])) == 2
+
+
+def test_the_swing_is_pooled_and_shrinks_with_a_challengers_evaluations():
+    leader = [0.80, 0.76, 0.84]  # sd 0.04
+    assert _next(_study(leader, [0.77])) == 1  # 0.77 + 0.04 reaches 0.80
+    # Two evaluations, mean 0.77 (sd 0.0): the pooled sd, sqrt((2 * 0.04**2) / 3) = 0.033,
+    # over sqrt(2) is 0.023: out of reach.
+    assert _next(_study(leader, [0.77, 0.77])) is None
+    study = _study(leader, [0.77, 0.77])
+    ranked = [c for c in configurations(study) if c.complete]
+    assert seed_spread(ranked) == pytest.approx((2 * 0.04**2 / 3) ** 0.5)
+
+
+def test_with_no_measured_swing_one_validation_row_is_the_reach():
+    perfect = [1.0, 1.0, 1.0]
+    assert _next(_study(perfect, [0.99], val_rows=90)) == 1  # one row of 90 is 0.011
+    assert _next(_study(perfect, [0.98], val_rows=90)) is None
+
+
+def test_only_the_top_finalists_race_and_none_past_its_repeats():
+    leader = [0.80, 0.70, 0.90]  # sd 0.10: every challenger is within reach
+    study = _study(leader, [0.75, 0.70, 0.80], [0.74], [0.73])
+    assert _next(study, finalists=3) == 2
+    assert _next(study, finalists=2) is None  # trial 1 has its 3, trial 2 is not a finalist
