@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from mmtune.ledger.evaluations import EVALUATES, configurations
-from mmtune.search.reevaluate import next_evaluation, seed_spread
+from mmtune.search.reevaluate import next_evaluation, race_summary, seed_spread
 
 
 def _study(*configs: list[float], val_rows: int | None = 100) -> optuna.Study:
@@ -63,3 +63,12 @@ def test_only_the_top_finalists_race_and_none_past_its_repeats():
     study = _study(leader, [0.75, 0.70, 0.80], [0.74], [0.73])
     assert _next(study, finalists=3) == 2
     assert _next(study, finalists=2) is None  # trial 1 has its 3, trial 2 is not a finalist
+
+
+def test_a_decided_race_says_who_leads_and_who_stopped_short():
+    study = _study([0.80, 0.78, 0.82], [0.70], [0.60])
+    line = race_summary(study, finalists=3, repeats=3)
+    assert line is not None
+    assert "trial 0 leads with 0.8000 over 3 evaluations" in line
+    assert "1 (0.7000 over 1), 2 (0.6000 over 1)" in line and "(0.0200)" in line
+    assert race_summary(_study([0.80, 0.78, 0.82], [0.70]), finalists=1, repeats=3) is None

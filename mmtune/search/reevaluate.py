@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "evaluation_seed",
     "next_evaluation",
+    "race_summary",
     "reevaluate_finalists",
     "seed_spread",
     "within_reach",
@@ -120,7 +121,29 @@ def reevaluate_finalists(
         config = next_evaluation(study, cfg.finalists, cfg.repeats)
         if ran < limit and config is not None:  # no restart only to find nothing to do
             memory.after_trial()
+    if config is None:
+        summary = race_summary(study, cfg.finalists, cfg.repeats)
+        if summary:
+            progress.message(summary)
     return ran
+
+
+def race_summary(study: optuna.Study, finalists: int, repeats: int) -> str | None:
+    """One line on a decided race whose challengers stopped short of ``repeats``: who
+    leads, and which finalists the seeds' swing could not bring level (None otherwise)."""
+    max_epochs = study.user_attrs.get("max_epochs")
+    ranked = [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
+    top = ranked[:finalists]
+    short = [c for c in top[1:] if c.n < repeats]
+    if not top or not short:
+        return None
+    leader = top[0]
+    others = ", ".join(f"{c.number} ({c.mean:.4f} over {c.n})" for c in short)
+    return (
+        f"finalists decided: trial {leader.number} leads with {leader.mean:.4f} over "
+        f"{leader.n} evaluations; not trained again, further below than the seeds' swing "
+        f"({seed_spread(ranked):.4f}): trial(s) {others}"
+    )
 
 
 def _evaluate(
