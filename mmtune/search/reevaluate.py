@@ -53,6 +53,12 @@ def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
     return base_seed + trial_number + 1000 * index
 
 
+def _contenders(study: optuna.Study) -> list[Configuration]:
+    """The completed configurations trained on the study's whole epoch budget, best first."""
+    max_epochs = study.user_attrs.get("max_epochs")
+    return [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
+
+
 def seed_spread(ranked: list[Configuration]) -> float:
     """The seed-to-seed standard deviation of one evaluation, pooled over the
     configurations evaluated more than once (0.0 before any is)."""
@@ -80,8 +86,7 @@ def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Config
     the leader than the seeds' measured swing is not trained again: another run would not
     change the order.
     """
-    max_epochs = study.user_attrs.get("max_epochs")
-    ranked = [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
+    ranked = _contenders(study)
     top = ranked[:finalists]
     if not top:
         return None
@@ -131,8 +136,7 @@ def reevaluate_finalists(
 def race_summary(study: optuna.Study, finalists: int, repeats: int) -> str | None:
     """One line on a decided race whose challengers stopped short of ``repeats``: who
     leads, and which finalists the seeds' swing could not bring level (None otherwise)."""
-    max_epochs = study.user_attrs.get("max_epochs")
-    ranked = [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
+    ranked = _contenders(study)
     top = ranked[:finalists]
     short = [c for c in top[1:] if c.n < repeats]
     if not top or not short:
