@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import optuna
+import pytest
 
 from mmtune.ledger.store import LEDGER_FILE, Ledger
 
@@ -28,3 +30,28 @@ def test_a_write_to_the_sqlite_ledger_waits_for_another_connections_lock(tmp_pat
     assert optuna.load_study(study_name="locked", storage=ledger.storage()).user_attrs == {
         "written": True
     }
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")  # study.ask
+def test_a_silent_trial_of_another_machine_is_failed_by_the_heartbeat_and_retried(tmp_path):
+    """A worker on another machine died mid-trial: its pid cannot be checked from here, so
+    the trial is left to the heartbeat. Silent past the grace period (3 beats), it is
+    failed and its parameters are queued again."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState
+
+    from mmtune.search.orphans import OWNER, fail_orphaned_trials
+
+    ledger = Ledger(tmp_path, heartbeat=1)
+    storage = ledger.storage()
+    study = optuna.create_study(storage=storage, study_name="far", direction="maximize")
+    trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    trial.set_user_attr(OWNER, "another-machine:123:456")
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    storage.record_heartbeat(trial._trial_id)
+    assert fail_orphaned_trials(study) == [], "not this machine's process: not judged here"
+    time.sleep(5.0)  # past the 3 s grace period, in the storage clock's whole seconds
+    optuna.storages.fail_stale_trials(study)
+    failed, retry = study.get_trials()
+    assert failed.state == TrialState.FAIL
+    assert retry.state == TrialState.WAITING and retry.params == failed.params
