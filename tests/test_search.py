@@ -385,8 +385,13 @@ def test_results_top_and_one_trial(tpe_study, capsys):
     assert main(["results", "--results", str(tpe_study), "--trial", "1", "--format", "json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["trial"] == 1 and len(record["curves"]["val_accuracy"]) == 1
+    assert record["attrs"]["val_probabilities"]["shape"] == [8, 3], "json keeps the values"
     assert main(["results", "--results", str(tpe_study), "--trial", "1"]) == 0
-    assert "per-epoch curve" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "per-epoch curve" in shown
+    # For people, the stored probabilities are one line, not their base64 bytes.
+    assert "val_probabilities: 8 x 3 float32 (stored; --format json shows" in shown
+    assert record["attrs"]["val_probabilities"]["data"] not in shown
     assert main(["results", "--results", str(tpe_study), "--trial", "99"]) == 2
     assert "no trial 99" in capsys.readouterr().err
 
