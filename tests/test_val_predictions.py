@@ -13,6 +13,7 @@ from mmtune.ledger.val_predictions import (
     VAL_LABELS,
     VAL_PROBABILITIES,
     decode,
+    describe,
     encode,
     seed_average_accuracy,
 )
@@ -76,3 +77,10 @@ def test_evaluations_of_other_rows_are_left_out():
     short = _evaluation(np.zeros((2, 2)), labels[:2])
     kept = [_evaluation(right, labels), _evaluation(right, labels)]
     assert seed_average_accuracy([*kept, other_split, other_classes, short]) == 1.0
+
+
+def test_a_stored_array_is_described_by_its_shape_and_type_not_its_bytes():
+    stored = encode(np.zeros((200, 9)), "float32")
+    assert describe(stored) == "200 x 9 float32 (stored; --format json shows the values)"
+    assert describe(encode(np.arange(5), "int16")).startswith("5 int16 ")
+    assert describe({"dtype": "float32"}) is None and describe("text") is None

@@ -30,6 +30,7 @@ from mmtune.ledger.evaluations import (
     configurations,
     trial_value,
 )
+from mmtune.ledger.val_predictions import describe
 
 if TYPE_CHECKING:
     import optuna
@@ -174,15 +175,6 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
     }
 
 
-def _stored_array(value: object) -> str | None:
-    """An array kept in the ledger (validation probabilities, labels) as one line for people:
-    its shape and type, not its base64 bytes (``--format json`` has them)."""
-    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "data"}:
-        return None
-    shape = " x ".join(str(n) for n in value["shape"]) or "scalar"
-    return f"{shape} {value['dtype']} (stored; --format json shows the values)"
-
-
 def render_trial(record: dict[str, Any], fmt: str = "table") -> str:
     """A trial's record for people (``table``/``markdown``) or programs (``json``/``csv``)."""
     curves = record["curves"]
@@ -207,7 +199,7 @@ def render_trial(record: dict[str, Any], fmt: str = "table") -> str:
         if record.get(key):
             lines.append(f"  {key}: {record[key]}")
     for key, value in record["attrs"].items():
-        lines.append(f"  {key}: {_stored_array(value) or _cell(value)}")
+        lines.append(f"  {key}: {describe(value) or _cell(value)}")
     lines.append("parameters:")
     lines += [f"  {k}: {_cell(v)}" for k, v in record["params"].items()]
     lines.append("per-epoch curve:")

@@ -30,6 +30,7 @@ __all__ = [
     "StoredArray",
     "encode",
     "decode",
+    "describe",
     "seed_average_accuracy",
 ]
 
@@ -53,6 +54,15 @@ def encode(array: np.ndarray, dtype: str) -> StoredArray:
         shape=[int(n) for n in values.shape],
         data=base64.b64encode(values.tobytes()).decode("ascii"),
     )
+
+
+def describe(stored: object) -> str | None:
+    """An array :func:`encode` stored, in one line for people: its shape and type, not its
+    bytes; None for anything else."""
+    if not isinstance(stored, dict) or set(stored) != set(StoredArray.__annotations__):
+        return None
+    shape = " x ".join(str(n) for n in stored["shape"]) or "scalar"
+    return f"{shape} {stored['dtype']} (stored; --format json shows the values)"
 
 
 def decode(stored: object) -> np.ndarray | None:
