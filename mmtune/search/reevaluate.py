@@ -194,10 +194,13 @@ def _evaluate(
     try:
         result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
     except (TrialFailed, ModelTooLarge) as exc:
-        if isinstance(exc, OverMemoryCeiling) and memory.worth_a_fresh_process(exc.need_mb):
-            raise
+        reason = str(exc)
+        if isinstance(exc, OverMemoryCeiling):  # the backends' rule and reason
+            retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
+            if retried:
+                raise
         attrs.update(
-            fail_reason=str(exc)[:2000],
+            fail_reason=reason[:2000],
             epochs=len(curves.get("loss", [])),
             duration_s=round(time.perf_counter() - started, 3),
             **{f"{k}_curve": v for k, v in curves.items()},
@@ -210,7 +213,7 @@ def _evaluate(
                 user_attrs=attrs,
             )
         )
-        progress.message(f"re-evaluation of trial {config.number} failed: {str(exc)[:200]}")
+        progress.message(f"re-evaluation of trial {config.number} failed: {reason[:200]}")
         return
     attrs.update(
         best_epoch=result.best_epoch,
