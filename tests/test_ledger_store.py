@@ -55,3 +55,34 @@ def test_a_silent_trial_of_another_machine_is_failed_by_the_heartbeat_and_retrie
     failed, retry = study.get_trials()
     assert failed.state == TrialState.FAIL
     assert retry.state == TrialState.WAITING and retry.params == failed.params
+
+
+_OPEN_AT = """
+import sys, time
+from mmtune.ledger.store import Ledger
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+Ledger(sys.argv[1]).storage()
+print("opened")
+"""
+
+
+def test_processes_creating_a_new_sqlite_ledger_at_once_all_open_it(tmp_path):
+    """Several processes open a ledger no one has created yet (a search starting while
+    `mmtune results` polls, two workers on one SQLite file): each checks which of Optuna's
+    tables exist, then creates the missing ones, so one can meet "table ... already exists"
+    between the two steps. Every one of them opens the ledger."""
+    import subprocess
+    import sys
+
+    at = time.time() + 5.0  # every process has imported Optuna by then, and waits
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, str(tmp_path / "results"), str(at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert all(output.strip().endswith("opened") for output in outputs), outputs

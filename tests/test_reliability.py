@@ -56,6 +56,12 @@ def _search_cmd(space, data, results, trials, *extra):
     ]
 
 
+def _piped_output(process: subprocess.Popen) -> str:
+    """What an ended process wrote to the pipes the test gave it (none when it gave none)."""
+    out, err = process.communicate(timeout=10)
+    return (out or "") + (err or "")
+
+
 def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=None, log=None):
     """Wait until a trial is RUNNING with at least one epoch recorded (and ``completed`` done).
     ``log``: the process's output, shown when it ends first."""
@@ -63,9 +69,10 @@ def _wait_for_running_epoch(results, name, timeout=180.0, completed=0, process=N
     storage = f"sqlite:///{Path(results).resolve() / 'ledger.sqlite3'}"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
+            said = Path(log).read_text() if log else _piped_output(process)
             raise AssertionError(
                 f"the search ended (exit {process.returncode}) before a trial "
-                "could be caught mid-way" + (f":\n{Path(log).read_text()[-3000:]}" if log else "")
+                f"could be caught mid-way:\n{said[-3000:]}"
             )
         try:
             trials = optuna.load_study(study_name=name, storage=storage).get_trials()

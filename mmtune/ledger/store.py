@@ -296,9 +296,12 @@ def result_predictions(result: TrialResult) -> dict[str, StoredArray]:
 def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage, retried when another process is creating its tables right now.
 
-    Workers started together on an empty PostgreSQL database each create Optuna's tables
-    and types; all but one then fail (``UniqueViolation ... CREATE TYPE``, a duplicate
-    table). Once the winner has committed, opening again finds the schema in place.
+    Processes opening a ledger no one has created yet (workers started together on an empty
+    PostgreSQL database; a search starting while ``mmtune results`` polls its SQLite file)
+    each check which tables exist, then create the rest; all but one can then fail
+    (``CREATE TYPE ... UniqueViolation``, "table ... already exists", a duplicate
+    ``alembic_version`` row). Once the winner has committed, opening again finds the schema
+    in place.
     """
     import random
     import time
@@ -309,9 +312,16 @@ def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.sto
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, **kwargs)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
-            racing = "already exists" in str(exc) or "UniqueViolation" in str(exc)
-            if not racing or attempt == attempts - 1:
+        except sqlalchemy.exc.DatabaseError as exc:
+            if not _lost_a_creation_race(str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
     raise AssertionError("unreachable")
+
+
+_CREATION_RACE_MARKS = ("already exists", "UniqueViolation", "UNIQUE constraint failed")
+
+
+def _lost_a_creation_race(message: str) -> bool:
+    """Whether a database error says another process created the same schema first."""
+    return any(mark in message for mark in _CREATION_RACE_MARKS)
