@@ -48,3 +48,22 @@ def test_equal_means_in_another_order_tie_and_the_higher_seed_average_wins():
 def test_a_higher_mean_wins_over_a_higher_seed_average():
     study = _study([0.8, 0.8, 0.85], [0.8, 0.8, 0.8], RIGHT)
     assert [c.number for c in configurations(study)[:2]] == [0, 1]
+
+
+def test_a_configurations_unused_seeds_avoid_every_seed_its_evaluations_took():
+    """The honest check's seeds are fresh draws: above the seeds of the trial and its
+    re-evaluations (failed ones too), shifted by refit's --seed."""
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"seed": 7}))
+    study.add_trial(optuna.trial.create_trial(value=0.6, user_attrs={}))  # no seed recorded
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={EVALUATES: 0, "seed": 1007}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, user_attrs={EVALUATES: 0, "seed": 2007}
+        )
+    )
+    by_number = {c.number: c for c in configurations(study)}
+    assert by_number[0].seeds == [7, 1007, 2007]
+    assert by_number[0].unused_seeds(2) == [2008, 2009]
+    assert by_number[0].unused_seeds(1, offset=5) == [2013]
+    assert by_number[1].unused_seeds(2) == [2, 3], "without seeds: above its number"

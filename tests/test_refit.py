@@ -281,6 +281,13 @@ def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, 
     assert [m["trial"] for m in record["members"]] == [1] and record["members"][0]["check_holds"]
     assert [m["trial"] for m in record["rejected_by_check"]] == [0]
     assert record["warning"] is None and "WARNING" not in captured.out
+    fell, held = record["rejected_by_check"][0], record["members"][0]
+    # One falling draw is not a verdict: a second seed, then their mean; the seeds are ones no
+    # evaluation of the configuration used (these trials recorded none: above the number).
+    assert fell["check_seeds"] == [1, 2] and len(fell["check_draws"]) == 2
+    assert fell["check_val_accuracy"] == pytest.approx(sum(fell["check_draws"]) / 2)
+    assert "then" in captured.err and "mean" in captured.err
+    assert held["check_seeds"] == [2] and len(held["check_draws"]) == 1, "a draw that holds"
 
 
 def test_when_no_configuration_holds_the_submission_carries_a_warning(claims, capsys):

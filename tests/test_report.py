@@ -152,6 +152,7 @@ def test_report_confusion_matrix_names_the_classes(reported):
     assert "Per-class accuracy" in section
     check = _sections(reported["html"])["Refit: honest check"]
     assert "check val_accuracy" in check and "search val_accuracy" in check
+    assert "check draws" in check and "(seed " in check, "each draw of the check, with its seed"
 
 
 def test_refit_records_the_honest_checks_validation_confusion(reported):

@@ -15,6 +15,7 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -160,6 +161,19 @@ class Configuration:
         result: twice the larger of the seed-to-seed spread and the validation standard
         error, and at least 2 points."""
         return max(2 * (self.sd or 0.0), 2 * (self.se_val or 0.0), 0.02)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds its evaluations trained with (failed re-evaluations included)."""
+        recorded = (t.user_attrs.get("seed") for t in [*self.evaluations, *self.failed])
+        return [int(seed) for seed in recorded if seed is not None]
+
+    def unused_seeds(self, count: int, offset: int = 0) -> list[int]:
+        """``count`` seeds none of its evaluations used (above the largest, shifted by
+        ``offset``): a check trained with them is a fresh draw, not a replay."""
+        used = set(self.seeds)
+        candidates = itertools.count(max(used, default=self.number) + 1 + offset)
+        return list(itertools.islice((seed for seed in candidates if seed not in used), count))
 
     @property
     def best_epochs(self) -> list[int]:

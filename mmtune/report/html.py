@@ -588,6 +588,10 @@ def _honest_check(record: dict[str, Any]) -> str:
                 "evaluations": m.get("search_evals"),
                 "search seed_avg": m.get("search_seed_avg"),
                 "check val_accuracy": check,
+                "check draws": ", ".join(
+                    f"{_fmt(a)} (seed {seed})"
+                    for a, seed in zip(m.get("check_draws") or [], m.get("check_seeds") or [])
+                ),
                 "holds": {True: "yes", False: "NO"}.get(m.get("check_holds"), ""),
                 "check - search": (
                     round(check - search, 4) if check is not None and search is not None else None
@@ -619,7 +623,7 @@ def _honest_check(record: dict[str, Any]) -> str:
         ("refit time", f"{record.get('duration_s', '?')} s"),
     ]
     head = "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"
-    table = _table(rows, text_columns=("member", "model file", "holds"))
+    table = _table(rows, text_columns=("member", "model file", "holds", "check draws"))
     checked = [r for r in rows if r["check val_accuracy"] is not None]
     if not checked:
         return (
