@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from mmtune.ledger.evaluations import EVALUATES, configurations
+from mmtune.ledger.evaluations import EVALUATES, SKIPPED, configurations
 from mmtune.search.reevaluate import next_evaluation, race_summary, seed_spread
 
 
@@ -72,3 +72,26 @@ def test_a_decided_race_says_who_leads_and_who_stopped_short():
     assert "trial 0 leads with 0.8000 over 3 evaluations" in line
     assert "1 (0.7000 over 1), 2 (0.6000 over 1)" in line and "(0.0200)" in line
     assert race_summary(_study([0.80, 0.78, 0.82], [0.70]), finalists=1, repeats=3) is None
+
+
+def test_a_reevaluation_refused_untrained_stays_out_of_the_mean_and_is_not_asked_again():
+    """A re-evaluation no process here could hold (--max-memory-mb) is refused before training:
+    it says nothing of the configuration, so its mean stays that of its runs, where a
+    diverged one counts as 0; and the race does not ask for it again and again."""
+    study = _study([0.80, 0.80])
+    for skipped in (True, False):  # one refused untrained, one diverged
+        attrs = {EVALUATES: 0, SKIPPED: True} if skipped else {EVALUATES: 0}
+        study.add_trial(
+            optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs=attrs)
+        )
+    leader = configurations(study)[0]
+    assert (len(leader.refused), len(leader.failed)) == (1, 1)
+    assert leader.values == [0.80, 0.80, 0.0] and leader.attempts == 4
+    refused_only = _study([0.80, 0.80])
+    refused_only.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, user_attrs={EVALUATES: 0, SKIPPED: True}
+        )
+    )
+    assert configurations(refused_only)[0].mean == pytest.approx(0.80)
+    assert _next(refused_only) is None, "3 attempts: the leader is done"

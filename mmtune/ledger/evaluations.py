@@ -105,6 +105,9 @@ class Configuration:
     trial: optuna.trial.FrozenTrial
     evaluations: list[optuna.trial.FrozenTrial] = field(default_factory=list)
     failed: list[optuna.trial.FrozenTrial] = field(default_factory=list)  # failed re-evaluations
+    # Re-evaluations refused before training (for this process's memory, not for anything the
+    # configuration did): no accuracy, so not in the mean.
+    refused: list[optuna.trial.FrozenTrial] = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -120,6 +123,11 @@ class Configuration:
     def n(self) -> int:
         """Evaluations behind the mean."""
         return len(self.values)
+
+    @property
+    def attempts(self) -> int:
+        """Evaluations tried: those behind the mean and those refused before training."""
+        return self.n + len(self.refused)
 
     @property
     def mean(self) -> float | None:
@@ -164,8 +172,9 @@ class Configuration:
 
     @property
     def seeds(self) -> list[int]:
-        """The seeds its evaluations trained with (failed re-evaluations included)."""
-        recorded = (t.user_attrs.get("seed") for t in [*self.evaluations, *self.failed])
+        """The seeds its evaluations took (failed and refused re-evaluations included)."""
+        tried = [*self.evaluations, *self.failed, *self.refused]
+        recorded = (t.user_attrs.get("seed") for t in tried)
         return [int(seed) for seed in recorded if seed is not None]
 
     def unused_seeds(self, count: int, offset: int = 0) -> list[int]:
@@ -223,8 +232,14 @@ def configurations(study: optuna.Study) -> list[Configuration]:
     for t in trials:
         if is_reevaluation(t) and t.state in (TrialState.COMPLETE, TrialState.FAIL):
             target = by_number.get(int(t.user_attrs[EVALUATES]))
-            if target is not None and target.complete:
-                (target.evaluations if t.state == TrialState.COMPLETE else target.failed).append(t)
+            if target is None or not target.complete:
+                continue
+            if t.state == TrialState.COMPLETE:
+                target.evaluations.append(t)
+            elif t.user_attrs.get(SKIPPED):
+                target.refused.append(t)
+            else:
+                target.failed.append(t)
 
     def key(c: Configuration) -> tuple[int, bool, float, float, int, int]:
         mean = c.mean

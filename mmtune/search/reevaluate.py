@@ -15,7 +15,10 @@ A re-evaluation trains exactly like a search trial (same epochs, patience and
 trainer), only with another seed, and is never pruned. One that fails (a NaN
 loss with this seed) is recorded as failed and counts as an accuracy of 0 in
 its configuration's mean: a configuration that diverges on some seeds is not
-one to ship.
+one to ship. One refused before training (no process here can hold it under
+``--max-memory-mb``) is recorded as failed and ``skipped``: it says nothing
+of the configuration, so it stays out of the mean, but counts as an attempt,
+so the race does not ask for it again.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+from mmtune.ledger.evaluations import EVALUATES, SKIPPED, Configuration, configurations
 from mmtune.ledger.store import result_predictions
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 
@@ -91,10 +94,12 @@ def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Config
     if not top:
         return None
     leader = top[0]
-    if leader.n < repeats:
+    if leader.attempts < repeats:
         return leader
     spread = seed_spread(ranked)
-    return next((c for c in top[1:] if c.n < repeats and within_reach(c, leader, spread)), None)
+    return next(
+        (c for c in top[1:] if c.attempts < repeats and within_reach(c, leader, spread)), None
+    )
 
 
 def reevaluate_finalists(
@@ -138,7 +143,7 @@ def race_summary(study: optuna.Study, finalists: int, repeats: int) -> str | Non
     leads, and which finalists the seeds' swing could not bring level (None otherwise)."""
     ranked = _contenders(study)
     top = ranked[:finalists]
-    short = [c for c in top[1:] if c.n < repeats]
+    short = [c for c in top[1:] if c.attempts < repeats]
     if not top or not short:
         return None
     leader = top[0]
@@ -167,7 +172,7 @@ def _evaluate(
     from mmtune.model.training import run_trial
     from mmtune.search.trial import trial_split
 
-    index = config.n
+    index = config.attempts
     seed = evaluation_seed(cfg.seed, config.number, index)
     params = dict(config.trial.params)
     progress.message(
@@ -199,6 +204,9 @@ def _evaluate(
             retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
             if retried:
                 raise
+        if isinstance(exc, ModelTooLarge):  # untrained: says nothing of the configuration
+            memory.untrained()
+            attrs[SKIPPED] = True
         attrs.update(
             fail_reason=reason[:2000],
             epochs=len(curves.get("loss", [])),
