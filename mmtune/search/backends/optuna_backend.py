@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
     from mmtune.search.trial import TrainKeywords
 
-__all__ = ["study_options", "make_pruner", "run"]
+__all__ = ["study_options", "make_pruner", "make_tpe", "run"]
 
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -48,22 +48,30 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 
 
 def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
+    """TPE seeded per trial (:mod:`mmtune.search.backends.trial_seeded`), so a resumed or
+    restarted search draws what an unbroken one would; ``resumed_trials`` is not needed."""
     import warnings
 
     import optuna
 
+    from mmtune.search.backends.trial_seeded import TrialSeededSampler
+
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # group: conditional parameters (momentum only with sgd) get their own TPE groups.
-    # constant_liar: with several workers, running trials count as bad results so that
-    # workers do not all sample the same promising point.
-    sampler = optuna.samplers.TPESampler(
-        seed=cfg.seed + resumed_trials,
-        n_startup_trials=6,
-        multivariate=True,
-        group=True,
-        constant_liar=True,
+    return {
+        "sampler": TrialSeededSampler(make_tpe, cfg.seed),
+        "pruner": make_pruner(cfg.pruner, cfg.epochs),
+    }
+
+
+def make_tpe(seed: int) -> optuna.samplers.TPESampler:
+    """The search's TPE. ``group``: conditional parameters (momentum only with sgd) get their
+    own TPE groups. ``constant_liar``: with several workers, running trials count as bad
+    results so that workers do not all sample the same promising point."""
+    import optuna
+
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=6, multivariate=True, group=True, constant_liar=True
     )
-    return {"sampler": sampler, "pruner": make_pruner(cfg.pruner, cfg.epochs)}
 
 
 def run(
