@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
-from mmtune.model.training import TrainOptions, train_model
+from mmtune.model.training import TrainOptions, TrialResult, train_model
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
@@ -116,27 +116,8 @@ class LedgerTuner(kt.Tuner):
     def run_trial(
         self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any
     ) -> dict[str, float]:
-        cfg, space, study = self.cfg, self.cfg.space, self.study
-        hp = trial.hyperparameters
-        params = space.keras_tuner_values(hp)
-        epochs = int(hp.values.get("tuner/epochs", cfg.epochs))
-        initial_epoch = int(hp.values.get("tuner/initial_epoch", 0))
-        study.enqueue_trial(params, skip_if_exists=False)
-        ledger_trial = study.ask(fixed_distributions=space.optuna_distributions(params))
-        ctx = TrialContext(
-            cfg,
-            self.source,
-            self.progress,
-            ledger_trial,
-            cfg.tuner,
-            dataclasses.replace(self.options, epochs=epochs),
-        )
-        ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
-        ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
-        weights = Path(self.get_trial_dir(trial.trial_id)) / WEIGHTS_FILE
-        initial_weights = self._parent_weights(hp.values.get("tuner/trial_id"))
-        if initial_weights is None:
-            initial_epoch = 0
+        params = self.cfg.space.keras_tuner_values(trial.hyperparameters)
+        ledger_trial, ctx = self._ledger_trial(trial, params)
         state, skipped, reason, value = TrialState.COMPLETE, False, "", 0.0
         recycle: RecycleProcess | None = None
         told = False
@@ -145,25 +126,11 @@ class LedgerTuner(kt.Tuner):
             nonlocal told
             if not told:  # a second tell would raise and hide the first error
                 told = True
-                study.tell(ledger_trial, **outcome)
+                self.study.tell(ledger_trial, **outcome)
 
         try:
             with failing_as_trial_error():
-                keywords = ctx.train_kwargs(params)
-                split = trial_split(
-                    self.source, space, params, keywords["options"], keywords["on_model"]
-                )
-                result = train_model(
-                    space.model,
-                    params,
-                    split,
-                    **keywords,
-                    initial_epoch=initial_epoch,
-                    initial_weights=initial_weights,
-                )
-                weights.parent.mkdir(parents=True, exist_ok=True)
-                result.model.save_weights(str(weights))
-                result.model = None
+                result = self._train(trial, ctx, params)
             ctx.finished(result)
             value = result.best_val_accuracy
             tell(values=value)
@@ -193,19 +160,72 @@ class LedgerTuner(kt.Tuner):
             raise
         finally:
             clear_keras_session()
+        self._close(ledger_trial.number, ctx, state, reason, skipped, recycle)
+        return {"val_accuracy": float(value)}
+
+    def _ledger_trial(
+        self, trial: kt.engine.trial.Trial, params: dict[str, Any]
+    ) -> tuple[optuna.Trial, TrialContext]:
+        """The ledger trial recording this Keras Tuner trial (Hyperband's may have fewer
+        epochs than the study's), and its bookkeeping."""
+        cfg, study = self.cfg, self.study
+        epochs = int(trial.hyperparameters.values.get("tuner/epochs", cfg.epochs))
+        study.enqueue_trial(params, skip_if_exists=False)
+        ledger_trial = study.ask(fixed_distributions=cfg.space.optuna_distributions(params))
+        options = dataclasses.replace(self.options, epochs=epochs)
+        ctx = TrialContext(cfg, self.source, self.progress, ledger_trial, cfg.tuner, options)
+        ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+        ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
+        return ledger_trial, ctx
+
+    def _train(
+        self, trial: kt.engine.trial.Trial, ctx: TrialContext, params: dict[str, Any]
+    ) -> TrialResult:
+        """Train the trial (a Hyperband continuation from its parent's weights, when they are
+        there) and save the weights a continuation of it would start from."""
+        values = trial.hyperparameters.values
+        initial_weights = self._parent_weights(values.get("tuner/trial_id"))
+        initial_epoch = int(values.get("tuner/initial_epoch", 0)) if initial_weights else 0
+        keywords = ctx.train_kwargs(params)
+        space = self.cfg.space
+        split = trial_split(self.source, space, params, keywords["options"], keywords["on_model"])
+        result = train_model(
+            space.model,
+            params,
+            split,
+            **keywords,
+            initial_epoch=initial_epoch,
+            initial_weights=initial_weights,
+        )
+        weights = Path(self.get_trial_dir(trial.trial_id)) / WEIGHTS_FILE
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        result.model.save_weights(str(weights))
+        result.model = None
+        return result
+
+    def _close(
+        self,
+        number: int,
+        ctx: TrialContext,
+        state: TrialState,
+        reason: str,
+        skipped: bool,
+        recycle: RecycleProcess | None,
+    ) -> None:
+        """Report the trial, then raise what Keras Tuner must see: a fatal streak, a recycle
+        (out of its search, the trial still running: on resume it runs first), a failure."""
         best, ran, duration = ctx.summary()
         self.progress.trial_done(
-            ledger_trial.number, state, best, ran, duration, note=reason[:120], skipped=skipped
+            number, state, best, ran, duration, note=reason[:120], skipped=skipped
         )
         try:
             self.streak.update(state, reason, skipped=skipped)
         except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
             raise kt.errors.FatalError(str(exc)) from exc
-        if recycle is not None:  # out of Keras Tuner's search, its trial still running: on
-            raise kt.errors.FatalError(str(recycle)) from recycle  # resume it runs first
+        if recycle is not None:
+            raise kt.errors.FatalError(str(recycle)) from recycle
         if state == TrialState.FAIL:
             raise kt.errors.FailedTrialError(reason)
-        return {"val_accuracy": float(value)}
 
     def _parent_weights(self, parent: str | None) -> Path | None:
         """Hyperband: the weights a continued trial's parent saved, when there are any."""
