@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import keras
     import tensorflow
 
-    from mmtune.model.callbacks import EpochReport
+    from mmtune.model.callbacks import EpochReport, Validate
 
 __all__ = [
     "refuse_if_untrainable",
@@ -134,7 +134,7 @@ def train_model(
     import keras
 
     from mmtune.model.batchnorm import recompute_statistics
-    from mmtune.model.callbacks import ReportEpochs, StopWhenPerfect, Validate
+    from mmtune.model.callbacks import ReportEpochs
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
 
     started = time.perf_counter()
@@ -175,18 +175,8 @@ def train_model(
         if report is not None:
             report(epoch, logs)
 
-    callbacks = list(callbacks or [])
-    validate = None
-    if not full:
-        labels = split.data.train_labels[split.val_idx]
-        inputs_ds = _validation_inputs(split, inputs)
-        keep = options.keep_val_probabilities
-        validate = Validate(model, inputs_ds, labels, stats_ds, keep=keep)
-    if patience > 0 and not full:
-        callbacks += [
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
-            StopWhenPerfect(),
-        ]
+    validate = None if full else _validation(model, split, inputs, stats_ds, options)
+    stops = _stops(patience) if not full else []
     try:
         trainer.fit(
             train_ds,
@@ -195,7 +185,12 @@ def train_model(
             shuffle=False,
             verbose=0,
             # Validation first: every later callback reads the figures it writes.
-            callbacks=[*([validate] if validate else []), ReportEpochs(collect), *callbacks],
+            callbacks=[
+                *([validate] if validate else []),
+                ReportEpochs(collect),
+                *(callbacks or []),
+                *stops,
+            ],
         )
     except tf.errors.ResourceExhaustedError as exc:
         raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
@@ -214,6 +209,37 @@ def train_model(
         val_probabilities=validate.probabilities if validate is not None else None,
         val_labels=validate.labels if validate is not None and validate.keep else None,
     )
+
+
+def _validation(
+    model: keras.Model,
+    split: SplitData,
+    inputs: tuple[str, ...],
+    stats_ds: tensorflow.data.Dataset,
+    options: TrainOptions,
+) -> Validate:
+    """The callback that measures each epoch on the validation part (BatchNorm statistics
+    recomputed on the training part first)."""
+    from mmtune.model.callbacks import Validate
+
+    labels = split.data.train_labels[split.val_idx]
+    inputs_ds = _validation_inputs(split, inputs)
+    return Validate(model, inputs_ds, labels, stats_ds, keep=options.keep_val_probabilities)
+
+
+def _stops(patience: int) -> list[keras.callbacks.Callback]:
+    """Early stopping after ``patience`` epochs without a better validation accuracy, and at
+    a perfect one (none when ``patience`` is 0)."""
+    import keras
+
+    from mmtune.model.callbacks import StopWhenPerfect
+
+    if patience <= 0:
+        return []
+    return [
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience),
+        StopWhenPerfect(),
+    ]
 
 
 def _validation_inputs(split: SplitData, inputs: tuple[str, ...]) -> tensorflow.data.Dataset:
