@@ -83,22 +83,55 @@ def run(
     options: TrainOptions,
 ) -> None:
     """Optimize until the study holds ``cfg.trials`` completed or pruned trials."""
-    import optuna
-    from optuna.trial import TrialState
+    trials = _Trials(study, cfg, source, progress, streak, options)
+    # One trial per optimize call, each after a look at the study: several workers share it,
+    # and --trials counts the study's completed or pruned trials, not this process's.
+    while _should_start_another(study, cfg.trials):
+        trials.memory.before_trial()
+        study.optimize(
+            trials.objective,
+            n_trials=1,
+            catch=(TrialFailed,),
+            callbacks=[trials.after_trial],
+            gc_after_trial=True,
+        )
+        if trials.retry:
+            raise RecycleProcess(trials.retry[0], trials.memory.trial_need_mb)
+        if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
+            trials.memory.after_trial()
 
-    space = cfg.space
-    contexts: dict[int, TrialContext] = {}
-    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
-    retry: list[str] = []  # a configuration refused for memory that a fresh process may fit
 
-    def objective(trial: optuna.Trial) -> float:
-        ctx = contexts[trial.number] = TrialContext(
-            cfg, source, progress, trial, cfg.tuner, options
+class _Trials:
+    """This process's trials of the study: the objective Optuna calls, and the report after
+    each. ``retry`` names a configuration refused for memory that a fresh process may hold
+    (re-queued; the process should restart)."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        cfg: SearchConfig,
+        source: DataSource,
+        progress: SearchProgress,
+        streak: FailureStreak,
+        options: TrainOptions,
+    ) -> None:
+        self.study, self.cfg, self.source = study, cfg, source
+        self.progress, self.streak, self.options = progress, streak, options
+        self.memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+        self.contexts: dict[int, TrialContext] = {}
+        self.retry: list[str] = []
+
+    def objective(self, trial: optuna.Trial) -> float:
+        import optuna
+
+        cfg, space = self.cfg, self.cfg.space
+        ctx = self.contexts[trial.number] = TrialContext(
+            cfg, self.source, self.progress, trial, cfg.tuner, self.options
         )
         params = space.suggest_optuna(trial)
-        if _surplus(study, trial.number, cfg.trials):
+        if _surplus(self.study, trial.number, cfg.trials):
             reason = "surplus: the study had its trials when this worker started this one"
-            memory.untrained()
+            self.memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason)
 
@@ -111,22 +144,22 @@ def run(
             with failing_as_trial_error():
                 keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
                 split = trial_split(
-                    source, space, params, keywords["options"], keywords["on_model"]
+                    self.source, space, params, keywords["options"], keywords["on_model"]
                 )
                 result = run_trial(space.model, params, split, **keywords)
         except optuna.TrialPruned:
             ctx.pruned()
             raise
         except OverMemoryCeiling as exc:
-            retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
+            retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
             if retried:
-                study.enqueue_trial(dict(trial.params))
-                retry.append(f"trial {trial.number}: {exc.need} in this process")
-            memory.untrained()
+                self.study.enqueue_trial(dict(trial.params))
+                self.retry.append(f"trial {trial.number}: {exc.need} in this process")
+            self.memory.untrained()
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason) from exc
         except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
-            memory.untrained()
+            self.memory.untrained()
             ctx.pruned(str(exc), skipped=True)
             raise optuna.TrialPruned(str(exc)) from exc
         except TrialFailed as exc:
@@ -138,13 +171,15 @@ def run(
         ctx.finished(result)
         return result.best_val_accuracy
 
-    def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
-        ctx = contexts.pop(frozen.number, None)
+    def after_trial(self, study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
+        from optuna.trial import TrialState
+
+        ctx = self.contexts.pop(frozen.number, None)
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
         reason = frozen.user_attrs.get("fail_reason") or ""
         note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
         skipped = bool(frozen.user_attrs.get(SKIPPED))
-        progress.trial_done(
+        self.progress.trial_done(
             frozen.number,
             frozen.state,
             best,
@@ -153,23 +188,7 @@ def run(
             note=(note or "")[:120],
             skipped=skipped,
         )
-        streak.update(frozen.state, note or reason, skipped=skipped)
-
-    # One trial per optimize call, each after a look at the study: several workers share it,
-    # and --trials counts the study's completed or pruned trials, not this process's.
-    while _should_start_another(study, cfg.trials):
-        memory.before_trial()
-        study.optimize(
-            objective,
-            n_trials=1,
-            catch=(TrialFailed,),
-            callbacks=[after_trial],
-            gc_after_trial=True,
-        )
-        if retry:
-            raise RecycleProcess(retry[0], memory.trial_need_mb)
-        if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
-            memory.after_trial()
+        self.streak.update(frozen.state, note or reason, skipped=skipped)
 
 
 def _should_start_another(study: optuna.Study, target: int) -> bool:
