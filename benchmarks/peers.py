@@ -120,6 +120,8 @@ def plain_keras_tuner(
     """Keras Tuner's RandomSearch or Hyperband on a HyperModel with a plain ``model.fit``."""
     import keras_tuner as kt
 
+    from mmtune.search.backends.keras_tuner_backend import keras_tuner_seed
+
     count = _EpochCount()
 
     class SeedHyperModel(kt.HyperModel):
@@ -134,7 +136,7 @@ def plain_keras_tuner(
 
     common = dict(
         objective="val_accuracy",
-        seed=seed + 1,
+        seed=keras_tuner_seed(seed),  # mmtune's mapping: neighbouring seeds share no draws
         directory=str(work),
         project_name=kind,
         overwrite=True,

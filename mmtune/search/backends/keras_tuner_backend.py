@@ -54,10 +54,17 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
     }
 
 
+#: Oracle seeds of neighbouring ``--seed`` values lie this far apart.
+KERAS_TUNER_SEED_STRIDE = 1_000_003
+
+
 def keras_tuner_seed(seed: int) -> int:
-    """The oracle seed for mmtune's ``--seed``: Keras Tuner takes a seed of 0 as "none" and
-    draws a random one (``seed or random.randint(1, 10000)``), which made seed 0 unrepeatable."""
-    return seed + 1
+    """The oracle seed for mmtune's ``--seed``. Keras Tuner takes a seed of 0 as "none" and
+    draws a random one (``seed or random.randint(1, 10000)``), which made seed 0 unrepeatable;
+    and its oracles seed each value they draw with a counter that starts at the seed and
+    steps by one, so oracle seeds 1 and 2 drew 3 of the same 5 configurations. Seeds a
+    stride apart share none within a search."""
+    return 1 + seed * KERAS_TUNER_SEED_STRIDE
 
 
 def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
