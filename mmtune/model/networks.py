@@ -124,7 +124,8 @@ def _resolve(model_name: str, params: Params, spec: InputSpec) -> dict[str, Para
 def check_params(model_name: str, params: Params) -> None:
     """Raise :class:`MmtuneError` when no ``model_name`` network has these values (more conv
     blocks than the resolution can halve, a block's dropout rate >= 1, ...); no TensorFlow."""
-    resolution = params.get("resolution", SEED_PARAMS.get(model_name, {}).get("resolution", 64))
+    seed_resolution = SEED_PARAMS.get(model_name, {}).get("resolution", SEED_RESOLUTION)
+    resolution = params.get("resolution", seed_resolution)
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
         raise MmtuneError(f"Expected a positive integer. Received: resolution={resolution!r}")
     _resolve(model_name, params, InputSpec(resolution=resolution, n_mfcc=1, n_classes=2))
