@@ -16,7 +16,7 @@ from mmtune.errors import MmtuneError
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
-from mmtune.search.backends import Backend, backend_for
+from mmtune.search.backends import Backend, SearchRun, backend_for
 from mmtune.search.config import OPTUNA_TUNERS, TUNERS, SearchConfig, SearchOutcome
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.progress import SearchProgress
@@ -138,7 +138,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             ),
         )
         streak = FailureStreak.from_study(study, cfg.max_failures, cfg.max_skips)
-        prepared.backend.run(study, cfg, prepared.source, progress, streak, options)
+        prepared.backend.run(SearchRun(study, cfg, prepared.source, progress, streak, options))
         if streak.skipped:
             progress.message(
                 f"{streak.skipped} configuration(s) were refused before training "

@@ -8,6 +8,7 @@ records into, and the loop that runs trials until the study holds ``--trials``.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mmtune.search.config import OPTUNA_TUNERS
@@ -22,7 +23,20 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
     from mmtune.search.trial import FailureStreak
 
-__all__ = ["Backend", "backend_for"]
+__all__ = ["Backend", "SearchRun", "backend_for"]
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """What a backend's trials share: the ledger study, the search's settings, its data, its
+    progress line, its failure streak and the trainer's options."""
+
+    study: optuna.Study
+    cfg: SearchConfig
+    source: DataSource
+    progress: SearchProgress
+    streak: FailureStreak
+    options: TrainOptions
 
 
 class Backend(Protocol):
@@ -32,16 +46,8 @@ class Backend(Protocol):
         """``sampler`` and ``pruner`` for the ledger study."""
         ...
 
-    def run(
-        self,
-        study: optuna.Study,
-        cfg: SearchConfig,
-        source: DataSource,
-        progress: SearchProgress,
-        streak: FailureStreak,
-        options: TrainOptions,
-    ) -> None:
-        """Run trials until the study holds ``cfg.trials`` counted trials."""
+    def run(self, search: SearchRun) -> None:
+        """Run trials until the study holds ``search.cfg.trials`` counted trials."""
         ...
 
 

@@ -28,16 +28,15 @@ from optuna.trial import TrialState
 from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
-from mmtune.model.training import TrainOptions, TrialResult, train_model
+from mmtune.model.training import TrialResult, train_model
+from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import MemoryWatch, RecycleProcess
-from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
 
 if TYPE_CHECKING:
     import optuna
 
-    from mmtune.data.trial_data import DataSource
-    from mmtune.search.progress import SearchProgress
 
 __all__ = ["LedgerTuner", "study_options", "run", "keras_tuner_seed"]
 
@@ -93,21 +92,11 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
 class LedgerTuner(kt.Tuner):
     """A Keras Tuner tuner whose trials train through mmtune and land in the ledger."""
 
-    def __init__(
-        self,
-        *,
-        study: optuna.Study,
-        cfg: SearchConfig,
-        source: DataSource,
-        progress: SearchProgress,
-        streak: FailureStreak,
-        options: TrainOptions,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, search: SearchRun, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.study, self.cfg, self.source = study, cfg, source
-        self.progress, self.streak, self.options = progress, streak, options
-        self.memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+        self.study, self.cfg, self.source = search.study, search.cfg, search.source
+        self.progress, self.streak, self.options = search.progress, search.streak, search.options
+        self.memory = MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -242,15 +231,9 @@ class LedgerTuner(kt.Tuner):
         return path if path.exists() else None
 
 
-def run(
-    study: optuna.Study,
-    cfg: SearchConfig,
-    source: DataSource,
-    progress: SearchProgress,
-    streak: FailureStreak,
-    options: TrainOptions,
-) -> None:
+def run(search: SearchRun) -> None:
     """Run Keras Tuner until the study holds ``cfg.trials`` finished trials."""
+    study, cfg, progress = search.study, search.cfg, search.progress
     # Keras Tuner ships with DEBUG on: it prints a traceback for every failed trial, whose
     # reason mmtune already shows in one line and records in the ledger.
     keras_tuner_config.DEBUG = False
@@ -259,12 +242,7 @@ def run(
 
     def make_tuner() -> LedgerTuner:
         return LedgerTuner(
-            study=study,
-            cfg=cfg,
-            source=source,
-            progress=progress,
-            streak=streak,
-            options=options,
+            search=search,
             oracle=_oracle(cfg, max_trials=remaining),
             directory=str(project.parent),
             project_name=project.name,

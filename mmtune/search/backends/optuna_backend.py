@@ -9,21 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmtune.data.trial_data import DataSource
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
+from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
-from mmtune.search.trial import FailureStreak, TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
 
 if TYPE_CHECKING:
     import optuna
 
     from mmtune.ledger.store import StudyOptions
-    from mmtune.model.training import TrainOptions
-    from mmtune.search.progress import SearchProgress
     from mmtune.search.trial import TrainKeywords
 
 __all__ = ["study_options", "make_pruner", "make_tpe", "run"]
@@ -74,16 +72,10 @@ def make_tpe(seed: int) -> optuna.samplers.TPESampler:
     )
 
 
-def run(
-    study: optuna.Study,
-    cfg: SearchConfig,
-    source: DataSource,
-    progress: SearchProgress,
-    streak: FailureStreak,
-    options: TrainOptions,
-) -> None:
+def run(search: SearchRun) -> None:
     """Optimize until the study holds ``cfg.trials`` completed or pruned trials."""
-    trials = _Trials(study, cfg, source, progress, streak, options)
+    study, cfg = search.study, search.cfg
+    trials = _Trials(search)
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
     while _should_start_another(study, cfg.trials):
@@ -106,18 +98,10 @@ class _Trials:
     each. ``retry`` names a configuration refused for memory that a fresh process may hold
     (re-queued; the process should restart)."""
 
-    def __init__(
-        self,
-        study: optuna.Study,
-        cfg: SearchConfig,
-        source: DataSource,
-        progress: SearchProgress,
-        streak: FailureStreak,
-        options: TrainOptions,
-    ) -> None:
-        self.study, self.cfg, self.source = study, cfg, source
-        self.progress, self.streak, self.options = progress, streak, options
-        self.memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+    def __init__(self, search: SearchRun) -> None:
+        self.study, self.cfg, self.source = search.study, search.cfg, search.source
+        self.progress, self.streak, self.options = search.progress, search.streak, search.options
+        self.memory = MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
         self.contexts: dict[int, TrialContext] = {}
         self.retry: list[str] = []
 
