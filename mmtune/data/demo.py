@@ -56,7 +56,7 @@ __all__ = [
     "write_demo",
 ]
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CLASS_NAMES = (
     "FOREST",
     "CITY",
@@ -124,11 +124,14 @@ class Difficulty:
 #: model; ``hard`` has noisy, jittered frames of many videos and noisy sounds.
 DIFFICULTIES: dict[str, Difficulty] = {
     "easy": Difficulty(videos=3, cue=0.5, camera=0.5, light=0.5, noise=0.5),
+    # The default. Hard enough that tuning shows (generator version 3, 450 + 135 rows, the
+    # seed's network over 3 seeds 0.937 and a portfolio configuration 0.981 on the validation
+    # part; the linear baseline 0.900), easy enough that the README's search stays minutes.
     "demo": Difficulty(
-        videos=5, cue=0.35, camera=2.0, light=1.5, noise=2.0, palette=0.3, sound_noise=0.5
+        videos=6, cue=0.3, camera=2.0, light=1.5, noise=2.5, palette=0.4, sound_noise=0.7
     ),
     "medium": Difficulty(
-        videos=6, cue=0.3, camera=2.0, light=1.5, noise=2.5, palette=0.4, sound_noise=0.7
+        videos=8, cue=0.25, camera=2.5, light=1.75, noise=3.0, palette=0.45, sound_noise=0.85
     ),
     "hard": Difficulty(
         videos=10, cue=0.25, camera=3.0, light=2.0, noise=4.0, palette=0.5, sound_noise=1.0
