@@ -67,13 +67,19 @@ CANDIDATES: list[dict[str, Any]] = [
 ]
 
 
-def measure(data: Path, space: str, epochs: int, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+def measure(
+    data: Path,
+    space: str,
+    epochs: int,
+    seeds: tuple[int, ...],
+    candidates: list[dict[str, Any]] = CANDIDATES,
+) -> list[dict[str, Any]]:
     """Every candidate's best validation accuracy per seed on ``data``."""
     from mmtune.search.spaces import load_space
 
     loaded = load_space(space)
     rows = []
-    for index, changes in enumerate(CANDIDATES):
+    for index, changes in enumerate(candidates):
         params = loaded.active({**loaded.defaults(), **changes})
         started = time.perf_counter()
         scores = retrain(data, loaded.model, params, epochs, seeds)
@@ -93,6 +99,7 @@ def greedy_portfolio(results: dict[str, list[dict[str, Any]]], size: int) -> lis
     """Candidates chosen one by one, starting from the seed's network (0), each the one that
     most raises the mean over sets and seeds of the portfolio's best accuracy."""
     cells = [(name, s) for name, rows in results.items() for s in range(len(rows[0]["scores"]))]
+    count = len(next(iter(results.values())))
 
     def worth(chosen: list[int]) -> float:
         return statistics.mean(
@@ -101,9 +108,9 @@ def greedy_portfolio(results: dict[str, list[dict[str, Any]]], size: int) -> lis
 
     chosen = [0]
     while len(chosen) < size:
-        rest = [c for c in range(len(CANDIDATES)) if c not in chosen]
+        rest = [c for c in range(count) if c not in chosen]
         chosen.append(max(rest, key=lambda c: worth([*chosen, c])))
-        print(f"  portfolio {chosen}: {worth(chosen):.3f}")
+        print(f"  portfolio {chosen}: {worth(chosen):.3f}", flush=True)
     return chosen
 
 

@@ -73,3 +73,22 @@ def test_every_tuner_has_a_row():
     names = peers.tuner_names()
     assert names[-1] == "mmtune" and len(names) == 7
     assert {n.split(":")[0] for n in names[:-1]} == set(peers.PEERS)
+
+
+def test_the_portfolio_harness_measures_candidates_and_builds_greedily(graded, tmp_path):
+    import portfolio
+
+    data, root = graded
+    rows = portfolio.measure(
+        data, str(tiny_space(root)), epochs=1, seeds=(0,), candidates=[{}, {"dense_units": 16}]
+    )
+    assert [r["candidate"] for r in rows] == [0, 1]
+    assert all(len(r["scores"]) == 1 and 0.0 <= r["scores"][0] <= 1.0 for r in rows)
+    # Greedy on known figures: 2 adds most to the seed's network (0); then 1, which is poor on
+    # average but best on the first seed, where 2 is weakest.
+    results = {
+        "a": [{"scores": [0.5, 0.5]}, {"scores": [0.9, 0.1]}, {"scores": [0.6, 0.9]}],
+        "b": [{"scores": [0.5, 0.5]}, {"scores": [0.9, 0.1]}, {"scores": [0.6, 0.9]}],
+    }
+    assert portfolio.greedy_portfolio(results, size=3) == [0, 2, 1]
+    assert portfolio.greedy_portfolio(results, size=1) == [0]
