@@ -139,28 +139,3 @@ def test_warm_start_is_refused_for_keras_tuner_and_unknown_studies(data, tmp_pat
     assert "--tuner tpe" in capsys.readouterr().err
     assert main([*args, "nope"]) == 2
     assert "no study named 'nope'" in capsys.readouterr().err
-
-
-def test_the_start_design_trains_to_the_end_and_the_samplers_draws_are_judged(
-    data, tmp_path, monkeypatch
-):
-    """A pruner that stops every trial after its first epoch (Optuna's ThresholdPruner with
-    a bar no accuracy reaches) stops the sampler's draws, never the seed's network or the
-    portfolio: they are what the draws are judged against."""
-    import optuna
-
-    from mmtune.search.backends import optuna_backend
-
-    monkeypatch.setattr(
-        optuna_backend, "make_pruner", lambda name, epochs: optuna.pruners.ThresholdPruner(1.01)
-    )
-    space = tiny_space(tmp_path)
-    (tmp_path / "tiny.portfolio.yaml").write_text("configurations:\n  - {learning_rate: 5.0e-3}\n")
-    results = tmp_path / "results"
-    args = ["search", "--space", str(space), "--data", str(data), "--results", str(results)]
-    budget = ["--trials", "4", "--max-epochs", "2", "--finalists", "0", "--patience", "0"]
-    assert main([*args, *budget]) == 0
-    trials = _trials(results, "tiny")
-    states = [(t.number, t.state.name, len(t.intermediate_values)) for t in trials]
-    assert states[:2] == [(0, "COMPLETE", 2), (1, "COMPLETE", 2)], states
-    assert [s[1:] for s in states[2:]] == [("PRUNED", 1), ("PRUNED", 1)], states

@@ -42,7 +42,6 @@ __all__ = [
 
 EVALUATES = "evaluates"  # user attribute of a re-evaluation: the search trial it repeats
 SKIPPED = "skipped"  # user attribute of a trial refused before training (too large, surplus)
-START_POINT = "start_point"  # user attribute of a trial of the start design (never pruned)
 BUDGET_EPOCHS = "budget_epochs"  # a trial run with fewer epochs than the study's (Hyperband)
 MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
 

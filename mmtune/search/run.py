@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
 from mmtune.errors import MmtuneError
-from mmtune.ledger.evaluations import START_POINT
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
@@ -78,10 +77,9 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         from mmtune.search.portfolio import starting_points
 
         # A new study starts from the seed's network, the space's portfolio, and the best of
-        # --warm-start's study, each trained to the end (the pruner judges the sampler's
-        # draws against them); then the sampler.
+        # --warm-start's study; then the sampler.
         for point in starting_points(cfg.space, earlier, portfolio=cfg.portfolio):
-            study.enqueue_trial(point, user_attrs={START_POINT: True}, skip_if_exists=False)
+            study.enqueue_trial(point, skip_if_exists=False)
     return PreparedSearch(source, ledger, study, backend)
 
 

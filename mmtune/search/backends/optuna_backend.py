@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import SKIPPED, START_POINT
+from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
@@ -29,12 +29,11 @@ __all__ = ["study_options", "make_pruner", "make_tpe", "run"]
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     """``median``: stop a trial whose accuracy is below the median of earlier trials at
-    the same epoch, once 3 trials have completed, from the first epoch on (steps are 1-based
-    epochs; with BatchNorm statistics recomputed before each validation, epoch-1 accuracy
-    already says what the network has learnt); ``hyperband``: successive halving brackets
-    over 1..max_epochs; ``none``: never prune. Whatever the pruner, a new study's start
-    design (the seed's network, the portfolio, a warm start's points) trains to the end: the
-    sampler's draws are judged against it."""
+    the same epoch, once 3 trials have completed (a new study's first trials are the seed's
+    network and its portfolio), from the first epoch on (steps are 1-based epochs; with
+    BatchNorm statistics recomputed before each validation, epoch-1 accuracy already says
+    what the network has learnt); ``hyperband``: successive halving brackets over
+    1..max_epochs; ``none``: never prune."""
     import optuna
 
     if name == "median":
@@ -120,11 +119,9 @@ class _Trials:
             ctx.pruned(reason, skipped=True)
             raise optuna.TrialPruned(reason)
 
-        start_point = bool(trial.user_attrs.get(START_POINT))  # trained to the end
-
         def report(epoch: int, logs: dict[str, float]) -> None:
             ctx.report(epoch, logs)
-            if not start_point and trial.should_prune():
+            if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:
@@ -140,9 +137,7 @@ class _Trials:
         except OverMemoryCeiling as exc:
             retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
             if retried:
-                self.study.enqueue_trial(
-                    dict(trial.params), user_attrs={START_POINT: True} if start_point else None
-                )
+                self.study.enqueue_trial(dict(trial.params))
                 self.retry.append(f"trial {trial.number}: {exc.need} in this process")
             self.memory.untrained()
             ctx.pruned(reason, skipped=True)
