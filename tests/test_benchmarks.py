@@ -75,7 +75,7 @@ def test_every_tuner_has_a_row():
     assert {n.split(":")[0] for n in names[:-1]} == set(peers.PEERS)
 
 
-def test_the_portfolio_harness_measures_candidates_and_builds_greedily(graded, tmp_path):
+def test_the_portfolio_harness_measures_candidates_and_builds_greedily(graded):
     import portfolio
 
     data, root = graded
