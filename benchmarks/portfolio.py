@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import retrain
+from quality import make_set, retrain
 
 # Changes to direct_mix's defaults (the seed: 3 blocks of 32/64/128 filters, adam 1e-3,
 # batch 32, 64 px). Diverse on purpose: depth, resolution, optimizer, step size, batch size,
@@ -128,22 +128,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("portfolio.json"))
     args = parser.parse_args()
 
-    from mmtune.data.demo import write_demo
-
     results: dict[str, list[dict[str, Any]]] = {}
     for spec in args.sets:
         difficulty, rows = spec.split(":")
-        data = args.work / f"{difficulty}-{rows}-{args.image_size}-s{args.data_seed}"
-        if not (data / "test_answers.csv").is_file():
-            write_demo(
-                data,
-                n_train=int(rows),
-                n_test=args.test,
-                seed=args.data_seed,
-                image_size=args.image_size,
-                difficulty=difficulty,
-                overwrite=True,
-            )
+        data = make_set(
+            args.work, difficulty, int(rows), args.test, args.image_size, seed=args.data_seed
+        )
         print(f"{spec} (data seed {args.data_seed}):", flush=True)
         results[spec] = measure(data, args.space, args.epochs, tuple(args.seeds))
         args.out.write_text(

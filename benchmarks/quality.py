@@ -46,13 +46,20 @@ def _budget(text: str) -> tuple[str, list[str]]:
     return text, ["--trials", str(int(trials)), "--max-epochs", str(int(epochs))]
 
 
-def make_set(root: Path, name: str, rows: int, test: int, image_size: int) -> Path:
+def make_set(root: Path, name: str, rows: int, test: int, image_size: int, seed: int = 0) -> Path:
+    """The graded set ``name`` under ``root``, written once (``seed``: the generator's)."""
     from mmtune.data.demo import write_demo
 
-    out = root / f"{name}-{rows}-{test}-{image_size}"
+    out = root / f"{name}-{rows}-{test}-{image_size}{f'-s{seed}' if seed else ''}"
     if not (out / "test_answers.csv").is_file():
         write_demo(
-            out, n_train=rows, n_test=test, image_size=image_size, difficulty=name, overwrite=True
+            out,
+            n_train=rows,
+            n_test=test,
+            seed=seed,
+            image_size=image_size,
+            difficulty=name,
+            overwrite=True,
         )
     return out
 
