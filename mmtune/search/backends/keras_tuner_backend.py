@@ -29,9 +29,9 @@ from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, Tr
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.model.training import TrialResult, train_model
-from mmtune.search.backends import SearchRun
+from mmtune.search.backends import SearchParts, SearchRun
 from mmtune.search.config import SearchConfig
-from mmtune.search.memory import MemoryWatch, RecycleProcess
+from mmtune.search.memory import RecycleProcess
 from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
 
 if TYPE_CHECKING:
@@ -89,14 +89,12 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
     return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
 
 
-class LedgerTuner(kt.Tuner):
+class LedgerTuner(kt.Tuner, SearchParts):
     """A Keras Tuner tuner whose trials train through mmtune and land in the ledger."""
 
     def __init__(self, *, search: SearchRun, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.study, self.cfg, self.source = search.study, search.cfg, search.source
-        self.progress, self.streak, self.options = search.progress, search.streak, search.options
-        self.memory = MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
+        self.take_parts(search)
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
-from mmtune.search.backends import SearchRun
+from mmtune.search.backends import SearchParts, SearchRun
 from mmtune.search.config import SearchConfig
-from mmtune.search.memory import MemoryWatch, RecycleProcess
+from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
 
@@ -93,15 +93,13 @@ def run(search: SearchRun) -> None:
             trials.memory.after_trial()
 
 
-class _Trials:
+class _Trials(SearchParts):
     """This process's trials of the study: the objective Optuna calls, and the report after
     each. ``retry`` names a configuration refused for memory that a fresh process may hold
     (re-queued; the process should restart)."""
 
     def __init__(self, search: SearchRun) -> None:
-        self.study, self.cfg, self.source = search.study, search.cfg, search.source
-        self.progress, self.streak, self.options = search.progress, search.streak, search.options
-        self.memory = MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
+        self.take_parts(search)
         self.contexts: dict[int, TrialContext] = {}
         self.retry: list[str] = []
 
