@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from mmtune.ledger.evaluations import EVALUATES, SKIPPED, configurations
-from mmtune.search.reevaluate import next_evaluation, race_summary, seed_spread
+from mmtune.search.reevaluate import next_evaluation, race_spread, race_summary, seed_spread
 
 
 def _study(*configs: list[float], val_rows: int | None = 100) -> optuna.Study:
@@ -52,6 +52,24 @@ def test_the_swing_is_pooled_and_shrinks_with_a_challengers_evaluations():
     assert seed_spread(ranked) == pytest.approx((2 * 0.04**2 / 3) ** 0.5)
 
 
+def test_a_spread_measured_near_zero_by_chance_does_not_decide_the_race():
+    """Three runs at 0.950, 0.950, 0.955 on 200 rows (sd 0.003; the next two seeds drew 0.885
+    and 0.945 in a benchmark): a challenger at 0.945 after one run is still within reach."""
+    leader = [0.95, 0.95, 0.955]
+    assert _next(_study(leader, [0.945], val_rows=200)) == 1
+    assert _next(_study(leader, [0.90], val_rows=200)) is None
+    ranked = [c for c in configurations(_study(leader, [0.945], val_rows=200)) if c.complete]
+    assert seed_spread(ranked) == pytest.approx(0.0029, abs=1e-4)
+    assert 0.010 < race_spread(ranked, ranked[0]) < 0.012  # toward the se, 0.0152
+
+
+def test_a_spread_measured_over_many_runs_outweighs_the_prior():
+    runs = [0.80, 0.80, 0.81, 0.79, 0.80, 0.80, 0.80, 0.81, 0.79]  # sd 0.007 over 8 dof
+    ranked = [c for c in configurations(_study(runs, val_rows=100)) if c.complete]
+    spread = race_spread(ranked, ranked[0])
+    assert seed_spread(ranked) < spread < 0.5 * ranked[0].se_val
+
+
 def test_with_no_measured_swing_one_validation_row_is_the_reach():
     perfect = [1.0, 1.0, 1.0]
     assert _next(_study(perfect, [0.99], val_rows=90)) == 1  # one row of 90 is 0.011
@@ -70,7 +88,9 @@ def test_a_decided_race_says_who_leads_and_who_stopped_short():
     line = race_summary(study, finalists=3, repeats=3)
     assert line is not None
     assert "trial 0 leads with 0.8000 over 3 evaluations" in line
-    assert "1 (0.7000 over 1), 2 (0.6000 over 1)" in line and "(0.0200)" in line
+    # The swing: sd 0.02 over 2 dof shrunk toward the standard error at 0.80 on 100 rows
+    # (0.04) weighted as 2 dof: sqrt((2 * 0.02**2 + 2 * 0.04**2) / 4) = 0.0316.
+    assert "1 (0.7000 over 1), 2 (0.6000 over 1)" in line and "(0.0316)" in line
     assert race_summary(_study([0.80, 0.78, 0.82], [0.70]), finalists=1, repeats=3) is None
 
 
