@@ -63,11 +63,13 @@ def test_a_spread_measured_near_zero_by_chance_does_not_decide_the_race():
     assert 0.010 < race_spread(ranked, ranked[0]) < 0.012  # toward the se, 0.0152
 
 
-def test_a_spread_measured_over_many_runs_outweighs_the_prior():
-    runs = [0.80, 0.80, 0.81, 0.79, 0.80, 0.80, 0.80, 0.81, 0.79]  # sd 0.007 over 8 dof
+def test_the_prior_weighs_as_two_evaluations_against_the_measured_spread():
+    runs = [0.80, 0.80, 0.81, 0.79, 0.80, 0.80, 0.80, 0.81, 0.79]  # 8 dof
     ranked = [c for c in configurations(_study(runs, val_rows=100)) if c.complete]
-    spread = race_spread(ranked, ranked[0])
-    assert seed_spread(ranked) < spread < 0.5 * ranked[0].se_val
+    sd, se = seed_spread(ranked), ranked[0].se_val
+    assert se == pytest.approx(0.04)
+    assert race_spread(ranked, ranked[0]) == pytest.approx(((8 * sd**2 + 2 * se**2) / 10) ** 0.5)
+    assert sd < race_spread(ranked, ranked[0]) < 0.5 * se  # 8 measured dof outweigh 2 of prior
 
 
 def test_with_no_measured_swing_one_validation_row_is_the_reach():
