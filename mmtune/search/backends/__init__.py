@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
     from mmtune.search.trial import FailureStreak
 
-__all__ = ["Backend", "SearchRun", "SearchParts", "backend_for"]
+__all__ = ["Backend", "SearchRun", "backend_for"]
 
 
 @dataclass(frozen=True)
@@ -39,24 +39,9 @@ class SearchRun:
     streak: FailureStreak
     options: TrainOptions
 
-
-class SearchParts:
-    """A backend's trial runner (a mixin): the search's parts as its attributes, and the memory
-    watch of this process's trials."""
-
-    study: optuna.Study
-    cfg: SearchConfig
-    source: DataSource
-    progress: SearchProgress
-    streak: FailureStreak
-    options: TrainOptions
-    memory: MemoryWatch
-
-    def take_parts(self, search: SearchRun) -> None:
-        """Unpack ``search`` and start this process's memory watch."""
-        self.study, self.cfg, self.source = search.study, search.cfg, search.source
-        self.progress, self.streak, self.options = search.progress, search.streak, search.options
-        self.memory = MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
+    def memory_watch(self) -> MemoryWatch:
+        """A watch on this process's memory over its trials, with the search's limits."""
+        return MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
 
 
 class Backend(Protocol):

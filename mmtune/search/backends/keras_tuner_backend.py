@@ -29,7 +29,7 @@ from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, Tr
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.model.training import TrialResult, train_model
-from mmtune.search.backends import SearchParts, SearchRun
+from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
@@ -89,12 +89,13 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
     return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
 
 
-class LedgerTuner(kt.Tuner, SearchParts):
+class LedgerTuner(kt.Tuner):
     """A Keras Tuner tuner whose trials train through mmtune and land in the ledger."""
 
     def __init__(self, *, search: SearchRun, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.take_parts(search)
+        self.search_run = search
+        self.memory = search.memory_watch()
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
@@ -104,13 +105,14 @@ class LedgerTuner(kt.Tuner, SearchParts):
         """Keras Tuner records the trial first; then the process may recycle itself (its
         ``RecycleProcess`` leaves the search, which resumes from both folders)."""
         super().on_trial_end(trial)
-        if finished_count(self.study) < self.cfg.trials:  # no restart only to find nothing
+        run = self.search_run
+        if finished_count(run.study) < run.cfg.trials:  # no restart only to find nothing
             self.memory.after_trial()
 
     def run_trial(
         self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any
     ) -> dict[str, float]:
-        params = self.cfg.space.keras_tuner_values(trial.hyperparameters)
+        params = self.search_run.cfg.space.keras_tuner_values(trial.hyperparameters)
         ledger_trial, ctx = self._ledger_trial(trial, params)
         state, skipped, reason, value = TrialState.COMPLETE, False, "", 0.0
         recycle: RecycleProcess | None = None
@@ -120,7 +122,7 @@ class LedgerTuner(kt.Tuner, SearchParts):
             nonlocal told
             if not told:  # a second tell would raise and hide the first error
                 told = True
-                self.study.tell(ledger_trial, **outcome)
+                self.search_run.study.tell(ledger_trial, **outcome)
 
         try:
             with failing_as_trial_error():
@@ -162,12 +164,13 @@ class LedgerTuner(kt.Tuner, SearchParts):
     ) -> tuple[optuna.Trial, TrialContext]:
         """The ledger trial recording this Keras Tuner trial (Hyperband's may have fewer
         epochs than the study's), and its bookkeeping."""
-        cfg, study = self.cfg, self.study
+        run = self.search_run
+        cfg, study = run.cfg, run.study
         epochs = int(trial.hyperparameters.values.get("tuner/epochs", cfg.epochs))
         study.enqueue_trial(params, skip_if_exists=False)
         ledger_trial = study.ask(fixed_distributions=cfg.space.optuna_distributions(params))
-        options = dataclasses.replace(self.options, epochs=epochs)
-        ctx = TrialContext(cfg, self.source, self.progress, ledger_trial, cfg.tuner, options)
+        options = dataclasses.replace(run.options, epochs=epochs)
+        ctx = TrialContext(cfg, run.source, run.progress, ledger_trial, cfg.tuner, options)
         ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
         ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
         return ledger_trial, ctx
@@ -181,8 +184,10 @@ class LedgerTuner(kt.Tuner, SearchParts):
         initial_weights = self._parent_weights(values.get("tuner/trial_id"))
         initial_epoch = int(values.get("tuner/initial_epoch", 0)) if initial_weights else 0
         keywords = ctx.train_kwargs(params)
-        space = self.cfg.space
-        split = trial_split(self.source, space, params, keywords["options"], keywords["on_model"])
+        space = self.search_run.cfg.space
+        split = trial_split(
+            self.search_run.source, space, params, keywords["options"], keywords["on_model"]
+        )
         result = train_model(
             space.model,
             params,
@@ -209,11 +214,11 @@ class LedgerTuner(kt.Tuner, SearchParts):
         """Report the trial, then raise what Keras Tuner must see: a fatal streak, a recycle
         (out of its search, the trial still running: on resume it runs first), a failure."""
         best, ran, duration = ctx.summary()
-        self.progress.trial_done(
+        self.search_run.progress.trial_done(
             number, state, best, ran, duration, note=reason[:120], skipped=skipped
         )
         try:
-            self.streak.update(state, reason, skipped=skipped)
+            self.search_run.streak.update(state, reason, skipped=skipped)
         except FatalSearchError as exc:  # Keras Tuner lets only its own FatalError through
             raise kt.errors.FatalError(str(exc)) from exc
         if recycle is not None:

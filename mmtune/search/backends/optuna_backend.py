@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.model.training import run_trial
-from mmtune.search.backends import SearchParts, SearchRun
+from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
@@ -93,25 +93,27 @@ def run(search: SearchRun) -> None:
             trials.memory.after_trial()
 
 
-class _Trials(SearchParts):
+class _Trials:
     """This process's trials of the study: the objective Optuna calls, and the report after
     each. ``retry`` names a configuration refused for memory that a fresh process may hold
     (re-queued; the process should restart)."""
 
     def __init__(self, search: SearchRun) -> None:
-        self.take_parts(search)
+        self.search_run = search
+        self.memory = search.memory_watch()
         self.contexts: dict[int, TrialContext] = {}
         self.retry: list[str] = []
 
     def objective(self, trial: optuna.Trial) -> float:
         import optuna
 
-        cfg, space = self.cfg, self.cfg.space
+        run = self.search_run
+        cfg, space = run.cfg, run.cfg.space
         ctx = self.contexts[trial.number] = TrialContext(
-            cfg, self.source, self.progress, trial, cfg.tuner, self.options
+            cfg, run.source, run.progress, trial, cfg.tuner, run.options
         )
         params = space.suggest_optuna(trial)
-        if _surplus(self.study, trial.number, cfg.trials):
+        if _surplus(run.study, trial.number, cfg.trials):
             reason = "surplus: the study had its trials when this worker started this one"
             self.memory.untrained()
             ctx.pruned(reason, skipped=True)
@@ -126,7 +128,7 @@ class _Trials(SearchParts):
             with failing_as_trial_error():
                 keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
                 split = trial_split(
-                    self.source, space, params, keywords["options"], keywords["on_model"]
+                    run.source, space, params, keywords["options"], keywords["on_model"]
                 )
                 result = run_trial(space.model, params, split, **keywords)
         except optuna.TrialPruned:
@@ -135,7 +137,7 @@ class _Trials(SearchParts):
         except OverMemoryCeiling as exc:
             retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
             if retried:
-                self.study.enqueue_trial(dict(trial.params))
+                run.study.enqueue_trial(dict(trial.params))
                 self.retry.append(f"trial {trial.number}: {exc.need} in this process")
             self.memory.untrained()
             ctx.pruned(reason, skipped=True)
@@ -161,7 +163,7 @@ class _Trials(SearchParts):
         reason = frozen.user_attrs.get("fail_reason") or ""
         note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
         skipped = bool(frozen.user_attrs.get(SKIPPED))
-        self.progress.trial_done(
+        self.search_run.progress.trial_done(
             frozen.number,
             frozen.state,
             best,
@@ -170,7 +172,7 @@ class _Trials(SearchParts):
             note=(note or "")[:120],
             skipped=skipped,
         )
-        self.streak.update(frozen.state, note or reason, skipped=skipped)
+        self.search_run.streak.update(frozen.state, note or reason, skipped=skipped)
 
 
 def _should_start_another(study: optuna.Study, target: int) -> bool:
