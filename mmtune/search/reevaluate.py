@@ -5,11 +5,12 @@ seeds; the best of many single runs is then mostly the luckiest. Before a
 search names its best, its finalists race (:func:`next_evaluation`): the leader
 (the best mean) is brought to ``repeats`` evaluations (the search trial counts
 as the first), and each other of the top ``finalists`` configurations is
-evaluated again while it is within reach of the leader's mean; the ranking is
-taken again after every evaluation, so a leader whose mean falls lets the next
-configuration lead. Each evaluation is a ledger trial of its own, marked
-``evaluates`` (see :mod:`mmtune.ledger.evaluations`); they do not count toward
-``--trials``.
+evaluated again while another run of it is worth its epochs: while shipping the
+leader instead is expected to cost at least one validation row's accuracy
+(:func:`expected_loss`). The ranking is taken again after every evaluation, so
+a leader whose mean falls lets the next configuration lead. Each evaluation is
+a ledger trial of its own, marked ``evaluates`` (see
+:mod:`mmtune.ledger.evaluations`); they do not count toward ``--trials``.
 
 A re-evaluation trains exactly like a search trial (same epochs, patience and
 trainer), only with another seed, and is never pruned. One that fails (a NaN
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
@@ -42,12 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "evaluation_seed",
+    "expected_loss",
     "next_evaluation",
     "race_spread",
     "race_summary",
     "reevaluate_finalists",
     "seed_spread",
-    "within_reach",
+    "worth_another_run",
 ]
 
 
@@ -72,6 +75,7 @@ def seed_spread(ranked: list[Configuration]) -> float:
     return math.sqrt(sum((c.n - 1) * (c.sd or 0.0) ** 2 for c in ranked if c.n >= 2) / dof)
 
 
+_NORMAL = NormalDist()
 PRIOR_DOF = 2  # the weight, in evaluations' degrees of freedom, of the spread's prior
 
 
@@ -87,13 +91,26 @@ def race_spread(ranked: list[Configuration], leader: Configuration) -> float:
     return math.sqrt((dof * seed_spread(ranked) ** 2 + PRIOR_DOF * prior**2) / (dof + PRIOR_DOF))
 
 
-def within_reach(challenger: Configuration, leader: Configuration, spread: float) -> bool:
-    """True while ``challenger``'s mean plus one ``spread`` over the square root of its
-    evaluations (at least one validation row's worth) reaches ``leader``'s mean: its lead
-    could still be a draw of the seeds, so another evaluation may change the order."""
+def expected_loss(challenger: Configuration, leader: Configuration, spread: float) -> float:
+    """The accuracy expected to be lost by shipping ``leader`` instead of ``challenger``:
+    E[max(0, d)] for their true difference d ~ N(m, s^2), where m is the difference of their
+    means and s = ``spread`` * sqrt(1/n_challenger + 1/n_leader) (each mean's seed noise)."""
+    gap = (challenger.mean or 0.0) - (leader.mean or 0.0)
+    s = spread * math.sqrt(1 / max(challenger.n, 1) + 1 / max(leader.n, 1))
+    if s <= 0:
+        return max(gap, 0.0)
+    z = gap / s
+    return s * _NORMAL.pdf(z) + gap * _NORMAL.cdf(z)
+
+
+def worth_another_run(challenger: Configuration, leader: Configuration, spread: float) -> bool:
+    """True while shipping ``leader`` instead of ``challenger`` is expected to lose at least
+    one validation row's accuracy (half a point when the rows are unknown): below that, the
+    validation part cannot tell them apart, and another run would buy nothing a user sees.
+    A challenger far below the leader for the swing is unlikely to be better; one close to
+    it with a small swing can only be better by a little."""
     rows = leader.val_rows
-    reach = max(spread / math.sqrt(max(challenger.n, 1)), 1 / rows if rows else 0.0)
-    return (challenger.mean or 0.0) + reach >= (leader.mean or 0.0)
+    return expected_loss(challenger, leader, spread) >= (1 / rows if rows else 0.005)
 
 
 def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Configuration | None:
@@ -101,9 +118,9 @@ def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Config
 
     Among the top ``finalists`` completed full-budget configurations by mean: the leader
     until it has ``repeats`` evaluations; then, best first, each other one short of
-    ``repeats`` that is :func:`within_reach` of the leader (by :func:`race_spread`). One
-    whose runs sit further below the leader than the seeds' swing is not trained again:
-    another run would not change the order.
+    ``repeats`` that is :func:`worth_another_run` against the leader (with the seeds' swing
+    of :func:`race_spread`). One whose gap to the leader is large for the swing, or too
+    small to matter, is not trained again.
     """
     ranked = _contenders(study)
     top = ranked[:finalists]
@@ -114,7 +131,8 @@ def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Config
         return leader
     spread = race_spread(ranked, leader)
     return next(
-        (c for c in top[1:] if c.attempts < repeats and within_reach(c, leader, spread)), None
+        (c for c in top[1:] if c.attempts < repeats and worth_another_run(c, leader, spread)),
+        None,
     )
 
 
@@ -156,7 +174,7 @@ def reevaluate_finalists(
 
 def race_summary(study: optuna.Study, finalists: int, repeats: int) -> str | None:
     """One line on a decided race whose challengers stopped short of ``repeats``: who
-    leads, and which finalists the seeds' swing could not bring level (None otherwise)."""
+    leads, and which finalists were not worth another run (None otherwise)."""
     ranked = _contenders(study)
     top = ranked[:finalists]
     short = [c for c in top[1:] if c.attempts < repeats]
@@ -166,8 +184,9 @@ def race_summary(study: optuna.Study, finalists: int, repeats: int) -> str | Non
     others = ", ".join(f"{c.number} ({c.mean:.4f} over {c.n})" for c in short)
     return (
         f"finalists decided: trial {leader.number} leads with {leader.mean:.4f} over "
-        f"{leader.n} evaluations; not trained again, further below than the seeds' swing "
-        f"({race_spread(ranked, leader):.4f}): trial(s) {others}"
+        f"{leader.n} evaluations; not trained again, shipping the leader instead is expected "
+        f"to lose under one validation row (seeds' swing {race_spread(ranked, leader):.4f}): "
+        f"trial(s) {others}"
     )
 
 
