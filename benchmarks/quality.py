@@ -146,8 +146,6 @@ def search_and_refit(
     best = next(c for c in configurations(study) if c.complete)
     trials = study.get_trials(deepcopy=False)
     race = [t for t in trials if is_reevaluation(t)]
-    epochs = sum(int(t.user_attrs.get("epochs") or 0) for t in trials)
-    race_epochs = sum(int(t.user_attrs.get("epochs") or 0) for t in race)
     refit = _mmtune(
         "refit", "--best", "--results", str(results), *([] if check else ["--no-check"])
     )
@@ -175,12 +173,17 @@ def search_and_refit(
         "rejected_by_check": [m["trial"] for m in record["rejected_by_check"]],
         "warning": record["warning"],
         "held_out": float((submission.CLASS.to_numpy() == answers.CLASS.to_numpy()).mean()),
-        "epochs_spent": epochs,
-        "race_epochs": race_epochs,
+        "epochs_spent": _epochs(trials),
+        "race_epochs": _epochs(race),
         "race_evaluations": len(race),
         "search_wall_s": round(wall, 1),
         "trials": len(trials),
     }
+
+
+def _epochs(trials: list[Any]) -> int:
+    """The epochs ``trials`` trained, in all."""
+    return sum(int(t.user_attrs.get("epochs") or 0) for t in trials)
 
 
 def _ms(values: list[float]) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from mmtune.locations import DEFAULT_RESULTS
 
 if TYPE_CHECKING:
+    from mmtune.search.memory import MemoryWatch
     from mmtune.search.spaces import Space
 
 __all__ = [
@@ -65,6 +66,12 @@ class SearchConfig:
     @property
     def epochs(self) -> int:
         return int(self.max_epochs or self.space.max_epochs)
+
+    def memory_watch(self) -> MemoryWatch:
+        """A watch on this process's memory over its trials, with this search's limits."""
+        from mmtune.search.memory import MemoryWatch
+
+        return MemoryWatch(self.recycle_mb, self.max_memory_mb)
 
 
 @dataclass

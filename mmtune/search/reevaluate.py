@@ -149,7 +149,7 @@ def reevaluate_finalists(
     if cfg.finalists < 1 or cfg.repeats < 2:
         return 0
     limit = 2 * cfg.finalists * (cfg.repeats - 1)
-    memory = MemoryWatch(cfg.recycle_mb, cfg.max_memory_mb)
+    memory = cfg.memory_watch()
     ran = 0
     config = next_evaluation(study, cfg.finalists, cfg.repeats)
     while ran < limit and config is not None:

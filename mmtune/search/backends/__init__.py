@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mmtune.search.config import OPTUNA_TUNERS
-from mmtune.search.memory import MemoryWatch
 
 if TYPE_CHECKING:
     import optuna
@@ -38,10 +37,6 @@ class SearchRun:
     progress: SearchProgress
     streak: FailureStreak
     options: TrainOptions
-
-    def memory_watch(self) -> MemoryWatch:
-        """A watch on this process's memory over its trials, with the search's limits."""
-        return MemoryWatch(self.cfg.recycle_mb, self.cfg.max_memory_mb)
 
 
 class Backend(Protocol):

@@ -95,7 +95,7 @@ class LedgerTuner(kt.Tuner):
     def __init__(self, *, search: SearchRun, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.search_run = search
-        self.memory = search.memory_watch()
+        self.memory = search.cfg.memory_watch()
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)

@@ -100,7 +100,7 @@ class _Trials:
 
     def __init__(self, search: SearchRun) -> None:
         self.search_run = search
-        self.memory = search.memory_watch()
+        self.memory = search.cfg.memory_watch()
         self.contexts: dict[int, TrialContext] = {}
         self.retry: list[str] = []
 
