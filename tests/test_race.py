@@ -6,7 +6,7 @@ import numpy as np
 import optuna
 import pytest
 
-from mmtune.ledger.evaluations import EVALUATES, SKIPPED, configurations
+from mmtune.ledger.evaluations import EVALUATES, SKIPPED, Configuration, configurations
 from mmtune.search.reevaluate import (
     expected_loss,
     next_evaluation,
@@ -40,7 +40,7 @@ def test_the_leader_is_evaluated_first_until_it_has_its_repeats():
     assert _next(_study([0.70], [0.80, 0.82], [0.75])) == 1
 
 
-def _ranked(study: optuna.Study) -> list:
+def _ranked(study: optuna.Study) -> list[Configuration]:
     return [c for c in configurations(study) if c.complete]
 
 
@@ -109,7 +109,7 @@ def test_a_spread_measured_near_zero_by_chance_does_not_decide_the_race():
 
 def test_the_prior_weighs_as_two_evaluations_against_the_measured_spread():
     runs = [0.80, 0.80, 0.81, 0.79, 0.80, 0.80, 0.80, 0.81, 0.79]  # 8 dof
-    ranked = [c for c in configurations(_study(runs, val_rows=100)) if c.complete]
+    ranked = _ranked(_study(runs, val_rows=100))
     sd, se = seed_spread(ranked), ranked[0].se_val
     assert se == pytest.approx(0.04)
     assert race_spread(ranked, ranked[0]) == pytest.approx(((8 * sd**2 + 2 * se**2) / 10) ** 0.5)
