@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+import pytest
 
 from mmtune.ledger.evaluations import EVALUATES, configurations
 from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, encode
@@ -67,3 +68,33 @@ def test_a_configurations_unused_seeds_avoid_every_seed_its_evaluations_took():
     assert by_number[0].unused_seeds(2) == [2008, 2009]
     assert by_number[0].unused_seeds(1, offset=5) == [2013]
     assert by_number[1].unused_seeds(2) == [2, 3], "without seeds: above its number"
+
+
+def _single(study: optuna.Study, value: float, val_loss: float | None) -> None:
+    attrs = {} if val_loss is None else {"val_loss": val_loss}
+    study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+
+
+def test_equal_accuracy_on_equal_evidence_goes_to_the_lower_validation_loss():
+    """On a saturated set every finalist scores 1.0: the surer network leads the race, not
+    the earlier trial (the seed's network, which took four epochs to get there)."""
+    study = optuna.create_study(direction="maximize")
+    _single(study, 1.0, 0.21)
+    _single(study, 1.0, 0.03)
+    _single(study, 1.0, None)  # no loss recorded: after those that have one
+    _single(study, 0.995, 0.001)  # a lower loss does not beat a higher accuracy
+    assert [c.number for c in configurations(study)] == [1, 0, 2, 3]
+    assert configurations(study)[0].val_loss == 0.03
+
+
+def test_more_evaluations_at_the_same_mean_outrank_a_lower_loss():
+    study = optuna.create_study(direction="maximize")
+    _single(study, 1.0, 0.2)
+    _single(study, 1.0, 0.01)
+    for _ in range(2):
+        study.add_trial(
+            optuna.trial.create_trial(value=1.0, user_attrs={EVALUATES: 0, "val_loss": 0.2})
+        )
+    ranked = configurations(study)
+    assert [(c.number, c.n) for c in ranked] == [(0, 3), (1, 1)]
+    assert ranked[0].val_loss == pytest.approx(0.2)

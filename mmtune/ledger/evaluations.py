@@ -148,6 +148,15 @@ class Configuration:
         return seed_average_accuracy(self.evaluations)
 
     @property
+    def val_loss(self) -> float | None:
+        """The mean of its evaluations' validation losses (each at its best epoch's
+        accuracy); None when an evaluation did not record one."""
+        losses = [t.user_attrs.get("val_loss") for t in self.evaluations]
+        if not losses or any(v is None or not math.isfinite(v) for v in losses):
+            return None
+        return statistics.fmean(float(v) for v in losses)
+
+    @property
     def val_rows(self) -> int | None:
         rows = self.trial.user_attrs.get("val_rows")
         return int(rows) if rows else None
@@ -218,7 +227,9 @@ def configurations(study: optuna.Study) -> list[Configuration]:
     accuracy. Means equal to ``MEAN_DIGITS`` decimals tie (accuracies on a small validation
     part are fractions k/n, whose sums differ in the last bit with their order); a tie goes
     to the higher seed average (the figure of what a refit writes), then to more
-    evaluations, then to the earlier trial.
+    evaluations, then to the lower mean validation loss (where accuracy saturates, as at
+    1.0, the loss still tells a network that is sure of its answers from one that barely
+    is), then to the earlier trial.
     """
     from optuna.trial import TrialState
 
@@ -241,8 +252,8 @@ def configurations(study: optuna.Study) -> list[Configuration]:
             else:
                 target.failed.append(t)
 
-    def key(c: Configuration) -> tuple[int, bool, float, float, int, int]:
-        mean = c.mean
+    def key(c: Configuration) -> tuple[int, bool, float, float, int, float, int]:
+        mean, val_loss = c.mean, c.val_loss
         seed_average = c.seed_average if c.complete and c.n >= 2 else None
         return (
             state_rank(c.trial.state),
@@ -250,6 +261,7 @@ def configurations(study: optuna.Study) -> list[Configuration]:
             -round(mean if mean is not None else -1.0, MEAN_DIGITS),
             -(seed_average if seed_average is not None else -1.0),
             -c.n,
+            val_loss if val_loss is not None else math.inf,
             c.number,
         )
 
