@@ -151,10 +151,11 @@ class Configuration:
     def val_loss(self) -> float | None:
         """The mean of its evaluations' validation losses (each at its best epoch's
         accuracy); None when an evaluation did not record one."""
-        losses = [t.user_attrs.get("val_loss") for t in self.evaluations]
-        if not losses or any(v is None or not math.isfinite(v) for v in losses):
+        recorded = [t.user_attrs.get("val_loss") for t in self.evaluations]
+        losses = [float(v) for v in recorded if v is not None]
+        if not losses or len(losses) < len(recorded) or not all(map(math.isfinite, losses)):
             return None
-        return statistics.fmean(float(v) for v in losses)
+        return statistics.fmean(losses)
 
     @property
     def val_rows(self) -> int | None:
