@@ -35,7 +35,7 @@ def main() -> None:
     from mmtune.data.demo import ensure_demo
     from mmtune.data.trial_data import DataSource
     from mmtune.model import training
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     data_dir = Path(args.data) if args.data else ensure_demo()
     split = DataSource(data_dir).get(args.resolution)

@@ -239,7 +239,7 @@ def run_tuner(
     """One tuner, one search seed: its search, the judge's retraining and the held-out score."""
     import keras
 
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     space = load_space(space_name)
     data = _Data(data_dir)

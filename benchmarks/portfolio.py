@@ -75,7 +75,7 @@ def measure(
     candidates: list[dict[str, Any]] = CANDIDATES,
 ) -> list[dict[str, Any]]:
     """Every candidate's best validation accuracy per seed on ``data``."""
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     loaded = load_space(space)
     rows = []

@@ -236,7 +236,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     space = load_space(args.space)
     results = []

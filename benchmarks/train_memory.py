@@ -37,7 +37,7 @@ def one(data: Path, config: tuple[int, int, int, int]) -> dict[str, float]:
     from mmtune.model.networks import build_model, training_memory_mb
     from mmtune.model.training import TrainOptions, run_trial
     from mmtune.process_memory import peak_rss_mb, reset_peak_rss, rss_mb
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     resolution, blocks, filters, batch = config
     params = dict(load_space("direct_mix").defaults())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mmtune.search.backends.keras_tuner_backend import keras_tuner_seed
-from mmtune.search.spaces import load_space
+from mmtune.search.space_files import load_space
 
 
 def _draws(seed: int, count: int = 5) -> list[tuple]:

@@ -20,7 +20,7 @@ from mmtune.model.networks import (
     compile_model,
     make_optimizer,
 )
-from mmtune.search.spaces import load_space
+from mmtune.search.space_files import load_space
 
 SEED = InputSpec.seed()
 

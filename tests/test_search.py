@@ -241,7 +241,7 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(
     its learning rate set to 1e20..1e30 in Python, where no file's bounds apply."""
     import dataclasses
 
-    from mmtune.search import spaces
+    from mmtune.search import space_files
 
     results = tmp_path / "results"
     space = tmp_path / "nan.yaml"
@@ -249,7 +249,7 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(
         TINY_SPACE.replace("name: tiny", "name: nan")
         + "  optimizer: {type: choice, values: [sgd], default: sgd}\n"
     )
-    loaded = spaces.load_space(space)
+    loaded = space_files.load_space(space)
     diverging = tuple(
         dataclasses.replace(p, low=1e20, high=1e30, default=1e25)
         if p.name == "learning_rate"
@@ -257,7 +257,7 @@ def test_nan_losses_fail_trials_and_a_streak_stops_the_search(
         for p in loaded.parameters
     )
     monkeypatch.setattr(
-        spaces, "load_space", lambda _: dataclasses.replace(loaded, parameters=diverging)
+        space_files, "load_space", lambda _: dataclasses.replace(loaded, parameters=diverging)
     )
     code = main(
         [
@@ -480,7 +480,7 @@ def test_a_refused_configuration_loads_no_pictures_at_its_resolution(tmp_path, _
     from mmtune.data.trial_data import DataSource
     from mmtune.errors import ModelTooLarge
     from mmtune.model.training import TrainOptions
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
     from mmtune.search.trial import trial_split
 
     space = load_space(tiny_space(tmp_path))

@@ -10,7 +10,7 @@ from mmtune.cli import main
 from mmtune.errors import SpaceError
 from mmtune.ledger.store import Ledger
 from mmtune.search.portfolio import load_portfolio, starting_points
-from mmtune.search.spaces import list_spaces, load_space
+from mmtune.search.space_files import list_spaces, load_space
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 from mmtune.errors import SpaceError
 from mmtune.locations import builtin_spaces_dir
 from mmtune.model.networks import MODEL_INPUTS, SEED_PARAMS
-from mmtune.search.spaces import Param, Space, list_spaces, load_space
+from mmtune.search.space_files import list_spaces, load_space
+from mmtune.search.spaces import Param, Space
 
 NAMES = sorted(MODEL_INPUTS)
 

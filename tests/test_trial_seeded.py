@@ -7,7 +7,7 @@ import pytest
 
 from mmtune.search.backends.optuna_backend import study_options
 from mmtune.search.config import SearchConfig
-from mmtune.search.spaces import load_space
+from mmtune.search.space_files import load_space
 
 
 def _objective(trial: optuna.Trial) -> float:

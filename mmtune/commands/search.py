@@ -79,7 +79,7 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
 
 def search(args: argparse.Namespace) -> int:
     started = float(os.environ.get(STARTED_ENV) or time.time())
-    from mmtune.search.spaces import load_space
+    from mmtune.search.space_files import load_space
 
     space = load_space(args.space)  # a bad space file is refused before anything else
     data_dir = resolve_data_dir(args.data)

@@ -6,8 +6,9 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
-from mmtune.search.spaces import Param, Space, load_space
-from mmtune.search.spaces import list_spaces as _all_spaces
+from mmtune.search.space_files import list_spaces as _all_spaces
+from mmtune.search.space_files import load_space
+from mmtune.search.spaces import Param, Space
 
 if TYPE_CHECKING:
     import keras

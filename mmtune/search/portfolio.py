@@ -57,7 +57,7 @@ def _inside(space: Space, changes: Params, where: str) -> dict[str, ParamValue]:
 
 def load_portfolio(space: Space) -> list[dict[str, ParamValue]]:
     """The portfolio's configurations as whole parameter sets (none when there is no file)."""
-    from mmtune.search.spaces import read_yaml
+    from mmtune.search.space_files import read_yaml
 
     path = portfolio_path(space)
     if not path.is_file():
