@@ -149,8 +149,8 @@ class Configuration:
 
     @property
     def val_loss(self) -> float | None:
-        """The mean of its evaluations' validation losses (each at its best epoch's
-        accuracy); None when an evaluation did not record one."""
+        """The mean of its evaluations' validation losses, each read at the epoch of its best
+        accuracy; None when an evaluation did not record one."""
         recorded = [t.user_attrs.get("val_loss") for t in self.evaluations]
         losses = [float(v) for v in recorded if v is not None]
         if not losses or len(losses) < len(recorded) or not all(map(math.isfinite, losses)):
