@@ -1,5 +1,5 @@
 """What Python's garbage collector costs a trial, with the objects TensorFlow's and Keras'
-imports made set aside (``gc.freeze``, as :func:`mmtune.tf_setup.import_tensorflow` does) and
+imports made set aside (``gc.freeze``, as :func:`mmtune.keras_backend.start` does) and
 without.
 
     python benchmarks/collector.py [--data DIR] [--resolution 32] [--epochs 1] [--repeats 3]
@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from mmtune.tf_setup import clear_keras_session, device_description, import_tensorflow
+    from mmtune.keras_backend import clear_keras_session, device_description, start
 
-    import_tensorflow()  # sets the imports' objects aside
+    start()  # sets the imports' objects aside
     from mmtune.data.demo import ensure_demo
     from mmtune.data.trial_data import DataSource
     from mmtune.model import training

@@ -23,9 +23,9 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     args = parser.parse_args()
 
-    from mmtune.tf_setup import device_description, import_tensorflow, set_precision
+    from mmtune.keras_backend import device_description, set_precision, start
 
-    import_tensorflow()
+    start()
     import keras
 
     from mmtune.data.demo import ensure_demo

@@ -25,8 +25,10 @@ _RUN = """
 import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from pathlib import Path
-from mmtune.tf_setup import import_tensorflow
-tf = import_tensorflow()
+from mmtune.keras_backend import start
+
+start()
+import tensorflow as tf
 if sys.argv[1] == "deterministic":
     tf.config.experimental.enable_op_determinism()
 from mmtune.data.demo import ensure_demo

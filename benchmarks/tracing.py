@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from mmtune.tf_setup import clear_keras_session, device_description, import_tensorflow
+    from mmtune.keras_backend import clear_keras_session, device_description, start
 
-    import_tensorflow()
+    start()
     import keras
 
     from mmtune.data.demo import ensure_demo

@@ -27,10 +27,12 @@ def _private_cache(tmp_path_factory, monkeypatch):
 def traced(monkeypatch):
     """This test trains as users' runs do: TensorFlow functions traced into graphs, here and
     in any process it starts."""
-    from mmtune.tf_setup import EAGER_ENV, import_tensorflow
+    from mmtune import keras_backend
 
-    monkeypatch.setenv(EAGER_ENV, "0")
-    tf = import_tensorflow()
+    monkeypatch.setenv(keras_backend.EAGER_ENV, "0")
+    keras_backend.start()
+    import tensorflow as tf
+
     tf.config.run_functions_eagerly(False)
     yield
     tf.config.run_functions_eagerly(True)

@@ -344,9 +344,9 @@ def test_bad_options_are_refused(case, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Saved models of every odd shape, and the tiny data they predict on (6 MFCC, 3 classes)."""
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune import keras_backend
 
-    import_tensorflow()
+    keras_backend.start()
     import keras
     from keras import layers
 

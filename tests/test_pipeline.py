@@ -16,8 +16,24 @@ from mmtune.data.pipeline import (
 from mmtune.data.trial_data import DataSource
 
 
-def _rows(ds):
-    return list(ds.as_numpy_iterator())
+def _numpy(batch):
+    if isinstance(batch, dict):
+        return {k: _numpy(v) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return tuple(_numpy(v) for v in batch)
+    return np.asarray(batch)
+
+
+def _epoch(ds):
+    """One epoch of any feed's batches (``tf.data`` or a ``PyDataset``) as numpy; then the
+    next epoch's order, as ``fit`` moves it on."""
+    batches = [_numpy(b) for b in ds]
+    if hasattr(ds, "on_epoch_end"):
+        ds.on_epoch_end()
+    return batches
+
+
+_rows = _epoch
 
 
 def test_split_is_stratified_disjoint_and_seeded():
@@ -115,8 +131,9 @@ def test_a_source_holds_one_resolution_and_its_arrays_once(tmp_path):
     """Memory: trials at another resolution evict the last one; every trial at one resolution
     reads the pictures from the cache's one file (never a copy in memory), and its datasets
     gather rows from it."""
+    from mmtune.data.batch_order import BatchOrder
+    from mmtune.data.feed import host_batches
     from mmtune.data.picture_file import PictureRows
-    from mmtune.data.pipeline import rows_dataset
 
     source = DataSource(write_dataset(tmp_path, n_train=30, n_test=6))
     small = source.get(8)
@@ -129,7 +146,7 @@ def test_a_source_holds_one_resolution_and_its_arrays_once(tmp_path):
     assert list(source._loaded) == [16] and source.data_hash == digest
     rows = big.val_idx[:3]
     ((features, labels),) = _rows(
-        rows_dataset(big.arrays(), rows, inputs=("image", "audio"), batch_size=8)
+        host_batches(big.arrays(), BatchOrder(rows, 8), inputs=("image", "audio"))
     )
     np.testing.assert_array_equal(features["image"], big.data.train_images[rows])
     np.testing.assert_array_equal(features["audio"], big.data.train_mfcc[rows])
@@ -140,15 +157,17 @@ def test_a_source_holds_one_resolution_and_its_arrays_once(tmp_path):
 def test_training_batches_are_whole_and_vary_by_epoch(tmp_path, feed):
     """One batch shape, so the training step is traced once; the rows left out change with
     every epoch's shuffle. Fewer rows than a batch still train (one partial batch)."""
-    from mmtune.model.training import EVAL_BATCH, _batches, eval_batch
+    from mmtune.data.feed import Feed
+    from mmtune.model.training import EVAL_BATCH, _training_batches, eval_batch
 
     split = DataSource(write_dataset(tmp_path, n_train=30, n_test=6)).get(8)
     rows = np.arange(30)
-    ds = _batches(split, rows, feed=feed, inputs=("audio",), batch_size=8, shuffle=True, seed=1)
-    epochs = [[np.asarray(y) for _, y in ds] for _ in range(2)]
+    feeder = Feed(split, ("audio",), feed)
+    ds = _training_batches(feeder, rows, 8, seed=1)
+    epochs = [[np.asarray(y) for _, y in _epoch(ds)] for _ in range(2)]
     assert [[len(y) for y in e] for e in epochs] == [[8, 8, 8], [8, 8, 8]]
     firsts = [np.concatenate(e) for e in epochs]
     assert not np.array_equal(firsts[0], firsts[1]), "reshuffled every epoch"
-    few = _batches(split, rows[:5], feed=feed, inputs=("audio",), batch_size=8, shuffle=True)
-    assert [len(np.asarray(y)) for _, y in few] == [5]
+    few = _training_batches(feeder, rows[:5], 8, seed=0)
+    assert [len(np.asarray(y)) for _, y in _epoch(few)] == [5]
     assert eval_batch(90) == 90 and eval_batch(2 * EVAL_BATCH + 1) == EVAL_BATCH

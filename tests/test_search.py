@@ -537,8 +537,8 @@ def test_mixed_precision_and_jit_flags_train_and_record(workdir, tmp_path, trace
     import keras
 
     from mmtune.data.trial_data import InputSpec
+    from mmtune.keras_backend import set_precision
     from mmtune.model.networks import build_model
-    from mmtune.tf_setup import set_precision
 
     try:
         assert set_precision("mixed") == "mixed_bfloat16"  # no GPU here: bfloat16 on the CPU

@@ -115,9 +115,9 @@ def show(args: argparse.Namespace) -> int:
         f"default model for {shapes}: {spec.n_mfcc} MFCC, {spec.n_classes} classes, "
         f"pictures {spec.resolution}x{spec.resolution}"
     )
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune import keras_backend
 
-    import_tensorflow()
+    keras_backend.start()
     model = build_model(space.model, defaults, spec)
     print(model_table(model))
     print(f"parameters: {model.count_params():,}")

@@ -1,9 +1,9 @@
-"""From cached arrays to tf.data: the stratified split, audio statistics, datasets.
+"""From cached arrays to batches: the stratified split, audio statistics, datasets.
 
 No augmentation and no standardization happen here: the model holds its
 ``Rescaling``, ``Standardize`` and augmentation layers, so a saved model takes
-the raw cached tensors. This module only splits, batches, shuffles and
-prefetches.
+the raw cached tensors. This module only splits and checks; the batches come from
+:mod:`mmtune.data.feed` (``tf.data`` on TensorFlow, a thread-fed ``PyDataset`` elsewhere).
 
 >>> train_idx, val_idx = stratified_split(data.train_labels)      # doctest: +SKIP
 >>> stats = fit_audio_stats(data.train_mfcc[train_idx])            # doctest: +SKIP
@@ -13,24 +13,19 @@ prefetches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from mmtune.data.picture_file import PictureRows, Pictures
-
-if TYPE_CHECKING:
-    import tensorflow as tf
-
 
 __all__ = [
     "stratified_split",
     "AudioStats",
     "fit_audio_stats",
     "make_dataset",
-    "rows_dataset",
     "INPUT_NAMES",
 ]
 
@@ -107,7 +102,7 @@ def make_dataset(
     batch_size: int = 32,
     shuffle: bool = False,
     seed: int = 0,
-) -> tf.data.Dataset:
+) -> Iterable[Any]:
     """A batched, prefetched dataset of ``({"image": uint8, "audio": float32}, label)``.
 
     Only the names in ``inputs`` are yielded. Without ``labels`` (test,
@@ -148,54 +143,8 @@ def make_dataset(
     n = next(iter(lengths.values()))
     if labels is not None:
         arrays["label"] = labels
-    return rows_dataset(
-        arrays,
-        np.arange(n),
-        inputs=inputs,
-        batch_size=int(batch_size),
-        shuffle=shuffle,
-        seed=seed,
-        with_labels=labels is not None,
-    )
+    from mmtune.data.batch_order import BatchOrder
+    from mmtune.data.feed import host_batches
 
-
-def rows_dataset(
-    arrays: Mapping[str, Pictures],
-    rows: np.ndarray,
-    *,
-    inputs: Sequence[str],
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    with_labels: bool = True,
-    drop_remainder: bool = False,
-) -> tf.data.Dataset:
-    """Batches of ``rows`` gathered from ``arrays`` (``image``, ``audio``, ``label``) held in
-    memory as numpy arrays: a trial's training, validation and statistics parts all read the
-    one copy of the data that the cache loaded (:meth:`SplitData.arrays`), and TensorFlow
-    never holds a copy of its own. (A ``tf.constant`` of the data would double it, and for a
-    moment triple it: 340 MB more at 64 px at the competition's size.) Each batch is one numpy
-    gather, a few hundred kilobytes, taken outside the graph. ``drop_remainder``: no last
-    partial batch."""
-    import tensorflow as tf
-
-    names = tuple(inputs) + (("label",) if with_labels else ())
-    columns = [arrays[name] for name in names]
-    dtypes = [tf.as_dtype(column.dtype) for column in columns]
-
-    def take(index: np.ndarray) -> list[np.ndarray]:
-        return [column[index] for column in columns]
-
-    def gather(index: tf.Tensor) -> object:
-        parts = tf.numpy_function(take, [index], dtypes, stateful=False)
-        for part, column in zip(parts, columns):
-            part.set_shape((None, *column.shape[1:]))
-        features = dict(zip(inputs, parts))
-        return (features, parts[-1]) if with_labels else features
-
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(rows, dtype=np.int64))
-    if shuffle:
-        ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    order = BatchOrder(np.arange(n), int(batch_size), shuffle, seed)
+    return host_batches(arrays, order, inputs=inputs, with_labels=labels is not None)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mmtune.errors import MmtuneError
 
 if TYPE_CHECKING:
-    import tensorflow as tf
-
     from mmtune.data.cache import CachedData
     from mmtune.data.picture_file import Pictures
     from mmtune.errors import Problem
@@ -80,7 +78,7 @@ class SplitData:
     train_idx: np.ndarray
     val_idx: np.ndarray
     _arrays: dict[str, Pictures] | None = field(default=None, repr=False, compare=False)
-    _tensors: dict[str, tf.Tensor] | None = field(default=None, repr=False, compare=False)
+    _on_device: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def arrays(self) -> dict[str, Pictures]:
         """The labelled rows (``image`` uint8, ``audio`` float32, ``label`` int32), made once
@@ -96,15 +94,14 @@ class SplitData:
             }
         return self._arrays
 
-    def tensors(self) -> dict[str, tf.Tensor]:
-        """:meth:`arrays` as TensorFlow tensors, made once: the ``device`` feed keeps the whole
-        data set on the training device (a GPU's memory, not the host's)."""
-        if self._tensors is None:
-            from mmtune.tf_setup import import_tensorflow
+    def on_device(self) -> dict[str, Any]:
+        """:meth:`arrays` on the training device, copied once: the ``device`` feed keeps the
+        whole data set there (a GPU's memory, not the host's)."""
+        if self._on_device is None:
+            from mmtune import keras_backend
 
-            tf = import_tensorflow()
-            self._tensors = {name: tf.constant(np.asarray(a)) for name, a in self.arrays().items()}
-        return self._tensors
+            self._on_device = keras_backend.on_device(self.arrays())
+        return self._on_device
 
     def input_spec(self, full: bool = False) -> InputSpec:
         """Shapes and audio statistics (from the training part, or all labelled rows if full)."""

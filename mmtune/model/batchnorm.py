@@ -19,23 +19,22 @@ Keras is imported only when these functions run; the module itself is cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mmtune.keras_backend import Forward, forward_pass
+
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["STATISTICS_ROWS", "batchnorm_layers", "forward_pass", "recompute_statistics"]
+__all__ = ["STATISTICS_ROWS", "batchnorm_layers", "recompute_statistics"]
 
 #: Training rows whose batch statistics are averaged (all of them when the part is smaller):
 #: a forward pass over 256 rows costs about a tenth of an epoch of 500 rows, and estimates
 #: each channel's mean to within a sixteenth of its spread.
 STATISTICS_ROWS = 256
-
-#: A compiled training-mode call of a model on one batch's inputs (:func:`forward_pass`).
-Forward = Callable[[object], object]
 
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
@@ -55,10 +54,10 @@ def recompute_statistics(
     """Set each BatchNorm layer's moving mean/variance to the mean of its batch statistics.
 
     ``batches`` yields model inputs (or ``(inputs, labels)`` pairs); ``forward`` is a
-    ``tf.function`` running ``model(x, training=True)``, made here when not given; it is
-    only ever called (and so traced) while the layers' momentum is 0. Returns the batches used
-    (0: the
-    model has no BatchNorm layer, or there was no batch; the statistics are then unchanged).
+    compiled ``model(x, training=True)`` (:func:`mmtune.keras_backend.forward_pass`), made here
+    when not given; it is only ever called (and so traced) while the layers' momentum is 0.
+    Returns the batches used (0: the model has no BatchNorm layer, or there was no batch; the
+    statistics are then unchanged).
     """
     layers = batchnorm_layers(model)
     if not layers:
@@ -87,15 +86,3 @@ def recompute_statistics(
         layer.moving_mean.assign(np.asarray(mean, np.float32))
         layer.moving_variance.assign(np.asarray(var, np.float32))
     return count
-
-
-def forward_pass(model: keras.Model) -> Forward:
-    """A compiled training-mode forward pass (momentum is read when it is traced); the
-    trainer's :class:`mmtune.model.callbacks.Validate` keeps one per model."""
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def forward(inputs: object) -> object:
-        return model(inputs, training=True)
-
-    return forward

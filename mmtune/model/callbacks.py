@@ -14,7 +14,8 @@ import keras
 import numpy as np
 
 from mmtune.errors import TrialFailed
-from mmtune.model.batchnorm import Forward, forward_pass, recompute_statistics
+from mmtune.keras_backend import Forward, forward_pass
+from mmtune.model.batchnorm import recompute_statistics
 
 __all__ = [
     "EpochReport",

@@ -328,7 +328,7 @@ def macs_budget(
     configuration's (None: no limit)."""
     if not max_cost:
         return None
-    from mmtune.tf_setup import clear_keras_session
+    from mmtune.keras_backend import clear_keras_session
 
     budget = int(max_cost * model_macs(build_model(model_name, defaults, spec)))
     clear_keras_session()
@@ -388,14 +388,19 @@ def compile_model(
     flattened, wrong loss and gradient); that bug is fixed here.
     ``compile`` is called with keywords only: its third positional argument is
     ``loss_weights``, not ``metrics``. ``jit_compile``: XLA on (True), off (False) or
-    Keras' choice ("auto").
+    Keras' choice ("auto"); under ``MMTUNE_EAGER`` on JAX, no step is compiled
+    (:func:`mmtune.keras_backend.run_eagerly`).
     """
     import keras
 
+    from mmtune.keras_backend import run_eagerly
+
+    eager = run_eagerly()
     model.compile(
         optimizer=make_optimizer(params),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
         metrics=["accuracy"],
-        jit_compile=jit_compile,
+        jit_compile=False if eager else jit_compile,
+        run_eagerly=eager,
     )
     return model

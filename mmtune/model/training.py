@@ -21,9 +21,11 @@ from mmtune.model.params import Params
 from mmtune.process_memory import rss_mb
 
 if TYPE_CHECKING:
-    import keras
-    import tensorflow
+    from collections.abc import Iterable
 
+    import keras
+
+    from mmtune.data.feed import Feed
     from mmtune.model.callbacks import EpochReport, Validate
 
 __all__ = [
@@ -61,8 +63,9 @@ class TrainOptions:
     :func:`~mmtune.model.networks.training_memory_mb`), raises :class:`ModelTooLarge` untrained;
     ``keep_val_probabilities``: the result carries the validation part's class probabilities
     at the best epoch (a search's evaluations: their average is the seed average's figure);
-    ``jit_compile``: XLA on, off or Keras' choice; ``feed``: ``pipeline`` (tf.data over the
-    cache) or ``device`` (the data on the training device: :mod:`mmtune.data.device_feed`).
+    ``jit_compile``: XLA on, off or Keras' choice; ``feed``: ``pipeline`` (batches gathered on
+    the host from the cache) or ``device`` (the data on the training device): see
+    :mod:`mmtune.data.feed`.
     """
 
     epochs: int
@@ -127,12 +130,13 @@ def train_model(
     record its size); ``callbacks`` join the trainer's own.
     ``initial_epoch`` / ``initial_weights`` continue an earlier run (Hyperband).
     """
-    epochs, patience, feed = options.epochs, options.patience, options.feed
-    from mmtune.tf_setup import import_tensorflow
+    epochs, patience = options.epochs, options.patience
+    from mmtune import keras_backend
 
-    tf = import_tensorflow()
+    keras_backend.start()
     import keras
 
+    from mmtune.data.feed import Feed
     from mmtune.model.batchnorm import recompute_statistics
     from mmtune.model.callbacks import ReportEpochs
     from mmtune.model.networks import MODEL_INPUTS, build_model, compile_model
@@ -146,23 +150,10 @@ def train_model(
     model = build_model(model_name, params, spec)
     if on_model is not None and not _has_limits(options):
         on_model(model)
-    train_ds = _batches(
-        split,
-        _training_rows(split, full),
-        feed=feed,
-        inputs=inputs,
-        batch_size=batch_size,
-        shuffle=True,
-        seed=seed,
-    )
-    stats_ds = _statistics_batches(
-        split, full=full, inputs=inputs, batch_size=batch_size, seed=seed, feed=feed
-    )
-    trainer = model
-    if feed == "device":
-        from mmtune.data.device_feed import device_trainer
-
-        trainer = device_trainer(model, split.tensors(), inputs)
+    feed = Feed(split, inputs, options.feed)
+    train_ds = _training_batches(feed, _training_rows(split, full), batch_size, seed)
+    stats_ds = _statistics_batches(feed, full=full, batch_size=batch_size, seed=seed)
+    trainer = feed.trainer(model)
     compile_model(trainer, params, jit_compile=options.jit_compile)
     _build_before_tracing(trainer, train_ds)
     if initial_weights:
@@ -192,8 +183,10 @@ def train_model(
                 *stops,
             ],
         )
-    except tf.errors.ResourceExhaustedError as exc:
-        raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
+    except Exception as exc:
+        if keras_backend.is_out_of_memory(exc):
+            raise TrialFailed(f"out of memory: {str(exc).splitlines()[0][:300]}") from exc
+        raise
     if full:  # no validation recomputed them: the model leaves with precise ones
         recompute_statistics(trainer, stats_ds)
     best_epoch, best_acc, val_loss = curves_summary(history)
@@ -215,7 +208,7 @@ def _validation(
     model: keras.Model,
     split: SplitData,
     inputs: tuple[str, ...],
-    stats_ds: tensorflow.data.Dataset,
+    stats_ds: Iterable[object],
     options: TrainOptions,
 ) -> Validate:
     """The callback that measures each epoch on the validation part (BatchNorm statistics
@@ -242,21 +235,16 @@ def _stops(patience: int) -> list[keras.callbacks.Callback]:
     ]
 
 
-def _validation_inputs(split: SplitData, inputs: tuple[str, ...]) -> tensorflow.data.Dataset:
+def _validation_inputs(split: SplitData, inputs: tuple[str, ...]) -> Iterable[object]:
     """The validation rows' inputs, no labels, in order: what the model predicts to be
     validated (read from the split's arrays whatever the feed)."""
+    from mmtune.data.feed import Feed
+
     rows = np.asarray(split.val_idx)
-    return _batches(
-        split,
-        rows,
-        feed="pipeline",
-        inputs=inputs,
-        batch_size=eval_batch(len(rows)),
-        with_labels=False,
-    )
+    return Feed(split, inputs).batches(rows, eval_batch(len(rows)), with_labels=False)
 
 
-def _build_before_tracing(trainer: keras.Model, batches: tensorflow.data.Dataset) -> None:
+def _build_before_tracing(trainer: keras.Model, batches: Iterable[object]) -> None:
     """Make the optimizer's and the metrics' variables before ``fit`` traces its step.
 
     With TensorFlow and no distribution strategy, Keras makes them inside the first trace
@@ -265,10 +253,12 @@ def _build_before_tracing(trainer: keras.Model, batches: tensorflow.data.Dataset
     (``benchmarks/tracing.py``), the same curves either way. Keras' own build, from the
     batches' shapes alone (``_symbolic_build``, which ``fit`` runs itself under a
     distribution strategy); without it (another Keras version), training goes on as before.
+    Other backends compile the step with the variables as its arguments: nothing to do.
     """
     build = getattr(trainer, "_symbolic_build", None)
-    if callable(build):
-        build(data_batch=batches.element_spec)
+    spec = getattr(batches, "element_spec", None)  # a tf.data dataset's
+    if callable(build) and spec is not None:
+        build(data_batch=spec)
 
 
 def _has_limits(options: TrainOptions) -> bool:
@@ -288,7 +278,7 @@ def refuse_if_untrainable(
     model (to record its size)."""
     if not _has_limits(options):
         return
-    from mmtune.tf_setup import clear_keras_session
+    from mmtune.keras_backend import clear_keras_session
 
     probe = _weightless_model(model_name, params, spec)
     if on_model is not None:
@@ -340,18 +330,23 @@ def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: 
             )
 
 
-def _statistics_batches(
-    split: SplitData, *, full: bool, inputs: tuple[str, ...], batch_size: int, seed: int, feed: str
-) -> tensorflow.data.Dataset:
+def _training_batches(feed: Feed, rows: np.ndarray, batch_size: int, seed: int) -> Iterable[object]:
+    """The shuffled training batches, all whole: a last, smaller batch would make the backend
+    trace the training step a second time for its shape, which cost 8 s of a 1-epoch trial's
+    34 s here. The rows left out change every epoch with the shuffle."""
+    return feed.batches(rows, batch_size, shuffle=True, seed=seed, drop_remainder=True)
+
+
+def _statistics_batches(feed: Feed, *, full: bool, batch_size: int, seed: int) -> Iterable[object]:
     """A fixed, seeded sample of training rows (whole batches of the trial's size) whose
     batch statistics become BatchNorm's (:mod:`mmtune.model.batchnorm`)."""
     from mmtune.model.batchnorm import STATISTICS_ROWS
 
     rng = np.random.default_rng([seed, 7])
-    pick = rng.permutation(_training_rows(split, full))[:STATISTICS_ROWS]
+    pick = rng.permutation(_training_rows(feed.split, full))[:STATISTICS_ROWS]
     whole = (len(pick) // batch_size) * batch_size
     pick = np.sort(pick[:whole] if whole else pick)
-    return _batches(split, pick, feed=feed, inputs=inputs, batch_size=batch_size, with_labels=False)
+    return feed.batches(pick, batch_size, with_labels=False)
 
 
 def _training_rows(split: SplitData, full: bool) -> np.ndarray:
@@ -359,58 +354,12 @@ def _training_rows(split: SplitData, full: bool) -> np.ndarray:
     return np.arange(len(split.data.train_labels)) if full else np.asarray(split.train_idx)
 
 
-def _batches(
-    split: SplitData,
-    rows: np.ndarray,
-    *,
-    feed: str,
-    inputs: tuple[str, ...],
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    with_labels: bool = True,
-) -> tensorflow.data.Dataset:
-    """Batches of ``rows`` as ``feed`` serves them: row indices and labels for the
-    device-resident data (``device``), else the rows gathered from the split's arrays (no
-    copy of the data per trial).
-
-    Shuffled (training) batches are all whole: a last, smaller batch would make TensorFlow
-    trace the training step a second time for its shape, which cost 8 s of a 1-epoch trial's
-    34 s here. The rows left out change every epoch with the shuffle.
-    """
-    drop_remainder = shuffle and len(rows) >= batch_size
-    if feed == "device":
-        from mmtune.data.device_feed import index_dataset
-
-        labels = split.data.train_labels[rows]
-        return index_dataset(
-            rows,
-            labels,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            drop_remainder=drop_remainder,
-        )
-    from mmtune.data.pipeline import rows_dataset
-
-    return rows_dataset(
-        split.arrays(),
-        rows,
-        inputs=inputs,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        with_labels=with_labels,
-        drop_remainder=drop_remainder,
-    )
-
-
 def run_trial(
     model_name: str, params: Params, split: SplitData, options: TrainOptions, **kwargs: Any
 ) -> TrialResult:
     """Train one search trial (:func:`train_model`'s keywords) and free its graph and memory
     afterwards (the model is not kept)."""
-    from mmtune.tf_setup import clear_keras_session
+    from mmtune.keras_backend import clear_keras_session
 
     try:
         result = train_model(model_name, params, split, options, **kwargs)

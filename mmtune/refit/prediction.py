@@ -39,9 +39,9 @@ __all__ = [
 
 def load_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` model written by mmtune (its custom layers registered)."""
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune import keras_backend
 
-    import_tensorflow()
+    keras_backend.start()
     import keras
 
     import mmtune.model.layers  # noqa: F401  registers Standardize for deserialization

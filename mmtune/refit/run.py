@@ -259,8 +259,8 @@ class _Trainer:
     """Trains members for the check (training part) and the refit (every labelled row)."""
 
     def __init__(self, cfg: RefitConfig, model_name: str, source: DataSource) -> None:
+        from mmtune.keras_backend import jit_setting
         from mmtune.model.training import TrainOptions
-        from mmtune.tf_setup import jit_setting
 
         self.model_name, self.source = model_name, source
         # Fixed epochs per member, no early stopping: the refit's rule, checked as it runs.
@@ -289,8 +289,8 @@ class _Trainer:
 
     def _draw(self, m: Member, seed: int) -> tuple[float, list[list[int]]]:
         """One check model's validation accuracy and confusion matrix."""
+        from mmtune.keras_backend import clear_keras_session
         from mmtune.model.training import train_model
-        from mmtune.tf_setup import clear_keras_session
 
         split = self.source.get(_resolution(m))
         result = train_model(self.model_name, m.params, split, self._options(m), seed=seed)
@@ -443,9 +443,10 @@ def _versions() -> dict[str, str]:
 def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> RefitOutcome:
     """Check, then refit the chosen members, average their probabilities, write model(s),
     submission and record."""
-    from mmtune.tf_setup import clear_keras_session, import_tensorflow, set_precision
+    from mmtune import keras_backend
+    from mmtune.keras_backend import clear_keras_session, set_precision
 
-    tf = import_tensorflow()
+    keras_backend.enable_determinism()  # first: JAX reads it as its devices start
     set_precision(cfg.precision)
 
     from mmtune.refit.prediction import predict_probabilities, write_submission
@@ -455,7 +456,6 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     study, name, model_name = _open_study(cfg, say)
     members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
-    tf.config.experimental.enable_op_determinism()
     trainer = _Trainer(cfg, model_name, source)
     rejected: list[Member] = []
     warning = None

@@ -46,9 +46,14 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         raise MmtuneError(f"Expected a tuner among {TUNERS}. Received: tuner={cfg.tuner!r}")
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
-    from mmtune.tf_setup import set_precision
+    from mmtune import keras_backend
 
-    set_precision(cfg.precision)
+    if cfg.tensorboard and keras_backend.name() != "tensorflow":
+        raise MmtuneError(
+            "--tensorboard writes TensorFlow's event files: it needs KERAS_BACKEND=tensorflow. "
+            f"Received: KERAS_BACKEND={keras_backend.name()}"
+        )
+    keras_backend.set_precision(cfg.precision)
     source = DataSource(Path(cfg.data_dir))
     data = source.get(default_resolution(cfg.space)).data  # the data check, before any write
     ledger = Ledger(
@@ -121,7 +126,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more."
         )
     elif done < cfg.trials:
-        from mmtune.tf_setup import device_description
+        from mmtune.keras_backend import device_description
 
         progress.message(
             f"study {cfg.study_name!r}: {done} of {cfg.trials} trials done; "
@@ -155,7 +160,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
 
 def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOptions:
     """How this search's trials train, built once."""
-    from mmtune.tf_setup import jit_setting
+    from mmtune.keras_backend import jit_setting
 
     return TrainOptions(
         epochs=cfg.epochs,

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmtune.tf_setup import clear_keras_session, import_tensorflow
+from mmtune import keras_backend
+from mmtune.keras_backend import clear_keras_session
 
-import_tensorflow()  # quietly, before Keras and Keras Tuner import it noisily
+keras_backend.start()  # quietly, before Keras Tuner imports Keras (and TensorFlow) noisily
 
 import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config

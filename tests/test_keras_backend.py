@@ -1,4 +1,5 @@
-"""TensorFlow is imported quietly on every path a user runs: no start-up noise in a search."""
+"""The backend layer: TensorFlow imported quietly on every path a user runs (no start-up noise
+in a search), the precision kept, eager mode, the collector kept off the imports."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_clearing_the_session_keeps_the_precision():
     trained in float32 under --precision mixed until the search kept it."""
     import keras
 
-    from mmtune.tf_setup import clear_keras_session, set_precision
+    from mmtune.keras_backend import clear_keras_session, set_precision
 
     try:
         policy = set_precision("mixed")
@@ -79,9 +80,9 @@ def test_clearing_the_session_keeps_the_precision():
 
 
 _TRACED = """
+from mmtune.keras_backend import start
+start()
 import tensorflow as tf
-from mmtune.tf_setup import import_tensorflow
-import_tensorflow()
 print(bool(tf.function(tf.executing_eagerly)()))
 """
 
@@ -89,9 +90,11 @@ print(bool(tf.function(tf.executing_eagerly)()))
 def test_mmtune_eager_runs_functions_eagerly_and_users_trace_them():
     """The suite's ``MMTUNE_EAGER=1`` runs tf.functions eagerly; without it (as users run)
     they are traced into graphs."""
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune.keras_backend import start
 
-    tf = import_tensorflow()
+    start()
+    import tensorflow as tf
+
     assert os.environ["MMTUNE_EAGER"] == "1" and tf.function(tf.executing_eagerly)()
     env = {k: v for k, v in os.environ.items() if k != "MMTUNE_EAGER"}
     out = subprocess.run(
@@ -108,9 +111,9 @@ def test_the_imports_objects_are_kept_from_the_garbage_collector():
     import gc
     import weakref
 
-    from mmtune.tf_setup import import_tensorflow
+    from mmtune import keras_backend
 
-    import_tensorflow()
+    keras_backend.start()
     assert gc.get_freeze_count() > 100_000
 
     class Node:
