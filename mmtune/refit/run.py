@@ -432,7 +432,7 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for package in ("mmtune", "tensorflow", "keras", "keras-tuner", "optuna", "numpy"):
+    for package in ("mmtune", "tensorflow", "jax", "keras", "keras-tuner", "optuna", "numpy"):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -494,6 +494,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         "data_hash": first.data.data_hash,
         "test_rows": int(len(classes)),
         "predicted_class_counts": counts,
+        "backend": keras_backend.name(),
         "versions": _versions(),
         "duration_s": round(time.perf_counter() - started, 2),
     }
