@@ -71,14 +71,14 @@ def _use_compilation_cache(jax: Any) -> None:
 def _count_compilations(jax: Any) -> None:
     from jax import monitoring
 
-    def on_event(event: str, **_: Any) -> None:
+    def on_event(event: str, **_: str | int) -> None:
         if event == "/jax/compilation_cache/cache_hits":
             _counts["cache_hits"] += 1
 
-    def on_duration(event: str, seconds: float, **_: Any) -> None:
+    def on_duration(event: str, duration_secs: float, **_: str | int) -> None:
         if event == "/jax/core/compile/backend_compile_duration":
             _counts["compiled"] += 1
-            _counts["compile_s"] += seconds
+            _counts["compile_s"] += duration_secs
 
     monitoring.register_event_listener(on_event)
     monitoring.register_event_duration_secs_listener(on_duration)
