@@ -321,12 +321,13 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--max-memory-mb",
         type=int,
-        default=1500,
+        default=None,
         metavar="MB",
         help="keep the search process's resident memory under this: a configuration whose "
         "training would pass it is refused untrained, and between trials the process "
         "restarts when its memory plus the most a trial has held while it ran would pass "
-        "it (0: no ceiling; default 1500)",
+        "it; on a GPU a configuration is judged against the GPU's free memory instead "
+        "(0: no ceiling; default: half of this machine's memory, shared among --workers)",
     )
     search.add_argument(
         "--workers",

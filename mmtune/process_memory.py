@@ -8,7 +8,7 @@ import ctypes
 import ctypes.util
 import os
 
-__all__ = ["rss_mb", "peak_rss_mb", "reset_peak_rss", "return_free_memory"]
+__all__ = ["rss_mb", "peak_rss_mb", "reset_peak_rss", "return_free_memory", "machine_memory_mb"]
 
 
 def rss_mb() -> float | None:
@@ -18,6 +18,30 @@ def rss_mb() -> float | None:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return None
+
+
+def machine_memory_mb() -> float | None:
+    """The memory this process's machine has for it, in MB: the physical memory
+    (``MemTotal``), or its control group's limit when that is lower (a container's, cgroup v2
+    or v1); None where neither can be read."""
+    sizes = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit_file) as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max": no limit
+            sizes.append(int(text) / 2**20)
+    return min(sizes) if sizes else None
 
 
 def peak_rss_mb() -> float | None:

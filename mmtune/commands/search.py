@@ -9,7 +9,12 @@ import time
 from pathlib import Path
 
 from mmtune.commands.common import resolve_data_dir
-from mmtune.search.memory import STARTED_ENV, TRIAL_NEED_ENV, RecycleProcess, reexec_self
+from mmtune.search.memory import (
+    STARTED_ENV,
+    TRIAL_NEED_ENV,
+    RecycleProcess,
+    reexec_self,
+)
 from mmtune.search.progress import format_duration
 
 
@@ -83,6 +88,10 @@ def search(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)  # a bad space file is refused before anything else
     data_dir = resolve_data_dir(args.data)
+    if args.max_memory_mb is None:  # the workers are given the share the parent worked out
+        from mmtune.search.memory import default_ceiling_mb
+
+        args.max_memory_mb = default_ceiling_mb(args.workers) or 0
     from mmtune.search.config import SearchConfig
     from mmtune.search.run import run_search
 

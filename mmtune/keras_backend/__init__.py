@@ -273,7 +273,7 @@ def compilations() -> dict[str, float]:
     return dict(_impl().compilations())
 
 
-def shared_device_environment() -> dict[str, str]:
-    """Environment variables for each of several worker processes that share one GPU (JAX:
-    no preallocation of 75% of it each). Imports no backend."""
-    return dict(_impl().shared_device_environment())
+def shared_device_environment(processes: int) -> dict[str, str]:
+    """Environment variables for each of ``processes`` worker processes that share one GPU
+    (JAX: no preallocation of 75% of it each, and a share of it each). Imports no backend."""
+    return dict(_impl().shared_device_environment(processes))

@@ -32,7 +32,10 @@ RUN_EAGERLY_IN_COMPILE = True
 DETERMINISTIC_FLAG = "--xla_gpu_deterministic_ops=true"
 #: Set for processes that share one GPU with others: JAX then allocates what it uses.
 PREALLOCATE_ENV = "XLA_PYTHON_CLIENT_PREALLOCATE"
-_MEMORY_SETTINGS = (PREALLOCATE_ENV, "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION")
+#: The share of a GPU a process may take: this name until jaxlib 0.9, then the second.
+FRACTION_ENVS = ("XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION")
+#: The share of a GPU that several processes sharing it may take together.
+SHARED_FRACTION = 0.9
 
 _counts = {"compiled": 0.0, "cache_hits": 0.0, "compile_s": 0.0}
 
@@ -149,12 +152,31 @@ def enable_determinism() -> None:
         os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_FLAG}".strip()
 
 
-def shared_device_environment() -> Mapping[str, str]:
-    """What each of several processes sharing one GPU needs: no preallocation (unless the
-    user set JAX's memory settings)."""
-    if any(os.environ.get(name) for name in _MEMORY_SETTINGS):
+def shared_device_environment(processes: int) -> Mapping[str, str]:
+    """What each of ``processes`` sharing one GPU needs: no preallocation, and at most its
+    share of 90% of the GPU (its memory ceiling then says so: :func:`device_memory`). Nothing
+    when the user set JAX's memory settings, or when one process has the GPU."""
+    if processes < 2 or any(os.environ.get(n) for n in (PREALLOCATE_ENV, *FRACTION_ENVS)):
         return {}
-    return {PREALLOCATE_ENV: "false"}
+    share = f"{SHARED_FRACTION / processes:.3f}"
+    return {PREALLOCATE_ENV: "false", _fraction_variable(): share}
+
+
+def _fraction_variable() -> str:
+    """The memory-fraction variable the installed jaxlib reads (its name changed: both are
+    read by some releases, and setting both is an error there), found without importing it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("jaxlib")
+    if spec is not None and spec.origin:
+        try:
+            source = (Path(spec.origin).parent / "xla_client.py").read_text(errors="replace")
+        except OSError:
+            source = ""
+        if f"'{FRACTION_ENVS[1]}'" in source or f'"{FRACTION_ENVS[1]}"' in source:
+            return FRACTION_ENVS[1]
+    return FRACTION_ENVS[0]
 
 
 def on_device(arrays: Mapping[str, np.ndarray]) -> Mapping[str, Any]:

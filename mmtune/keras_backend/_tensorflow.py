@@ -106,7 +106,7 @@ def gather_on_device(tensors: Mapping[str, Any], rows: np.ndarray) -> Mapping[st
     return {name: tf.gather(t, rows) for name, t in tensors.items()}
 
 
-def shared_device_environment() -> Mapping[str, str]:
+def shared_device_environment(processes: int) -> Mapping[str, str]:
     return {}  # every process's GPUs grow their memory on demand (start)
 
 

@@ -67,7 +67,7 @@ def enable_determinism() -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def shared_device_environment() -> Mapping[str, str]:
+def shared_device_environment(processes: int) -> Mapping[str, str]:
     return {}  # PyTorch's caching allocator takes what it uses
 
 

@@ -31,7 +31,14 @@ EpochReport = Callable[[int, dict[str, float]], None]
 
 class ReportEpochs(keras.callbacks.Callback):
     """Fails the trial on a NaN loss (naming the epoch and batch) and hands each epoch's logs
-    to ``report``."""
+    to ``report``.
+
+    The batch check runs on Keras' callback thread (``async_safe``): reading a batch's loss
+    waits for the accelerator to finish that step, which on the training thread would keep
+    it from queueing the next (a GPU idles between small steps). A NaN raised there ends
+    ``fit`` at the next batch or at the epoch's end, with the same message."""
+
+    async_safe = True
 
     def __init__(self, report: EpochReport | None) -> None:
         super().__init__()

@@ -304,7 +304,8 @@ def _weightless_model(model_name: str, params: Params, spec: InputSpec) -> keras
 
 def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: int) -> None:
     """``ModelTooLarge`` when the model is over ``--max-params`` or ``--max-cost``, or when
-    training it would take the process past ``--max-memory-mb``."""
+    training it would take the process past ``--max-memory-mb`` (on a GPU whose backend
+    says how much it has, past the GPU's free memory: activations and weights live there)."""
     from mmtune.model.networks import model_macs, training_memory_mb
 
     max_params, max_macs = options.max_params, options.max_macs
@@ -319,15 +320,27 @@ def _refuse_if_too_large(model: keras.Model, options: TrainOptions, batch_size: 
             f"--max-cost ({max_macs:,}): skipped untrained"
         )
     ceiling = options.memory_ceiling_mb
-    now = rss_mb() if ceiling else None
-    if ceiling and now is not None:
-        need = training_memory_mb(model, batch_size)
-        if now + need > ceiling:
-            raise OverMemoryCeiling(
-                f"training it at batch {batch_size} needs about {need:,.0f} MB, and the "
-                f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}",
-                need,
+    if not ceiling:
+        return
+    need = training_memory_mb(model, batch_size)
+    from mmtune.keras_backend import device_memory
+
+    device = device_memory()
+    if device is not None and device.limit_mb:  # the training's memory is the GPU's
+        free = device.limit_mb - device.in_use_mb
+        if need > free:  # a fresh process would hold as little: no retry there
+            raise ModelTooLarge(
+                f"training it at batch {batch_size} needs about {need:,.0f} MB, and the GPU "
+                f"has {free:,.0f} MB of its {device.limit_mb:,.0f} MB free: skipped untrained"
             )
+        return
+    now = rss_mb()
+    if now is not None and now + need > ceiling:
+        raise OverMemoryCeiling(
+            f"training it at batch {batch_size} needs about {need:,.0f} MB, and the "
+            f"process holds {now:,.0f} MB: above --max-memory-mb {ceiling:,}",
+            need,
+        )
 
 
 def _training_batches(feed: Feed, rows: np.ndarray, batch_size: int, seed: int) -> Iterable[object]:

@@ -23,9 +23,17 @@ from __future__ import annotations
 import os
 import sys
 
-from mmtune.process_memory import peak_rss_mb, reset_peak_rss, return_free_memory, rss_mb
+from mmtune.process_memory import (
+    machine_memory_mb,
+    peak_rss_mb,
+    reset_peak_rss,
+    return_free_memory,
+    rss_mb,
+)
 
 __all__ = [
+    "HOST_SHARE",
+    "default_ceiling_mb",
     "fresh_process",
     "RecycleProcess",
     "MemoryWatch",
@@ -36,6 +44,22 @@ __all__ = [
 
 STARTED_ENV = "MMTUNE_SEARCH_STARTED"  # the first process's start time, kept across recycles
 TRIAL_NEED_ENV = "MMTUNE_TRIAL_NEED_MB"  # the most a trial has needed, kept across recycles
+
+
+#: The share of the machine's memory the search processes may hold together, by default.
+HOST_SHARE = 0.5
+
+
+def default_ceiling_mb(workers: int = 1) -> int | None:
+    """``--max-memory-mb``'s default: half of what this machine has (its control group's limit
+    when lower), shared among ``workers`` processes; None (no ceiling) where the machine's
+    memory cannot be read. (It was a fixed 1,500 MB, a benchmark's target for the footprint:
+    on a 24 GB machine a search of 1,200 rows at 256 px restarted itself 5 times in 10 trials
+    to stay under it.)"""
+    total = machine_memory_mb()
+    if not total:
+        return None
+    return max(1, int(total * HOST_SHARE / max(1, workers)))
 
 
 _trials_begun = 0  # trainings this process has begun, whichever loop ran them

@@ -30,9 +30,12 @@ def worker_environments(
     workers: int, base: dict[str, str] | None = None, storage: str | None = None
 ) -> list[dict[str, str]]:
     """One environment per worker: with several GPUs listed in ``CUDA_VISIBLE_DEVICES``,
-    workers are spread over them round-robin; otherwise they share what there is (GPU
-    memory grows on demand, so several trials fit on one GPU). ``storage`` travels in
-    ``$MMTUNE_STORAGE``, never on a command line."""
+    workers are spread over them round-robin; otherwise they share what there is, each told
+    by its backend how (:func:`mmtune.keras_backend.shared_device_environment`: on JAX no
+    preallocation and a share of the GPU each; TensorFlow's memory grows on demand).
+    ``storage`` travels in ``$MMTUNE_STORAGE``, never on a command line."""
+    from mmtune import keras_backend
+
     base = dict(os.environ if base is None else base)
     if storage:
         base[STORAGE_ENV] = storage
@@ -42,6 +45,8 @@ def worker_environments(
         env = dict(base)
         if len(devices) > 1:
             env["CUDA_VISIBLE_DEVICES"] = devices[k % len(devices)]
+        sharing = len(range(k % max(len(devices), 1), workers, max(len(devices), 1)))
+        env.update(keras_backend.shared_device_environment(sharing))
         envs.append(env)
     return envs
 
