@@ -209,3 +209,16 @@ def test_presets_are_graded_and_the_answers_are_written(tmp_path):
         write_demo(tmp_path / "x", n_train=9, n_test=1, image_size=16, difficulty="brutal")
     with pytest.raises(ValueError, match="Expected cue in"):
         demo.Difficulty(cue=1.5)
+
+
+def test_the_rows_painted_by_several_processes_are_the_same_files(tmp_path):
+    """``workers`` changes who paints each row, never what it holds: every file of the set is
+    byte-identical (competition-sized sets are made on every core)."""
+    from mmtune.data.demo import write_demo
+
+    one = write_demo(tmp_path / "one", n_train=20, n_test=7, image_size=16, workers=1)
+    two = write_demo(tmp_path / "two", n_train=20, n_test=7, image_size=16, workers=2)
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir()) and len(names) > 27
+    for name in names:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name

@@ -30,10 +30,12 @@ Only numpy and Pillow are used: making the data never imports TensorFlow. The kn
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +76,21 @@ DEFAULT_TRAIN = 450  # 50 rows per class: the README's 40-trial search fits in m
 DEFAULT_TEST = 135
 DEFAULT_IMAGE_SIZE = 256
 
+#: Above this many rows a set is painted by every core (a process pool costs about a second).
+PARALLEL_ROWS = 600
+
 MARKER = ".mmtune-demo"  # version marker ensure_demo() reads
 TRAIN_CSV = "data_train.csv"
 TEST_CSV = "data_test_novt.csv"
 ANSWERS_CSV = "test_answers.csv"  # id,CLASS of every test row: known to the generator only
 
 Rng = np.random.Generator
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _labels(n: int, rng: Rng) -> np.ndarray:
@@ -98,24 +109,64 @@ def _write_split(
     scenes: Scenes,
     n_mfcc: int,
     with_class: bool,
-    tick: Callable[[], None],
+    tick: Callable[[int], None],
     d: Difficulty,
+    workers: int = 1,
 ) -> None:
+    """One split's pictures and its CSV. Each row draws from its own seeded generator, so rows
+    are made in any order, by ``workers`` processes, and the files are byte-identical."""
     header = (
         ["IMAGE"] + [f"mfcc_{j}" for j in range(1, n_mfcc + 1)] + (["CLASS"] if with_class else [])
     )
-    lines = [",".join(header)]
-    for i, label in enumerate(labels):
-        rng = np.random.default_rng([seed, 2, split, i])
-        label = int(label)
-        video = int(rng.integers(d.videos))
-        name = f"{prefix}_{i:05d}.png"
-        frame(scenes, label, video, rng, d).save(tmp / name, compress_level=6)
-        feats = mfcc(waveform(label, video, seed, rng, d), n_mfcc)
-        row = [name] + [f"{v:.6f}" for v in feats] + ([str(label)] if with_class else [])
-        lines.append(",".join(row))
-        tick()
+    job = _Rows(tmp, prefix, np.asarray(labels), seed, split, scenes, n_mfcc, with_class, d)
+    n = len(labels)
+    chunk = max(1, min(256, -(-n // max(1, workers * 4))))
+    spans = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    parts: dict[int, list[str]] = {}
+    if workers <= 1 or len(spans) == 1:
+        for a, b in spans:
+            parts[a] = job(a, b)
+            tick(b - a)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(job, a, b): (a, b) for a, b in spans}
+            for future in as_completed(futures):
+                a, b = futures[future]
+                parts[a] = future.result()
+                tick(b - a)
+    lines = [",".join(header)] + [line for a, _ in spans for line in parts[a]]
     (tmp / (TRAIN_CSV if with_class else TEST_CSV)).write_text("\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows ``[a, b)`` of one split: their pictures written, their CSV lines returned (a
+    picklable job for the worker processes)."""
+
+    tmp: Path
+    prefix: str
+    labels: np.ndarray
+    seed: int
+    split: int
+    scenes: Scenes
+    n_mfcc: int
+    with_class: bool
+    d: Difficulty
+
+    def __call__(self, a: int, b: int) -> list[str]:
+        lines = []
+        for i in range(a, b):
+            rng = np.random.default_rng([self.seed, 2, self.split, i])
+            label = int(self.labels[i])
+            video = int(rng.integers(self.d.videos))
+            name = f"{self.prefix}_{i:05d}.png"
+            frame(self.scenes, label, video, rng, self.d).save(self.tmp / name, compress_level=6)
+            feats = mfcc(waveform(label, video, self.seed, rng, self.d), self.n_mfcc)
+            row = [name] + [f"{v:.6f}" for v in feats] + ([str(label)] if self.with_class else [])
+            lines.append(",".join(row))
+        return lines
 
 
 def _marker_text(
@@ -181,6 +232,7 @@ def write_demo(
     progress: bool = False,
     overwrite: bool = False,
     difficulty: Difficulty | str = "demo",
+    workers: int | None = None,
 ) -> Path:
     """Write the synthetic data set to ``out_dir`` in the competition's layout.
 
@@ -189,6 +241,8 @@ def write_demo(
     ``out_dir``. The same arguments give byte-identical CSVs.
     ``out_dir`` must not exist or be empty, unless ``overwrite`` is true.
     ``difficulty``: a :class:`Difficulty` or the name of a preset in :data:`DIFFICULTIES`.
+    ``workers``: processes painting the rows (``None``: every core for sets of over
+    :data:`PARALLEL_ROWS` rows, else one); the files are the same whatever the number.
 
     >>> import tempfile, pandas as pd
     >>> d = write_demo(tempfile.mkdtemp() + "/demo", n_train=18, n_test=9, image_size=32)
@@ -204,10 +258,12 @@ def write_demo(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     try:
         total, done = n_train + n_test, [0]
+        if workers is None:
+            workers = _cores() if total > PARALLEL_ROWS else 1
 
-        def tick() -> None:
-            done[0] += 1
-            if progress and (done[0] % 25 == 0 or done[0] == total):
+        def tick(rows: int) -> None:
+            before, done[0] = done[0], done[0] + rows
+            if progress and (done[0] // 25 > before // 25 or done[0] == total):
                 print(
                     f"\r  {done[0]}/{total} rows",
                     end="\n" if done[0] == total else "",
@@ -217,9 +273,10 @@ def write_demo(
 
         scenes = Scenes(seed, image_size, d.palette)
         rng = np.random.default_rng([seed, 0])
-        _write_split(tmp, "trainimg", _labels(n_train, rng), seed, 0, scenes, n_mfcc, True, tick, d)
+        train_labels = _labels(n_train, rng)
+        _write_split(tmp, "trainimg", train_labels, seed, 0, scenes, n_mfcc, True, tick, d, workers)
         test_labels = _labels(n_test, rng)
-        _write_split(tmp, "testimg", test_labels, seed, 1, scenes, n_mfcc, False, tick, d)
+        _write_split(tmp, "testimg", test_labels, seed, 1, scenes, n_mfcc, False, tick, d, workers)
         (tmp / ANSWERS_CSV).write_text(
             "id,CLASS\n" + "".join(f"{i},{int(c)}\n" for i, c in enumerate(test_labels))
         )
