@@ -277,6 +277,7 @@ def record_result(trial: optuna.Trial, result: TrialResult) -> None:
     trial.set_user_attr("val_loss", result.val_loss)
     trial.set_user_attr("epochs", result.epochs)
     trial.set_user_attr("duration_s", round(result.duration_s, 3))
+    trial.set_user_attr("validation_s", round(result.validation_s, 3))
     trial.set_user_attr("params_count", result.params_count)
     for key, value in result_predictions(result).items():
         trial.set_user_attr(key, value)

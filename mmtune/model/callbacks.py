@@ -8,6 +8,7 @@ Keras is imported at import time: this module is imported only when a model trai
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 
 import keras
@@ -106,9 +107,11 @@ class Validate(keras.callbacks.Callback):
         self.keep = keep
         self.best = -math.inf
         self.probabilities: np.ndarray | None = None
+        self.seconds = 0.0  # spent validating, compilation of its programs included
         self._forward: Forward | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        started = time.perf_counter()
         if self._forward is None:
             self._forward = forward_pass(self.model)
         recompute_statistics(self.model, self.statistics, self._forward)
@@ -118,6 +121,7 @@ class Validate(keras.callbacks.Callback):
             logs["val_loss"], logs["val_accuracy"] = loss, accuracy
         if self.keep and accuracy > self.best:
             self.best, self.probabilities = accuracy, probabilities
+        self.seconds += time.perf_counter() - started
 
 
 def validation_figures(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

@@ -89,6 +89,7 @@ class TrialResult:
     epochs: int
     duration_s: float
     params_count: int
+    validation_s: float = 0.0  # of duration_s: precise BatchNorm and the validation pass
     model: Any = field(default=None, repr=False)
     # With ``keep_val_probabilities``: (validation rows, classes) at the best epoch, and the
     # validation part's labels in the same order.
@@ -198,6 +199,7 @@ def train_model(
         epochs=initial_epoch + len(history.get("loss", [])),
         duration_s=time.perf_counter() - started,
         params_count=int(model.count_params()),
+        validation_s=validate.seconds if validate is not None else 0.0,
         model=model,
         val_probabilities=validate.probabilities if validate is not None else None,
         val_labels=validate.labels if validate is not None and validate.keep else None,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.keras_backend import compilations
 from mmtune.ledger.evaluations import SKIPPED
 from mmtune.ledger.store import record_epoch, record_result
 from mmtune.model.params import Params
@@ -143,6 +144,7 @@ class TrialContext:
         self.progress = progress
         self.trial = trial
         self.started = time.perf_counter()
+        self._compiled = compilations()
         self._start_clean(trial)
         trial.set_user_attr("tuner", tuner)
         trial.set_user_attr(OWNER, owner_of_this_process())
@@ -200,13 +202,28 @@ class TrialContext:
 
     def finished(self, result: TrialResult) -> None:
         record_result(self.trial, result)
+        self._record_compilation()
 
     def failed(self, reason: str) -> None:
         self.trial.set_user_attr("fail_reason", reason[:2000])
         self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+        self._record_compilation()
+
+    def _record_compilation(self) -> None:
+        """What the trial's programs cost to compile (JAX: ``compile_s``, and how many were
+        compiled or read back from the compilation cache); nothing where the backend does not
+        say."""
+        now = compilations()
+        if not now:
+            return
+        spent = {k: now[k] - self._compiled.get(k, 0.0) for k in now}
+        self.trial.set_user_attr("compile_s", round(spent["compile_s"], 3))
+        self.trial.set_user_attr("programs_compiled", int(spent["compiled"] - spent["cache_hits"]))
+        self.trial.set_user_attr("programs_from_cache", int(spent["cache_hits"]))
 
     def pruned(self, reason: str = "", skipped: bool = False) -> None:
         """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
+        self._record_compilation()
         if reason:
             self.trial.set_user_attr("prune_reason", reason[:2000])
         if skipped:
