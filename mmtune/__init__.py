@@ -2,7 +2,7 @@
 
 The package is one small module per stage of the flow::
 
-    DATA_DIR --check--> cache --> tf.data pipeline --> model(params)
+    DATA_DIR --check--> cache --> feed (tf.data or threads) --> model(params)
     search_spaces/*.yaml --> tuner backend --> ledger (Optuna storage)
     ledger --> leaderboard / report / refit --> model + submission
 

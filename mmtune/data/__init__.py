@@ -1,2 +1,2 @@
-"""The data: its contract, the decode-once cache, tf.data pipelines, the demo set, and the data
-as a trial sees it."""
+"""The data: its contract, the decode-once cache, the feeds (tf.data or threads), the demo set,
+and the data as a trial sees it."""
