@@ -74,8 +74,9 @@ def test_tensorflow_is_blocked_in_these_processes(tmp_path):
 
 
 def test_the_whole_path_runs_on_jax_without_tensorflow(tmp_path):
-    """data check, a TPE search with the finalists' race, a Keras Tuner search, refit,
-    predict, results and the report: under JAX, with TensorFlow unimportable."""
+    """data check, a TPE search with the finalists' race, a Keras Tuner search whose process
+    restarts itself between trials, refit, predict, results and the report: under JAX, with
+    TensorFlow unimportable."""
     data, results = tiny_data(tmp_path / "data"), tmp_path / "results"
     space = tiny_space(tmp_path)
     common = ("--data", str(data), "--results", str(results), "--max-cost", "0")
@@ -84,10 +85,11 @@ def test_the_whole_path_runs_on_jax_without_tensorflow(tmp_path):
     assert "on CPU" in tpe.stderr and ", jax;" in tpe.stderr
     assert "2 trials done" in tpe.stdout and "re-evaluating trial" in tpe.stderr
     kt = mmtune(
-        "search", "--space", str(space), "--trials", "2", "--tuner", "random",
-        "--study", "kt", "--finalists", "0", *common, cwd=tmp_path,
+        "search", "--space", str(space), "--trials", "3", "--tuner", "random",
+        "--study", "kt", "--finalists", "0", "--recycle-mb", "1", *common, cwd=tmp_path,
     )  # fmt: skip
-    assert "2 trials done" in kt.stdout
+    assert "3 trials done" in kt.stdout
+    assert "restarting the search process" in kt.stderr, "a process restarts itself on JAX too"
     refit = mmtune("refit", "--best", "--study", "tiny", "--results", str(results), cwd=tmp_path)
     refit_dir = results / "tiny" / "refit"
     assert "honest check" in refit.stdout
