@@ -36,31 +36,23 @@ def jax_env(eager: bool = False) -> dict[str, str]:
     return env
 
 
-def mmtune(*args: str, cwd: Path, eager: bool = False) -> subprocess.CompletedProcess:
+def _run(argv: list[str], cwd: Path, eager: bool) -> subprocess.CompletedProcess:
+    """``python ARGV`` on the JAX backend; it must succeed, with no traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mmtune", *args],
-        cwd=cwd,
-        env=jax_env(eager),
-        capture_output=True,
-        text=True,
+        [sys.executable, *argv], cwd=cwd, env=jax_env(eager), capture_output=True, text=True,
         timeout=600,
-    )
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
 
+def mmtune(*args: str, cwd: Path, eager: bool = False) -> subprocess.CompletedProcess:
+    return _run(["-m", "mmtune", *args], cwd, eager)
+
+
 def python(code: str, *args: str, cwd: Path, eager: bool = False) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=cwd,
-        env=jax_env(eager),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+    return _run(["-c", code, *args], cwd, eager).stdout
 
 
 def test_tensorflow_is_blocked_in_these_processes(tmp_path):
