@@ -432,7 +432,16 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for package in ("mmtune", "tensorflow", "jax", "keras", "keras-tuner", "optuna", "numpy"):
+    for package in (
+        "mmtune",
+        "tensorflow",
+        "jax",
+        "torch",
+        "keras",
+        "keras-tuner",
+        "optuna",
+        "numpy",
+    ):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
