@@ -171,3 +171,20 @@ def test_training_batches_are_whole_and_vary_by_epoch(tmp_path, feed):
     few = _training_batches(feeder, rows[:5], 8, seed=0)
     assert [len(np.asarray(y)) for _, y in _epoch(few)] == [5]
     assert eval_batch(90) == 90 and eval_batch(2 * EVAL_BATCH + 1) == EVAL_BATCH
+
+
+def test_training_batches_say_their_length_so_keras_never_runs_out_of_data(tmp_path):
+    """Keras learns an unsized dataset's length by running out of data in its first epoch,
+    and warns "Your input ran out of data; interrupting training"."""
+    import warnings
+
+    from searchkit import TINY_PARAMS
+
+    from mmtune.model.training import TrainOptions, train_model
+
+    split = DataSource(write_dataset(tmp_path, n_train=30, n_test=6)).get(16)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = train_model("direct_mix", TINY_PARAMS, split, TrainOptions(epochs=2))
+    assert result.epochs == 2
+    assert not [w for w in seen if "ran out of data" in str(w.message)]

@@ -40,7 +40,10 @@ def _batch_indices(order: BatchOrder) -> tf.data.Dataset:
 
     size = order.batch_size if order.whole_batches else None
     spec = tf.TensorSpec((size,), tf.int64)
-    return tf.data.Dataset.from_generator(batches, output_signature=spec)
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    # Its length said: else Keras learns it by running out of data in the first epoch, and
+    # warns "Your input ran out of data; interrupting training" once per model.
+    return ds.apply(tf.data.experimental.assert_cardinality(len(order)))
 
 
 def rows_dataset(
