@@ -9,6 +9,7 @@ from mmtune.errors import MmtuneError
 
 
 def predict(args: argparse.Namespace) -> int:
+    from mmtune.locations import writable_file
     from mmtune.refit.prediction import (
         describe_model,
         load_model,
@@ -17,6 +18,7 @@ def predict(args: argparse.Namespace) -> int:
         write_submission,
     )
 
+    writable_file(args.out, "--out")  # a folder, a FIFO, a path under a file: before any work
     model = load_model(args.model)
     takes = describe_model(model, args.model)  # inputs by name, sizes checked, before any data
     data_dir = resolve_data_dir(args.data)

@@ -23,6 +23,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
+from mmtune.errors import shown
 from mmtune.ledger.evaluations import (
     BUDGET_EPOCHS,
     EVALUATES,
@@ -100,11 +101,12 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
 
 
 def _cell(value: object) -> str:
+    """A value as a table shows it (on a terminal: never a control character)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:g}"
-    return str(value)
+    return shown(value, None, quoted=False)
 
 
 def render(rows: list[dict[str, Any]], fmt: str = "table") -> str:

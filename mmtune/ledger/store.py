@@ -90,6 +90,13 @@ class Ledger:
         self.storage_url = storage_url
         self.heartbeat = heartbeat
         self._storage: optuna.storages.RDBStorage | None = None
+        if storage_url and _in_memory(storage_url):
+            raise LedgerError(
+                f"--storage {self.display_url}: Expected a storage that keeps the ledger. "
+                "Received: an in-memory SQLite database, lost when the command exits. "
+                "Give a file (sqlite:///path/to/ledger.sqlite3), or leave --storage out for "
+                f"{LEDGER_FILE} under --results"
+            )
 
     @property
     def url(self) -> str:
@@ -122,8 +129,14 @@ class Ledger:
             optuna.logging.set_verbosity(optuna.logging.ERROR)
             logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
             kwargs: dict[str, Any] = {}
-            if self.is_sqlite:
-                self.results_dir.mkdir(parents=True, exist_ok=True)
+            if self.is_sqlite and not self.storage_url:
+                try:
+                    self.results_dir.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise LedgerError(
+                        f"--results {self.results_dir}: cannot make the folder "
+                        f"({exc.strerror or exc})"
+                    ) from None
                 # A write waits for another connection's lock (the heartbeat's thread, a second
                 # process on the ledger, a loaded machine) rather than failing after 5 s.
                 kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}}
@@ -291,6 +304,26 @@ def result_predictions(result: TrialResult) -> dict[str, StoredArray]:
         VAL_PROBABILITIES: encode(result.val_probabilities, "float32"),
         VAL_LABELS: encode(result.val_labels, "int16"),
     }
+
+
+def _in_memory(url: str) -> bool:
+    """True for a SQLite URL whose database lives in memory (``sqlite://``, ``sqlite:///``,
+    ``sqlite:///:memory:``, ``...?mode=memory``): it is lost when the process exits."""
+    import sqlalchemy.engine
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:  # not a URL: opening it says why
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+        or "mode=memory" in database
+    )
 
 
 def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.storages.RDBStorage:

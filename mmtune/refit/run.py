@@ -45,6 +45,7 @@ from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
 from mmtune.ledger.store import Ledger, latest_note
+from mmtune.locations import study_dir
 from mmtune.model.params import ParamValue
 
 if TYPE_CHECKING:
@@ -453,6 +454,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.perf_counter()
     study, name, model_name = _open_study(cfg, say)
+    out_dir = study_dir(cfg.results_dir, name) / "refit"  # a ledger's odd name: refused here
     members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
     tf.config.experimental.enable_op_determinism()
@@ -461,7 +463,6 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     warning = None
     if cfg.check:
         members, rejected, warning = _checked_members(cfg, study, trainer, say)
-    out_dir = Path(cfg.results_dir) / name / "refit"
     out_dir.mkdir(parents=True, exist_ok=True)
     models = []
     for m in members:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
-from mmtune.errors import MmtuneError
+from mmtune.errors import MmtuneError, shown
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
+from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
 from mmtune.search.backends import Backend, SearchRun, backend_for
@@ -46,6 +47,9 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         raise MmtuneError(f"Expected a tuner among {TUNERS}. Received: tuner={cfg.tuner!r}")
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
+    problem = study_name_problem(cfg.study_name)
+    if problem is not None:  # the command line checks --study; a caller of this function too
+        raise MmtuneError(f"study {shown(cfg.study_name)}: {problem}")
     from mmtune.tf_setup import set_precision
 
     set_precision(cfg.precision)

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from mmtune.errors import MmtuneError, SpaceError, shown
-from mmtune.locations import builtin_spaces_dir
+from mmtune.locations import builtin_spaces_dir, study_name_problem
 from mmtune.model.networks import MODEL_INPUTS, OPTIONAL_PARAMS, SEED_PARAMS, check_params
 from mmtune.model.params import ParamValue
 from mmtune.search.spaces import BOUNDS, PARAM_TYPES, Param, Space, is_among
@@ -187,6 +187,11 @@ def _parse(doc: object, path: Path) -> Space:
         if key not in doc:
             raise _fail(path, key, "missing (required).")
     name = _string(doc["name"], path, "name")
+    problem = study_name_problem(name)
+    if problem is not None:  # a search's study is named after its space by default
+        raise _fail(
+            path, "name", f"a space's name names its studies (folders under --results). {problem}"
+        )
     model = _string(doc["model"], path, "model")
     if model not in MODEL_INPUTS:
         raise _fail(

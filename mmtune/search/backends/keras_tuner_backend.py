@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
+from mmtune.locations import study_dir
 from mmtune.model.training import TrialResult, train_model
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
@@ -240,7 +241,7 @@ def run(search: SearchRun) -> None:
     # Keras Tuner ships with DEBUG on: it prints a traceback for every failed trial, whose
     # reason mmtune already shows in one line and records in the ledger.
     keras_tuner_config.DEBUG = False
-    project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
+    project = study_dir(cfg.results_dir, cfg.study_name) / "keras_tuner"
     remaining = cfg.trials - finished_count(study)
 
     def make_tuner() -> LedgerTuner:
