@@ -115,6 +115,52 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
         assert abs(sum(float(v) for v in row[1:]) - 1.0) < 1e-3
 
 
+def _reordered_copy(data, out, rename=None):
+    """``data`` with both CSVs' MFCC columns in reverse order (each value moved with its
+    column), pictures linked; ``rename``: {old: new} column names."""
+    import shutil
+
+    shutil.copytree(data, out)
+    for name in ("data_train.csv", "data_test_novt.csv"):
+        rows = _rows(out / name)
+        mfcc = [i for i, c in enumerate(rows[0]) if c.startswith("mfcc_")]
+        order = [i for i in range(len(rows[0])) if i not in mfcc]
+        order[1:1] = mfcc[::-1]
+        rows = [[row[i] for i in order] for row in rows]
+        rows[0] = [(rename or {}).get(c, c) for c in rows[0]]
+        (out / name).write_text("\n".join(",".join(r) for r in rows) + "\n")
+    return out
+
+
+def test_predict_matches_mfcc_columns_by_name_with_what_the_model_was_trained_on(
+    searched, tmp_path, capsys
+):
+    """Issue 29: the same values in another column order give the same probabilities; other
+    columns than the model's are refused, naming them."""
+    results = searched["results"]
+    assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
+    model = results / "tiny" / "refit" / "model.keras"
+    capsys.readouterr()
+
+    def predict(data, out):
+        argv = ["predict", "--model", str(model), "--data", str(data), "--out", str(out)]
+        code = main([*argv, "--probabilities"])
+        return code, capsys.readouterr().err
+
+    assert predict(searched["data"], tmp_path / "same.csv")[0] == 0
+    code, err = predict(_reordered_copy(searched["data"], tmp_path / "rev"), tmp_path / "rev.csv")
+    assert code == 0, err
+    assert "another order than the model was trained on: they are matched by name" in err
+    assert _rows(tmp_path / "rev.csv") == _rows(tmp_path / "same.csv")
+
+    other = _reordered_copy(searched["data"], tmp_path / "other", {"mfcc_2": "mfcc_two"})
+    code, err = predict(other, tmp_path / "other.csv")
+    assert code == 2 and "Traceback" not in err
+    assert "Expected the 6 MFCC columns the model was trained on" in err
+    assert "missing from the data: 'mfcc_2'" in err and "not among the model's: 'mfcc_two'" in err
+    assert not (tmp_path / "other.csv").exists()
+
+
 def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, capsys, traced):
     results = searched["results"]
     sub = results / "tiny" / "refit" / "submission.csv"

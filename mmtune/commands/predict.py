@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mmtune.commands.common import resolve_data_dir
 from mmtune.errors import MmtuneError
@@ -11,6 +12,7 @@ from mmtune.errors import MmtuneError
 def predict(args: argparse.Namespace) -> int:
     from mmtune.locations import writable_file
     from mmtune.refit.prediction import (
+        aligned_mfcc,
         describe_model,
         load_model,
         predict_probabilities,
@@ -25,17 +27,16 @@ def predict(args: argparse.Namespace) -> int:
     from mmtune.data.cache import load_data
 
     data = load_data(data_dir, takes.resolution or 64)
-    if takes.n_mfcc is not None and takes.n_mfcc != data.spec.n_mfcc:
-        raise MmtuneError(
-            f"the model takes {takes.n_mfcc} MFCC columns; the data in {data_dir} "
-            f"has {data.spec.n_mfcc}"
-        )
+    # By name, in the model's order: the same values in another column order predict the same.
+    mfcc, note = aligned_mfcc(takes, data.spec.mfcc_columns, data.test_mfcc, str(data_dir))
     if takes.n_classes != data.spec.n_classes:
         raise MmtuneError(
             f"the model predicts {takes.n_classes} classes; the data in {data_dir} "
             f"has {data.spec.n_classes}"
         )
-    probs = predict_probabilities(model, data.test_images, data.test_mfcc)
+    if note:
+        print(f"mmtune: {note}", file=sys.stderr)
+    probs = predict_probabilities(model, data.test_images, mfcc)
     if args.probabilities:
         path = write_probabilities(args.out, probs, data.spec.class_names)
     else:
