@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
-from mmtune.ledger.evaluations import configurations, state_rank
+from mmtune.ledger.evaluations import configurations, ran, state_rank
 from mmtune.ledger.leaderboard import leaderboard_rows
 from mmtune.ledger.store import Ledger
 from mmtune.locations import study_dir
@@ -81,7 +81,7 @@ def render_report(study: optuna.Study, refit_file: Path | None = None) -> str:
     from optuna.trial import TrialState
 
     plt = _pyplot()
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]  # no queued starting point
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     page = _Page(f"mmtune report: {study.study_name}")
     # Optuna's plots switch pyplot to ggplot; the context restores the caller's style after.
