@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
     from mmtune.ledger.evaluations import Configuration
 
-__all__ = ["PreparedSearch", "prepare_search", "run_search"]
+__all__ = ["PreparedSearch", "STARTING_POINTS", "prepare_search", "run_search"]
+
+STARTING_POINTS = "starting-points"  # the claim of queuing a new study's starting points
+_POLL_S = 2.0  # how often a worker waiting for others' trials looks again
 
 
 @dataclass
@@ -78,13 +81,27 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     # sampler's search, queued again), not counted as running until the heartbeat notices.
     fail_orphaned_trials(study, retry=cfg.tuner in OPTUNA_TUNERS)
     if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
-        from mmtune.search.portfolio import starting_points
-
-        # A new study starts from the seed's network, the space's portfolio, and the best of
-        # --warm-start's study; then the sampler.
-        for point in starting_points(cfg.space, earlier, portfolio=cfg.portfolio):
-            study.enqueue_trial(point, skip_if_exists=False)
+        _queue_starting_points(study, cfg, earlier)
     return PreparedSearch(source, ledger, study, backend)
+
+
+def _queue_starting_points(
+    study: optuna.Study, cfg: SearchConfig, earlier: optuna.Study | None
+) -> bool:
+    """Queue a new study's starting points: the seed's network, the space's portfolio, and
+    the best of --warm-start's study; then the sampler. Claimed once through the storage:
+    of several searches started at once on a new study, one queues them (the others saw an
+    empty study too, and would have queued them again). True for the one that did."""
+    from mmtune.ledger.claims import Claims
+    from mmtune.search.orphans import owner_of_this_process
+    from mmtune.search.portfolio import starting_points
+
+    points = starting_points(cfg.space, earlier, portfolio=cfg.portfolio)
+    if not Claims(study, owner_of_this_process()).take(STARTING_POINTS):
+        return False
+    for point in points:
+        study.enqueue_trial(point, skip_if_exists=False)
+    return True
 
 
 def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
@@ -142,7 +159,10 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             ),
         )
         streak = FailureStreak.from_study(study, cfg.max_failures, cfg.max_skips)
-        prepared.backend.run(SearchRun(study, cfg, prepared.source, progress, streak, options))
+        run = SearchRun(study, cfg, prepared.source, progress, streak, options)
+        prepared.backend.run(run)
+        while cfg.tuner in OPTUNA_TUNERS and _others_still_running(study, cfg, progress):
+            prepared.backend.run(run)  # a place freed (a worker died): take it
         if streak.skipped:
             progress.message(
                 f"{streak.skipped} configuration(s) were refused before training "
@@ -155,6 +175,39 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     if best is None:
         return SearchOutcome(cfg.study_name, finished_count(study), None, None)
     return SearchOutcome(cfg.study_name, finished_count(study), best.mean, best.number, best.n)
+
+
+def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: SearchProgress) -> bool:
+    """Wait while other workers' search trials run and the study is short of ``--trials``
+    (this worker started none more: every place is taken). Their results come before the
+    finalists' race and the best every worker names. True when a place opened (a worker
+    died: its trial failed, to be retried), False once the trials are in or none runs."""
+    import time
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from mmtune.ledger.evaluations import is_reevaluation
+
+    said = False
+    while finished_count(study) < cfg.trials:
+        optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, retried
+        fail_orphaned_trials(study)
+        running = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not is_reevaluation(t)
+        ]
+        if finished_count(study) + len(running) < cfg.trials:
+            return True  # a place to take
+        if not said:
+            progress.message(
+                f"waiting for {len(running)} trial(s) other workers are running, before the "
+                "finalists' race"
+            )
+            said = True
+        time.sleep(min(_POLL_S, cfg.heartbeat))
+    return False
 
 
 def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOptions:
