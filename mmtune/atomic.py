@@ -19,7 +19,13 @@ from pathlib import Path
 
 from mmtune.errors import MmtuneError
 
-__all__ = ["atomic_folder", "atomic_path", "atomic_write_text", "atomic_write_bytes"]
+__all__ = [
+    "atomic_folder",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_folder_target",
+]
 
 
 @contextlib.contextmanager
@@ -66,16 +72,18 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     is untouched.
 
     What a killed run left (staging and old folders) is cleaned first; had it been killed
-    between its two renames, its old folder is put back, so ``target`` is again whole.
+    between its two renames, its old folder is put back, so ``target`` is again whole. A
+    staging folder another process is still writing is locked (``flock``) and left alone.
 
     >>> with atomic_folder("results/study/refit") as staging:   # doctest: +SKIP
     ...     (staging / "submission.csv").write_text("id,CLASS\\n")
     """
-    target = Path(target)
+    target = check_folder_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _clean_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.staging-", dir=target.parent))
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would make the folder private
+    lock = _lock(staging)  # held until the swap: a concurrent run's clean-up skips it
     try:
         yield staging
         old = None
@@ -99,8 +107,57 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def check_folder_target(target: str | os.PathLike[str]) -> Path:
+    """``target`` as a place :func:`atomic_folder` may replace: missing, or a real folder
+    (never a file or a symbolic link of the user's). Call it before the work that fills it.
+
+    Raises:
+        MmtuneError: something else is there.
+    """
+    target = Path(target)
+    if os.path.lexists(target) and (os.path.islink(target) or not target.is_dir()):
+        raise MmtuneError(
+            f"Expected {target} to be a folder mmtune wrote. Received: something else there "
+            "(a file or a symbolic link), which mmtune does not replace; move it away"
+        )
+    return target
+
+
+def _lock(folder: Path) -> int | None:
+    """An exclusive ``flock`` on ``folder`` (its descriptor), or None where there is none."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _in_use(folder: Path) -> bool:
+    """True when another process holds ``folder``'s lock (it is writing there now)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -131,7 +188,8 @@ def _clean_leftovers(target: Path) -> None:
     if olds and not os.path.lexists(target):
         os.rename(olds.pop(0), target)
     for leftover in [*olds, *target.parent.glob(f"{target.name}.staging-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
+        if not _in_use(leftover):  # another refit of the same study writing there now
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _umask() -> int:

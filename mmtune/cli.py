@@ -98,6 +98,14 @@ COUNT = Ranged(int, 1)
 LIMIT = Ranged(int, 0)  # 0: no limit / none / never, as each flag's help says
 
 
+def _given(text: str) -> str:
+    """The type of a path or URL flag: never empty (``--data=`` ran on the demo set, and an
+    empty ``--results`` would be the working directory, in silence)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"Expected a path or URL. Received: {shown(text)}")
+    return text
+
+
 def _study_name(text: str) -> str:
     """``--study``'s type: a name by :func:`mmtune.locations.study_name_problem`'s rule."""
     problem = study_name_problem(text)
@@ -112,6 +120,7 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
     p.add_argument(
         "--results",
         metavar="DIR",
+        type=_given,
         default=str(DEFAULT_RESULTS),
         help="results directory (default: ./results)",
     )
@@ -119,6 +128,7 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
         p.add_argument(
             "--storage",
             metavar="URL",
+            type=_given,
             default=os.environ.get(STORAGE_ENV) or None,
             help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
             "SQLite file under --results); the environment variable keeps a password "
@@ -139,6 +149,7 @@ def _add_data(p: argparse.ArgumentParser, what: str = "data directory") -> None:
     p.add_argument(
         "--data",
         metavar="DIR",
+        type=_given,
         help=f"{what} in the competition's layout (default: the demo data set)",
     )
 
@@ -200,7 +211,9 @@ def _add_data_demo(data_sub: _Subparsers) -> None:
         "mmtune.commands.data:demo",
         "write the synthetic demo data set in the competition's layout",
     )
-    demo.add_argument("--out", metavar="DIR", help="where to write it (default: the demo cache)")
+    demo.add_argument(
+        "--out", metavar="DIR", type=_given, help="where to write it (default: the demo cache)"
+    )
     demo.add_argument(
         "--train",
         type=Ranged(int, 9, 10_000_000),
@@ -510,9 +523,17 @@ def _add_predict(sub: _Subparsers) -> None:
         "mmtune.commands.predict:predict",
         "write a submission (or class probabilities) from a saved model",
     )
-    predict.add_argument("--model", required=True, metavar="PATH", help="a .keras model")
+    predict.add_argument(
+        "--model", required=True, metavar="PATH", type=_given, help="a .keras model"
+    )
     _add_data(predict)
-    predict.add_argument("--out", metavar="FILE", default="submission.csv")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        type=_given,
+        default="submission.csv",
+        help="the file to write (default submission.csv); never the model or a data file",
+    )
     predict.add_argument(
         "--probabilities",
         action="store_true",

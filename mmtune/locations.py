@@ -26,6 +26,7 @@ from mmtune.errors import MmtuneError, shown
 
 __all__ = [
     "DEFAULT_RESULTS",
+    "LEDGER_FILE",
     "STORAGE_ENV",
     "STUDY_NAME_MAX",
     "STUDY_NAME_RULE",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_RESULTS = Path("results")
+LEDGER_FILE = "ledger.sqlite3"  # the default ledger, under the results (and its -journal, -wal)
 STORAGE_ENV = "MMTUNE_STORAGE"  # --storage's default; how worker processes receive the URL
 
 
@@ -67,7 +69,8 @@ def builtin_spaces_dir() -> Path:
 STUDY_NAME_MAX = 100  # characters: a folder name fits any file system's 255 bytes
 STUDY_NAME_RULE = (
     f"a name of 1 to {STUDY_NAME_MAX} characters among letters (A-Z, a-z), digits, "
-    "'_', '.', '+' and '-', starting with a letter, a digit or '_'"
+    "'_', '.', '+' and '-', starting with a letter, a digit or '_', and not the ledger's "
+    f"file ({LEDGER_FILE}*)"
 )
 _STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
@@ -81,11 +84,15 @@ def study_name_problem(name: object) -> str | None:
 
     >>> study_name_problem("direct_mix") is None
     True
-    >>> study_name_problem("../../escape")
-    "Expected a name of 1 to 100 characters among letters (A-Z, a-z), digits, '_', '.', \
-'+' and '-', starting with a letter, a digit or '_'. Received: '../../escape'"
+    >>> study_name_problem("../../escape").endswith("Received: '../../escape'")
+    True
     """
-    if isinstance(name, str) and len(name) <= STUDY_NAME_MAX and _STUDY_NAME.fullmatch(name):
+    if (
+        isinstance(name, str)
+        and len(name) <= STUDY_NAME_MAX
+        and _STUDY_NAME.fullmatch(name)
+        and not name.startswith(LEDGER_FILE)  # its folder would be the SQLite ledger's file
+    ):
         return None
     return f"Expected {STUDY_NAME_RULE}. Received: {shown(name)}"
 
@@ -106,7 +113,14 @@ def study_dir(results_dir: str | os.PathLike[str], name: str) -> Path:
             f"writes nothing for it. {problem}. Copy the study under such a name "
             "(optuna.copy_study) to refit or report it"
         )
-    return Path(results_dir) / name
+    folder = Path(results_dir) / name
+    if os.path.islink(folder):  # planted in a shared results folder: it leads elsewhere
+        raise MmtuneError(
+            f"study {name}: Expected its folder {folder} to be a folder inside {results_dir}. "
+            f"Received: a symbolic link (to {shown(os.readlink(folder))}); mmtune writes "
+            "nothing through it. Remove the link"
+        )
+    return folder
 
 
 # -- places the user names for mmtune to write ---------------------------------------------------
@@ -153,19 +167,28 @@ def writable_dir(path: str | os.PathLike[str], flag: str) -> Path:
     return path
 
 
-def writable_file(path: str | os.PathLike[str], flag: str) -> Path:
+def writable_file(
+    path: str | os.PathLike[str], flag: str, keep: dict[str, Path] | None = None
+) -> Path:
     """``path`` as a file mmtune may write (replacing a file there, atomically), checked
-    before any work.
+    before any work. ``keep``: files it must never replace, by what they are (the model a
+    command reads, the data's files).
 
     Raises:
-        MmtuneError: ``path`` is a folder (or any other thing than a file), lies under a
-            file, or its folder cannot be written.
+        MmtuneError: ``path`` is a folder (or any other thing than a file), one of ``keep``,
+            lies under a file, or its folder cannot be written.
     """
     path = Path(path)
     if os.path.lexists(path) and not path.is_file():
         raise MmtuneError(
             f"{flag} {path}: Expected a file to write. Received: a path that is {_kind(path)}"
         )
+    for what, kept in (keep or {}).items():
+        if path.is_file() and kept.is_file() and os.path.samefile(path, kept):
+            raise MmtuneError(
+                f"{flag} {path}: Expected a file to write. Received: {what} ({kept}), which "
+                "writing would replace. Give another path"
+            )
     writable_dir(path.parent, f"{flag} {path}: its folder")
     return path
 

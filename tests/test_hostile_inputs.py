@@ -510,3 +510,110 @@ def test_a_header_of_100000_columns_is_refused_in_a_moment(tmp_path, data, capsy
     outcome = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
     _refused(outcome, ["data_train.csv", "Expected at most 10,000 columns", "100,002"])
     assert time.perf_counter() - started < 5
+
+
+# -- cases found beyond the issue's list -------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--data", "--results", "--storage"])
+def test_an_empty_path_is_refused_not_taken_for_the_default(flag, tmp_path, monkeypatch, capsys):
+    """``--data=`` used to run on the demo set, in silence (a minute of the wrong data)."""
+    monkeypatch.chdir(tmp_path)
+    outcome = _cli(capsys, "search", "--space", "tiny", f"{flag}=")
+    _refused(outcome, [f"argument {flag}: Expected a path or URL. Received: ''"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_study_named_as_the_ledger_file_is_refused(tmp_path, data, capsys):
+    """--study ledger.sqlite3 searched, then refit failed with a traceback: its folder is the
+    SQLite ledger's file."""
+    results = tmp_path / "results"
+    for name in ("ledger.sqlite3", "ledger.sqlite3-journal"):
+        outcome = _cli(capsys, *_search(tiny_space(tmp_path), data, results), "--study", name)
+        _refused(outcome, ["argument --study", "not the ledger's file"])
+    assert not results.exists()
+
+
+def test_a_study_folder_that_is_a_symbolic_link_is_never_written_through(tmp_path, data, capsys):
+    """A link planted in a shared results folder (results/<study> -> elsewhere) would take
+    the refit's and the report's files outside --results."""
+    results = tmp_path / "results"
+    assert _cli(capsys, *_search(tiny_space(tmp_path), data, results, "--max-cost", "0")).code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import shutil
+
+    shutil.rmtree(results / "tiny", ignore_errors=True)
+    (results / "tiny").symlink_to(elsewhere)
+    for argv in (["report"], ["refit", "--best", "--no-check", "--seeds", "1"]):
+        outcome = _cli(capsys, *argv, "--results", str(results))
+        _refused(outcome, ["study tiny", "Received: a symbolic link", "writes nothing through it"])
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["the model", "the test CSV", "class names"])
+def test_predict_never_writes_over_the_model_or_the_data(target, saved_model, tmp_path, capsys):
+    import shutil
+
+    model, data = saved_model
+    data = Path(shutil.copytree(data, tmp_path / "data"))
+    model = Path(shutil.copy(model, tmp_path / "audio.keras"))
+    out = {
+        "the model": model,
+        "the test CSV": data / "data_test_novt.csv",
+        "class names": data / "class_names.txt",
+    }[target]
+    before = out.read_bytes()
+    outcome = _cli(capsys, "predict", "--model", str(model), "--data", str(data), "--out", str(out))
+    _refused(outcome, ["--out", "Expected a file to write", "which writing would replace"])
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("what", ["a FIFO", "a folder"])
+def test_a_model_or_space_file_that_is_no_file_is_named_for_what_it_is(what, tmp_path, capsys):
+    for name, argv in (
+        ("model.keras", ["predict", "--model"]),
+        ("space.yaml", ["search", "--space"]),
+    ):
+        path = tmp_path / name
+        os.mkfifo(path) if what == "a FIFO" else path.mkdir()
+        with no_hang(30):
+            outcome = _cli(capsys, *argv, str(path), "--data", str(tmp_path / "nowhere"))
+        _refused(outcome, [name, f"Received: {what}"])
+
+
+def test_a_csv_of_more_than_a_gigabyte_is_refused_unread(data, capsys):
+    with open(data / "data_train.csv", "r+b") as fh:  # sparse: 2 GB on paper
+        fh.truncate(2 * 2**30)
+    started = time.monotonic()
+    outcome = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
+    _refused(outcome, ["data_train.csv", "Expected a CSV of at most 1,024 MB", "not read"])
+    assert time.monotonic() - started < 10
+
+
+def test_refit_refuses_a_file_where_its_folder_goes(tmp_path, data, capsys):
+    results = tmp_path / "results"
+    assert _cli(capsys, *_search(tiny_space(tmp_path), data, results, "--max-cost", "0")).code == 0
+    (results / "tiny").mkdir(exist_ok=True)
+    (results / "tiny" / "refit").write_text("the user's file")
+    outcome = _cli(
+        capsys, "refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)
+    )
+    _refused(outcome, ["refit", "Expected", "to be a folder mmtune wrote", "move it away"])
+    assert (results / "tiny" / "refit").read_text() == "the user's file"
+
+
+def test_a_refit_never_deletes_the_staging_folder_another_is_writing(tmp_path):
+    """Two refits of one study at once: the second's clean-up of leftovers skips the first's
+    staging folder, which it still writes."""
+    from mmtune.atomic import atomic_folder
+
+    target = tmp_path / "refit"
+    with atomic_folder(target) as first:
+        (first / "model.keras").write_bytes(b"first")
+        with atomic_folder(target) as second:
+            (second / "model.keras").write_bytes(b"second")
+        assert first.is_dir(), "the first refit's staging folder is still there"
+        (first / "submission.csv").write_text("first")
+    assert (target / "model.keras").read_bytes() == b"first"
+    assert (target / "submission.csv").read_text() == "first"

@@ -203,3 +203,27 @@ def test_workers_share_the_finalists_race_and_name_the_same_best(
     assert {c.key for c in claims} == {f"evaluate:{n}:{k}" for n, k in keys}
     owners = {t.user_attrs["owner"] for t in reevaluations}
     assert len(owners) == 2, f"both workers took part in the race: {owners}\n{out}\n{err}"
+
+
+def test_two_searches_of_other_data_creating_one_study_at_once_do_not_mix(storage, tmp_path):
+    """Each saw the new study without its record (space, data): one writes it, the other
+    waits for it and is refused as a resume on other data is."""
+    from mmtune.errors import FatalSearchError
+    from mmtune.ledger.store import StudyMeta
+
+    def meta(k: int) -> StudyMeta:
+        return StudyMeta("tiny", "tiny.yaml", "direct_mix", "tpe", f"hash-{k}", f"/data/{k}", 1)
+
+    def open_it(k: int) -> str:
+        try:
+            Ledger("unused", storage).open_search_study("s", meta(k), owner=f"w{k}")
+        except FatalSearchError as exc:
+            return str(exc)
+        return "opened"
+
+    outcomes = _at_once(2, open_it)
+    assert sorted(o == "opened" for o in outcomes) == [False, True], outcomes
+    assert "was searched on other data" in next(o for o in outcomes if o != "opened")
+    stored = Ledger("unused", storage).load_study("s")[0].user_attrs
+    assert stored["data_hash"] in ("hash-0", "hash-1")
+    assert stored["data_path"] == f"/data/{stored['data_hash'][-1]}", "one record, not a mix"

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mmtune.commands.common import resolve_data_dir
 from mmtune.errors import MmtuneError
+
+_PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _kept(model: Path, data_dir: Path | None, out: Path) -> dict[str, Path]:
+    """What ``--out`` must never replace: the model read, the data's files (its CSVs, class
+    names, test answers, and a picture ``--out`` would land on)."""
+    from mmtune.data.contract import CLASS_NAMES_FILE, TEST_CSV, TRAIN_CSV
+
+    kept = {"the --model file": model}
+    for name in (TRAIN_CSV, TEST_CSV, CLASS_NAMES_FILE, "test_answers.csv"):
+        if data_dir is not None:
+            kept[f"the data's {name}"] = data_dir / name
+    if out.suffix.lower() in _PICTURE_SUFFIXES:
+        kept["an existing picture"] = out  # a submission is never a picture
+    return kept
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -20,10 +37,13 @@ def predict(args: argparse.Namespace) -> int:
         write_submission,
     )
 
-    writable_file(args.out, "--out")  # a folder, a FIFO, a path under a file: before any work
-    model = load_model(args.model)
+    # A folder, a FIFO, a path under a file, the model or a data file: before any work.
+    out, model_path = Path(args.out), Path(args.model)
+    writable_file(out, "--out", keep=_kept(model_path, None, out))
+    model = load_model(model_path)
     takes = describe_model(model, args.model)  # inputs by name, sizes checked, before any data
     data_dir = resolve_data_dir(args.data)
+    writable_file(out, "--out", keep=_kept(model_path, data_dir, out))
     from mmtune.data.cache import load_data
 
     data = load_data(data_dir, takes.resolution or 64)

@@ -59,6 +59,7 @@ CLASS = "CLASS"
 MAX_CLASSES = 10_000  # a class index from one cell never allocates more than this
 MAX_MFCC_MAGNITUDE = 1e18  # squares stay finite in float32 (the model's standardization)
 MAX_COLUMNS = 10_000  # the header's width, checked before the rest of the file is parsed
+MAX_CSV_BYTES = 2**30  # the competition's training CSV is 14 MB; refused unread above this
 _MAX_CLASS_NAMES_BYTES = 1 << 20
 _MAX_PATH_CHARS = 4096
 
@@ -216,7 +217,17 @@ def _read_csv(
     path = data_dir / name
     try:
         with open_regular(path) as fh:  # a FIFO or a device is never waited on
-            raw = fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                problems.append(
+                    Problem(
+                        name,
+                        f"Expected a CSV of at most {MAX_CSV_BYTES // 2**20:,} MB. Received: "
+                        f"{size / 2**20:,.0f} MB (it was not read)",
+                    )
+                )
+                return None
+            raw = fh.read(MAX_CSV_BYTES + 1)
     except NotAFile as exc:
         problems.append(Problem(name, f"Expected a CSV file. Received: {exc.kind} at {path}"))
         return None

@@ -47,10 +47,14 @@ def load_model(path: str | Path) -> keras.Model:
 
     import mmtune.model.layers  # noqa: F401  registers Standardize for deserialization
     from mmtune.errors import MmtuneError
+    from mmtune.file_kinds import describe, is_regular
 
     path = Path(path)
-    if not path.is_file():
-        raise MmtuneError(f"--model {path}: no such file")
+    if not is_regular(path):
+        kind = describe(path)
+        if kind == "missing":
+            raise MmtuneError(f"--model {path}: no such file")
+        raise MmtuneError(f"--model {path}: Expected a .keras model file. Received: {kind}")
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)  # no code runs
     except Exception as exc:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text
+from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_target
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
@@ -452,6 +452,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     started = time.perf_counter()
     study, name, model_name = _open_study(cfg, say)
     out_dir = study_dir(cfg.results_dir, name) / "refit"  # a ledger's odd name: refused here
+    check_folder_target(out_dir)  # a file of the user's there: refused before any training
     members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
     tf.config.experimental.enable_op_determinism()

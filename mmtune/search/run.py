@@ -74,8 +74,13 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     )
     backend = backend_for(cfg.tuner)
     earlier = _warm_start_study(cfg, ledger)
+    from mmtune.search.orphans import owner_of_this_process
+
     study = ledger.open_search_study(
-        cfg.study_name, meta, **backend.study_options(cfg, _trials_in(ledger, cfg.study_name))
+        cfg.study_name,
+        meta,
+        **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)),
+        owner=owner_of_this_process(),
     )
     # Trials left RUNNING by a killed process of this machine: failed now (and, for the
     # sampler's search, queued again), not counted as running until the heartbeat notices.
