@@ -43,16 +43,18 @@ def storage(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
-def _at_once(n: int, work) -> list:
-    """``work(k)`` in ``n`` threads released together; their results (or errors, raised)."""
+def _at_once(n: int, work, before=None) -> list:
+    """``work(k)`` in ``n`` threads released together (each after its ``before(k)``, whose
+    result ``work`` takes as a second argument); their results (or errors, raised)."""
     start = threading.Barrier(n)
     results: list = [None] * n
     errors: list[BaseException] = []
 
     def run(k: int) -> None:
         try:
+            ready = before(k) if before else None
             start.wait()
-            results[k] = work(k)
+            results[k] = work(k, ready) if before else work(k)
         except BaseException as exc:
             errors.append(exc)
 
@@ -95,12 +97,15 @@ def test_searches_starting_at_once_on_a_new_study_queue_the_starting_points_once
     cfg = SearchConfig(space=load_space(space_file), data_dir=data, storage=storage)
     optuna.create_study(study_name="tiny", storage=Ledger("unused", storage).storage())
 
-    def start(k: int) -> bool:
+    def look(k: int) -> optuna.Study:
         study = optuna.load_study(study_name="tiny", storage=Ledger("unused", storage).storage())
         assert not study.get_trials(), "every one of them sees a new, empty study"
+        return study
+
+    def start(k: int, study: optuna.Study) -> bool:
         return _queue_starting_points(study, cfg, None)
 
-    assert sorted(_at_once(4, start)) == [False, False, False, True]
+    assert sorted(_at_once(4, start, before=look)) == [False, False, False, True]
     trials = optuna.load_study(study_name="tiny", storage=storage).get_trials()
     assert [t.state.name for t in trials] == ["WAITING"] * 5, "5 starting points, once"
     queued = {tuple(sorted(t.system_attrs["fixed_params"].items())) for t in trials}
