@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from mmtune import __version__
-from mmtune.errors import MmtuneError
-from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV
+from mmtune.errors import MmtuneError, shown
+from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV, study_name_problem
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "Ranged"]
 
 if TYPE_CHECKING:
-    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    _Subparsers = argparse._SubParsersAction["_Parser"]
 
 TUNERS = ("tpe", "hyperband", "bayesian", "random")
 _SPACE_HELP = (
@@ -31,10 +33,94 @@ _SPACE_HELP = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors read as every other mmtune error (one line, no usage
+    block, control characters escaped), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            2,
+            f"mmtune: error: {shown(message, None, quoted=False)}\n"
+            f"  (`{self.prog} --help` lists the options)\n",
+        )
+
+
+@dataclass(frozen=True)
+class Ranged:
+    """An argparse ``type``: a number of ``kind`` in ``[low, high]`` (``high`` None: no
+    upper end), refused at the parser with the range it takes. Every numeric flag takes one,
+    declared once beside the flag.
+
+    >>> Ranged(int, 1)("3")
+    3
+    >>> Ranged(int, 1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: Expected an integer of at least 1. Received: 0
+    """
+
+    kind: type[int] | type[float]
+    low: float
+    high: float | None = None
+    unit: str = ""
+
+    @property
+    def expected(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        unit = f" {self.unit}" if self.unit else ""
+        if self.high is None:
+            return f"{noun} of at least {_number(self.low)}{unit}"
+        return f"{noun} between {_number(self.low)} and {_number(self.high)}{unit}"
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"Expected {self.expected}. Received: {shown(text)}"
+            ) from None
+        if (
+            not math.isfinite(value)
+            or value < self.low
+            or (self.high is not None and value > self.high)
+        ):
+            raise argparse.ArgumentTypeError(f"Expected {self.expected}. Received: {text}")
+        return value
+
+
+def _number(value: float) -> str:
+    """1024, 65535, 100,000: thousands grouped from six digits on."""
+    return f"{value:,}" if abs(value) >= 100_000 else f"{value}"
+
+
+SEED = Ranged(int, 0, 2**31 - 1)  # numpy's seeds stop at 2**32 - 1; trial offsets are added
+COUNT = Ranged(int, 1)
+LIMIT = Ranged(int, 0)  # 0: no limit / none / never, as each flag's help says
+
+
+def _given(text: str) -> str:
+    """The type of a path or URL flag: never empty (``--data=`` ran on the demo set, and an
+    empty ``--results`` would be the working directory, in silence)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"Expected a path or URL. Received: {shown(text)}")
+    return text
+
+
+def _study_name(text: str) -> str:
+    """``--study``'s type: a name by :func:`mmtune.locations.study_name_problem`'s rule."""
+    problem = study_name_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(
+            f"a study name is a folder name under --results. {problem}"
+        )
+    return text
+
+
 def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
     p.add_argument(
         "--results",
         metavar="DIR",
+        type=_given,
         default=str(DEFAULT_RESULTS),
         help="results directory (default: ./results)",
     )
@@ -42,6 +128,7 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
         p.add_argument(
             "--storage",
             metavar="URL",
+            type=_given,
             default=os.environ.get(STORAGE_ENV) or None,
             help=f"Optuna storage URL (default: ${STORAGE_ENV} when set, else a "
             "SQLite file under --results); the environment variable keeps a password "
@@ -50,13 +137,19 @@ def _add_results(p: argparse.ArgumentParser, storage: bool = True) -> None:
 
 
 def _add_study(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", metavar="NAME", help="study name (default: the latest study)")
+    p.add_argument(
+        "--study",
+        metavar="NAME",
+        type=_study_name,
+        help="study name (default: the latest study); letters, digits, _ . + -, at most 100",
+    )
 
 
 def _add_data(p: argparse.ArgumentParser, what: str = "data directory") -> None:
     p.add_argument(
         "--data",
         metavar="DIR",
+        type=_given,
         help=f"{what} in the competition's layout (default: the demo data set)",
     )
 
@@ -85,7 +178,7 @@ def _add_compute(p: argparse.ArgumentParser) -> None:
 
 
 def _add_seed(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=SEED, default=0, metavar="S", help="random seed (default 0)")
 
 
 def _add_ledger(p: argparse.ArgumentParser) -> None:
@@ -94,7 +187,7 @@ def _add_ledger(p: argparse.ArgumentParser) -> None:
     _add_results(p)
 
 
-def _verb(sub: _Subparsers, name: str, handler: str, help: str, **kw) -> argparse.ArgumentParser:
+def _verb(sub: _Subparsers, name: str, handler: str, help: str, **kw) -> _Parser:
     p = sub.add_parser(name, help=help, description=help, **kw)
     p.set_defaults(handler=handler)
     return p
@@ -118,13 +211,23 @@ def _add_data_demo(data_sub: _Subparsers) -> None:
         "mmtune.commands.data:demo",
         "write the synthetic demo data set in the competition's layout",
     )
-    demo.add_argument("--out", metavar="DIR", help="where to write it (default: the demo cache)")
-    demo.add_argument("--train", type=int, default=None, metavar="N", help="labelled rows")
-    demo.add_argument("--test", type=int, default=None, metavar="N", help="test rows")
+    demo.add_argument(
+        "--out", metavar="DIR", type=_given, help="where to write it (default: the demo cache)"
+    )
+    demo.add_argument(
+        "--train",
+        type=Ranged(int, 9, 10_000_000),
+        default=None,
+        metavar="N",
+        help="labelled rows (at least 9: one a class)",
+    )
+    demo.add_argument(
+        "--test", type=Ranged(int, 1, 10_000_000), default=None, metavar="N", help="test rows"
+    )
     _add_seed(demo)
     demo.add_argument(
         "--image-size",
-        type=int,
+        type=Ranged(int, 8, 4096, "pixels"),
         default=256,
         metavar="PX",
         help="picture side in pixels (default 256, as the competition)",
@@ -153,7 +256,7 @@ def _add_data_check(data_sub: _Subparsers) -> None:
     )
     check.add_argument(
         "--resolution",
-        type=int,
+        type=Ranged(int, 8, 1024, "pixels"),
         default=64,
         metavar="PX",
         help="cache resolution to build while checking (default 64)",
@@ -182,7 +285,7 @@ def _add_search(sub: _Subparsers) -> None:
     search.add_argument("--space", required=True, metavar="NAME|FILE", help=_SPACE_HELP)
     search.add_argument(
         "--trials",
-        type=int,
+        type=Ranged(int, 1, 1_000_000),
         default=40,
         metavar="N",
         help="trials in the study in total, resumed runs included (default 40)",
@@ -218,7 +321,7 @@ def _add_search_tuner(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--max-epochs",
-        type=int,
+        type=Ranged(int, 1, 100_000),
         default=None,
         metavar="E",
         help="epochs of a full trial (default: the space's)",
@@ -229,7 +332,7 @@ def _add_search_trial_limits(search: argparse.ArgumentParser) -> None:
     """What ends one trial early, or skips it untrained."""
     search.add_argument(
         "--patience",
-        type=int,
+        type=LIMIT,
         default=3,
         metavar="N",
         help="end a trial after N epochs without a better validation accuracy "
@@ -237,7 +340,7 @@ def _add_search_trial_limits(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--max-params",
-        type=int,
+        type=LIMIT,
         default=8_000_000,
         metavar="N",
         help="skip (prune untrained) configurations whose model has more "
@@ -245,7 +348,7 @@ def _add_search_trial_limits(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--max-cost",
-        type=float,
+        type=Ranged(float, 0),
         default=4.0,
         metavar="X",
         help="skip (prune untrained) configurations costing more than X times "
@@ -271,7 +374,7 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--finalists",
-        type=int,
+        type=LIMIT,
         default=3,
         metavar="K",
         help="before naming its best, the search races its top K configurations: "
@@ -280,7 +383,7 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--repeats",
-        type=int,
+        type=Ranged(int, 1, 100),
         default=3,
         metavar="R",
         help="evaluations (seeds) the leader gets, and at most each finalist, "
@@ -292,14 +395,14 @@ def _add_search_stops(search: argparse.ArgumentParser) -> None:
     """What stops the whole search."""
     search.add_argument(
         "--max-failures",
-        type=int,
+        type=LIMIT,
         default=5,
         metavar="N",
-        help="stop after this many failed trials in a row (default 5)",
+        help="stop after this many failed trials in a row (0: never; default 5)",
     )
     search.add_argument(
         "--max-skips",
-        type=int,
+        type=LIMIT,
         default=20,
         metavar="N",
         help="stop after this many configurations in a row were refused before "
@@ -311,7 +414,7 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     """The search's processes: recycling and parallel workers."""
     search.add_argument(
         "--recycle-mb",
-        type=int,
+        type=LIMIT,
         default=1024,
         metavar="MB",
         help="between trials, restart the search process (it resumes from the "
@@ -320,7 +423,7 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--max-memory-mb",
-        type=int,
+        type=LIMIT,
         default=None,
         metavar="MB",
         help="keep the search process's resident memory under this: a configuration whose "
@@ -331,7 +434,7 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--workers",
-        type=int,
+        type=Ranged(int, 1, 256),
         default=1,
         metavar="N",
         help="local worker processes sharing the study (needs --storage "
@@ -339,7 +442,7 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     )
     search.add_argument(
         "--heartbeat",
-        type=int,
+        type=Ranged(int, 1, 3600, "seconds"),
         default=10,
         metavar="S",
         help="seconds between a worker's heartbeats; a trial silent for 3x as "
@@ -355,10 +458,12 @@ def _add_results_verb(sub: _Subparsers) -> None:
         "print the leaderboard, or one trial's whole record",
     )
     _add_ledger(results)
-    results.add_argument("--top", type=int, default=None, metavar="N", help="show the best N only")
+    results.add_argument(
+        "--top", type=COUNT, default=None, metavar="N", help="show the best N only"
+    )
     results.add_argument(
         "--trial",
-        type=int,
+        type=LIMIT,
         default=None,
         metavar="N",
         help="show one trial's record with its per-epoch curve",
@@ -375,30 +480,34 @@ def _add_refit(sub: _Subparsers) -> None:
     )
     which = refit.add_mutually_exclusive_group(required=True)
     which.add_argument("--best", action="store_true", help="the leaderboard's winner")
-    which.add_argument("--trial", type=int, metavar="N", help="this trial number")
+    which.add_argument("--trial", type=LIMIT, metavar="N", help="this trial number")
     _add_ledger(refit)
     _add_data(refit, "data directory (default: the one the search used)")
     refit.add_argument(
         "--force", action="store_true", help="accept --data whose hash differs from the study's"
     )
     refit.add_argument(
-        "--ensemble", type=int, default=1, metavar="K", help="average the top K configurations"
+        "--ensemble",
+        type=Ranged(int, 1, 100),
+        default=1,
+        metavar="K",
+        help="average the top K configurations",
     )
     refit.add_argument(
         "--seeds",
-        type=int,
+        type=Ranged(int, 1, 100),
         default=None,
         metavar="K",
         help="average K seeds of the chosen configuration in one model.keras "
         "(default 3; 1 with --ensemble)",
     )
-    refit.add_argument("--seed", type=int, default=0, metavar="S")
+    _add_seed(refit)
     refit.add_argument(
         "--no-check", action="store_true", help="skip the honest check on the training part"
     )
     refit.add_argument(
         "--candidates",
-        type=int,
+        type=Ranged(int, 1, 1000),
         default=3,
         metavar="K",
         help="configurations the honest check may try, in leaderboard order, "
@@ -415,9 +524,17 @@ def _add_predict(sub: _Subparsers) -> None:
         "mmtune.commands.predict:predict",
         "write a submission (or class probabilities) from a saved model",
     )
-    predict.add_argument("--model", required=True, metavar="PATH", help="a .keras model")
+    predict.add_argument(
+        "--model", required=True, metavar="PATH", type=_given, help="a .keras model"
+    )
     _add_data(predict)
-    predict.add_argument("--out", metavar="FILE", default="submission.csv")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        type=_given,
+        default="submission.csv",
+        help="the file to write (default submission.csv); never the model or a data file",
+    )
     predict.add_argument(
         "--probabilities",
         action="store_true",
@@ -449,11 +566,11 @@ def _add_dashboard(sub: _Subparsers) -> None:
         help="address (default: loopback); the dashboard has no "
         "authentication, so any other address is warned about",
     )
-    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--port", type=Ranged(int, 1, 65535), default=8080)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mmtune",
         description="Hyperparameter search for the multimodal (picture + MFCC audio) scene "
         "classifier: search, read the leaderboard, refit the winner, write the submission.",
@@ -491,7 +608,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except MmtuneError as exc:
-        print(f"mmtune: error: {exc}", file=sys.stderr)
+        # Line by line, each without control characters: a message echoes file, column,
+        # class and study names, any of which may hold an escape sequence.
+        lines = (shown(line, None, quoted=False) for line in str(exc).split("\n"))
+        print("mmtune: error: " + "\n".join(lines), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("mmtune: interrupted", file=sys.stderr)

@@ -25,24 +25,47 @@ __all__ = [
 SHOWN_LIMIT = 80  # characters of a user's value that a message echoes
 
 
-def shown(value: object, limit: int = SHOWN_LIMIT, *, keep_end: bool = False) -> str:
-    """``repr(value)`` for a message, cut to about ``limit`` characters.
+def shown(
+    value: object, limit: int | None = SHOWN_LIMIT, *, keep_end: bool = False, quoted: bool = True
+) -> str:
+    """A value as a message or a terminal shows it: cut to about ``limit`` characters (None:
+    whole), and never with a control character in it.
 
     A message echoes what it received, and what it received may be a 10 MB CSV cell or a
     YAML value: only its start is shown, with its full length. ``keep_end`` shows the end
-    instead: a long path's file name.
+    instead: a long path's file name. ``quoted`` (the default) shows ``repr(value)``;
+    ``quoted=False`` the text itself (a column or class name in a table, a study name, a
+    line of a message), each character that is not printable escaped as ``repr`` escapes it:
+    an escape sequence in a CSV header or a class name never reaches the terminal raw.
 
     >>> shown("x" * 1000).endswith("... (1,000 characters)")
     True
     >>> shown("/deep" * 30 + "/space.yaml", keep_end=True).endswith("/space.yaml' (161 characters)")
     True
+    >>> print(shown("mfcc_1\\x1b[2J", quoted=False))
+    mfcc_1\\x1b[2J
     """
+    if not quoted:
+        text = _printable(str(value))
+        if limit is not None and len(text) > limit:
+            return f"{text[:limit]}... ({len(text):,} characters)"
+        return text
+    if limit is None:
+        return repr(value)
     if isinstance(value, str) and len(value) > limit:
         if keep_end:
             return f"...{value[-limit:]!r} ({len(value):,} characters)"
         return f"{value[:limit]!r}... ({len(value):,} characters)"
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable (control characters, escape
+    sequences' ESC, bidirectional overrides, line breaks) escaped as ``repr`` writes it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class MmtuneError(Exception):

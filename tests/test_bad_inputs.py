@@ -9,6 +9,8 @@ runs them through ``mmtune spaces show``); saved models through ``mmtune predict
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import zlib
 from collections.abc import Callable
@@ -91,6 +93,56 @@ def _many_class_names(d: Path) -> None:
 
 def _no_names(d: Path) -> None:
     (d / NAMES).unlink()
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    def run(d: Path) -> None:
+        (d / name).unlink(missing_ok=True)
+        os.mkfifo(d / name)
+
+    return run
+
+
+def _folder(name: str) -> Callable[[Path], None]:
+    def run(d: Path) -> None:
+        (d / name).unlink(missing_ok=True)
+        (d / name).mkdir()
+        (d / name / "inside.txt").write_text("a folder, not a file")
+
+    return run
+
+
+def _device(d: Path) -> None:
+    (d / "trainimg_00006.png").unlink()
+    try:  # a character device inside the data directory (/dev/null's numbers)
+        os.mknod(d / "trainimg_00006.png", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+
+
+def _dangling(name: str) -> Callable[[Path], None]:
+    def run(d: Path) -> None:
+        (d / name).unlink(missing_ok=True)
+        (d / name).symlink_to(d / "no-such-file.txt")
+
+    return run
+
+
+def _escaped_header(d: Path) -> None:
+    for name in (TRAIN, TEST):  # a column named with an escape sequence, in both files
+        lines = (d / name).read_text().splitlines()
+        lines[0] = lines[0].replace("mfcc_2", "mfcc_2\x1b[2J\x1b]0;owned\x07")
+        (d / name).write_text("\n".join(lines) + "\n")
+    lines = (d / TRAIN).read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[2] = "abc"  # row 1's mfcc_2
+    lines[2] = ",".join(cells)
+    (d / TRAIN).write_text("\n".join(lines) + "\n")
+
+
+def _wide(d: Path) -> None:
+    header = ",".join(["IMAGE", *(f"mfcc_{i}" for i in range(100_000)), "CLASS"])
+    (d / TRAIN).write_text(header + "\n" + "trainimg_00000.png" + ",0" * 100_001 + "\n")
 
 
 def _then(*steps: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -178,6 +230,49 @@ NEW_DATA = {
         _set(TEST, 1, "mfcc_2", "9" * 100_000),
         [TEST, "row 1", "column mfcc_2", "100,000 characters"],
     ),
+    # issue 29: files that are not files, named for what they are (and never waited on)
+    "a picture that is a FIFO": (
+        _fifo("trainimg_00003.png"),
+        [TRAIN, "row 3", "column IMAGE", "is a FIFO (named pipe), not a regular file"],
+    ),
+    "a picture that is a folder": (
+        _folder("testimg_00002.png"),
+        [TEST, "row 2", "column IMAGE", "is a folder, not a regular file"],
+    ),
+    "a picture that is a device": (
+        _device,
+        [TRAIN, "row 6", "column IMAGE", "is a character device, not a regular file"],
+    ),
+    "data_train.csv that is a FIFO": (
+        _fifo(TRAIN),
+        [TRAIN, "Expected a CSV file. Received: a FIFO (named pipe)"],
+    ),
+    "data_test_novt.csv that is a folder": (
+        _folder(TEST),
+        [TEST, "Expected a CSV file. Received: a folder"],
+    ),
+    "class_names.txt that is a folder": (
+        _folder(NAMES),
+        [NAMES, "Expected a text file (one class name per line). Received: a folder"],
+    ),
+    "class_names.txt that is a FIFO": (
+        _fifo(NAMES),
+        [NAMES, "Received: a FIFO (named pipe)"],
+    ),
+    "class_names.txt linking to nothing": (
+        _dangling(NAMES),
+        [NAMES, "a symbolic link to nothing"],
+    ),
+    # issue 29: a header's escape sequence reaches the terminal escaped
+    "an escape sequence in a column name": (
+        _escaped_header,
+        [TRAIN, "row 1", "column mfcc_2\\x1b[2J\\x1b]0;owned\\x07", "Expected a number"],
+    ),
+    # issue 29: an absurd width is refused from the header line, before the rest is parsed
+    "a header of 100,002 columns": (
+        _wide,
+        [TRAIN, "Expected at most 10,000 columns", "Received: 100,002 in the header line"],
+    ),
 }
 DATA = {**{f"(existing) {k}": v for k, v in BROKEN.items()}, **NEW_DATA}
 
@@ -190,13 +285,19 @@ class Outcome:
 
 
 def _cli(capsys, *argv: str) -> Outcome:
-    code = main(list(argv))
+    """``mmtune ARGV`` in this process; a refusal at the parser (its ``SystemExit``) is an
+    exit code as any other."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return Outcome(code, out, err)
 
 
 def _refused(outcome: Outcome, words: list[str]) -> None:
     assert "Traceback" not in outcome.out + outcome.err
+    assert "\x1b" not in outcome.out + outcome.err, "no escape sequence reaches the terminal"
     assert outcome.code == 2, outcome.err
     assert outcome.err.startswith("mmtune: error: "), outcome.err
     for word in words:
@@ -322,7 +423,10 @@ OPTIONS = {
         ["results", "--storage", "not a url"],
         ["cannot open the storage"],
     ),
-    "--port 70000": (["dashboard", "--port", "70000"], ["Expected --port between 1 and 65535"]),
+    "--port 70000": (
+        ["dashboard", "--port", "70000"],
+        ["argument --port", "Expected an integer between 1 and 65535. Received: 70000"],
+    ),
 }
 
 

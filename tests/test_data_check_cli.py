@@ -188,8 +188,11 @@ def test_class_column_in_test_csv_is_a_warning(tmp_path, capsys):
 
 def test_bad_resolution_is_a_message(tmp_path, capsys):
     data = write_dataset(tmp_path / "d", n_train=12, n_test=4)
-    assert main(["data", "check", "--data", str(data), "--resolution", "0"]) == 2
-    assert "Expected a resolution between 8 and 1024 pixels. Received: 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # at the parser, with the range it takes
+        main(["data", "check", "--data", str(data), "--resolution", "0"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "Expected an integer between 8 and 1024 pixels. Received: 0" in err
 
 
 def test_missing_data_dir(tmp_path, capsys):

@@ -10,6 +10,7 @@ from PIL import Image
 from mmtune.cli import main
 from mmtune.data import demo
 from mmtune.data.demo import CLASS_NAMES, ensure_demo, mfcc, write_demo
+from mmtune.errors import MmtuneError
 
 TINY = dict(n_train=36, n_test=9, image_size=32)
 
@@ -88,13 +89,16 @@ def test_a_failed_overwrite_keeps_the_old_set(tiny, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
 
 
-def test_refuses_a_non_empty_dir_unless_overwrite(tmp_path):
+def test_refuses_a_non_empty_dir_even_with_overwrite_unless_it_is_a_demo_set(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "mine.txt").write_text("keep")
     with pytest.raises(FileExistsError):
         write_demo(tmp_path / "d", **TINY)
-    write_demo(tmp_path / "d", overwrite=True, **TINY)
-    assert not (tmp_path / "d" / "mine.txt").exists()
+    with pytest.raises(MmtuneError, match="no .mmtune-demo marker"):
+        write_demo(tmp_path / "d", overwrite=True, **TINY)
+    assert (tmp_path / "d" / "mine.txt").read_text() == "keep"
+    write_demo(tmp_path / "e", **TINY)
+    write_demo(tmp_path / "e", overwrite=True, **{**TINY, "seed": 4})  # a demo set: replaced
     with pytest.raises(ValueError, match="n_train=5"):
         write_demo(tmp_path / "e", n_train=5)
 
@@ -124,8 +128,10 @@ def test_cli_writes_then_refuses_then_forces(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not empty" in err and "--force" in err and "Traceback" not in err
     assert main([*argv, "--seed", "3", "--force"]) == 0
-    assert main(["data", "demo", "--out", str(tmp_path / "x"), "--train", "4"]) == 2
-    assert "n_train=4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # at the parser, with the range it takes
+        main(["data", "demo", "--out", str(tmp_path / "x"), "--train", "4"])
+    assert refused.value.code == 2
+    assert "argument --train: Expected an integer between 9" in capsys.readouterr().err
 
 
 def test_each_modality_alone_is_clearly_below_both(tmp_path):

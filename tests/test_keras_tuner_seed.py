@@ -24,3 +24,14 @@ def test_neighbouring_seeds_draw_different_configurations_and_each_repeats():
     first, second = _draws(0), _draws(1)
     assert not set(first) & set(second)
     assert _draws(0) == first, "--seed 0 repeats (Keras Tuner reads a seed of 0 as none)"
+
+
+def test_every_seed_the_command_line_takes_is_an_oracle_seed_numpy_takes():
+    """Issue 29 (found beside it): the Bayesian oracle seeds numpy's RandomState, which
+    refused --seed 5000 and above (a traceback); seeds up to 4294 keep their oracle seed."""
+    import numpy as np
+
+    for seed in (0, 1, 4294, 4295, 5000, 2**31 - 1):
+        np.random.RandomState(keras_tuner_seed(seed))  # raised ValueError from 4295 on
+        assert 1 <= keras_tuner_seed(seed) < 2**32 - 1
+    assert keras_tuner_seed(4294) == 1 + 4294 * 1_000_003

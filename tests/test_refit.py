@@ -115,6 +115,52 @@ def test_refit_then_predict_end_to_end(searched, tmp_path, capsys):
         assert abs(sum(float(v) for v in row[1:]) - 1.0) < 1e-3
 
 
+def _reordered_copy(data, out, rename=None):
+    """``data`` with both CSVs' MFCC columns in reverse order (each value moved with its
+    column), pictures linked; ``rename``: {old: new} column names."""
+    import shutil
+
+    shutil.copytree(data, out)
+    for name in ("data_train.csv", "data_test_novt.csv"):
+        rows = _rows(out / name)
+        mfcc = [i for i, c in enumerate(rows[0]) if c.startswith("mfcc_")]
+        order = [i for i in range(len(rows[0])) if i not in mfcc]
+        order[1:1] = mfcc[::-1]
+        rows = [[row[i] for i in order] for row in rows]
+        rows[0] = [(rename or {}).get(c, c) for c in rows[0]]
+        (out / name).write_text("\n".join(",".join(r) for r in rows) + "\n")
+    return out
+
+
+def test_predict_matches_mfcc_columns_by_name_with_what_the_model_was_trained_on(
+    searched, tmp_path, capsys
+):
+    """Issue 29: the same values in another column order give the same probabilities; other
+    columns than the model's are refused, naming them."""
+    results = searched["results"]
+    assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
+    model = results / "tiny" / "refit" / "model.keras"
+    capsys.readouterr()
+
+    def predict(data, out):
+        argv = ["predict", "--model", str(model), "--data", str(data), "--out", str(out)]
+        code = main([*argv, "--probabilities"])
+        return code, capsys.readouterr().err
+
+    assert predict(searched["data"], tmp_path / "same.csv")[0] == 0
+    code, err = predict(_reordered_copy(searched["data"], tmp_path / "rev"), tmp_path / "rev.csv")
+    assert code == 0, err
+    assert "another order than the model was trained on: they are matched by name" in err
+    assert _rows(tmp_path / "rev.csv") == _rows(tmp_path / "same.csv")
+
+    other = _reordered_copy(searched["data"], tmp_path / "other", {"mfcc_2": "mfcc_two"})
+    code, err = predict(other, tmp_path / "other.csv")
+    assert code == 2 and "Traceback" not in err
+    assert "Expected the 6 MFCC columns the model was trained on" in err
+    assert "missing from the data: 'mfcc_2'" in err and "not among the model's: 'mfcc_two'" in err
+    assert not (tmp_path / "other.csv").exists()
+
+
 def test_same_trial_and_seed_refit_twice_gives_the_same_predictions(searched, capsys, traced):
     results = searched["results"]
     sub = results / "tiny" / "refit" / "submission.csv"
@@ -144,15 +190,26 @@ def test_ensemble_names_its_members(searched):
     assert len(_rows(results / "tiny" / "refit" / "submission.csv")) == 10
 
 
-def test_interrupted_refit_leaves_the_previous_submission_untouched(searched, monkeypatch):
+THE_THREE = ("model.keras", "submission.csv", "refit.json")
+
+
+def _files(folder):
+    return {name: (folder / name).read_bytes() for name in THE_THREE}
+
+
+@pytest.mark.parametrize("killed_at", ["submission.csv", "refit.json"])
+def test_interrupted_refit_leaves_the_previous_refit_whole(searched, monkeypatch, killed_at):
+    """Issue 29: killed after the new model is written (before the submission's rename, or
+    the record's), refit/ still holds the previous model, submission and record together:
+    the three files are written into a staging folder swapped in whole."""
     results = searched["results"]
     refit_dir = results / "tiny" / "refit"
     assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
-    before = (refit_dir / "submission.csv").read_bytes()
+    before = _files(refit_dir)
     real_replace = os.replace
 
     def crash_on_submission(src, dst):
-        if str(dst).endswith("submission.csv"):
+        if str(dst).endswith(killed_at):
             raise KeyboardInterrupt  # killed just before the rename
         return real_replace(src, dst)
 
@@ -174,8 +231,47 @@ def test_interrupted_refit_leaves_the_previous_submission_untouched(searched, mo
         == 130
     )
     monkeypatch.undo()
-    assert (refit_dir / "submission.csv").read_bytes() == before
+    assert _files(refit_dir) == before, "the previous refit, whole"
     assert not [p for p in refit_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert not [p for p in refit_dir.parent.iterdir() if p.name.startswith("refit.")], "no staging"
+
+
+def test_a_killed_refits_leftover_folders_are_cleaned_by_the_next(searched, capsys):
+    """What a SIGKILL mid-swap leaves (a staging folder, the old folder set aside) is cleaned
+    by the next refit, which then writes its three files together."""
+    results = searched["results"]
+    study_dir = results / "tiny"
+    (study_dir / "refit.staging-dead1").mkdir(parents=True)
+    (study_dir / "refit.staging-dead1" / "model.keras").write_bytes(b"half a model")
+    (study_dir / "refit.old-dead2").mkdir()
+    (study_dir / "refit.old-dead2" / "submission.csv").write_text("id,CLASS\n")
+    argv = ["refit", "--best", "--no-check", "--seeds", "1", "--seed", "4"]
+    assert main([*argv, "--results", str(results)]) == 0
+    capsys.readouterr()
+    assert not [p for p in study_dir.iterdir() if p.name.startswith("refit.")]
+    record = json.loads((study_dir / "refit" / "refit.json").read_text())
+    assert record["members"][0]["seed"] == 4 and record["test_rows"] == 9
+    assert len(_rows(study_dir / "refit" / "submission.csv")) == 10
+
+
+def test_a_folder_swap_killed_between_its_renames_is_made_whole_again(tmp_path):
+    """Where the two folders cannot be exchanged in one step, the old one is renamed aside
+    first: killed then, the next swap puts it back before anything else."""
+    from mmtune.atomic import atomic_folder
+
+    target = tmp_path / "refit"
+    (tmp_path / "refit.old-abc").mkdir()
+    (tmp_path / "refit.old-abc" / "submission.csv").write_text("old")
+    (tmp_path / "refit.staging-def").mkdir()
+    with pytest.raises(RuntimeError), atomic_folder(target):
+        raise RuntimeError("a failed refit")
+    assert (target / "submission.csv").read_text() == "old", "the previous folder is back"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["refit"]
+    with atomic_folder(target) as staging:
+        (staging / "submission.csv").write_text("new")
+        assert (target / "submission.csv").read_text() == "old"  # unseen until the swap
+    assert (target / "submission.csv").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["refit"]
 
 
 def test_refit_on_other_data_is_refused_unless_forced(searched, tmp_path, capsys):

@@ -139,3 +139,53 @@ def test_warm_start_is_refused_for_keras_tuner_and_unknown_studies(data, tmp_pat
     assert "--tuner tpe" in capsys.readouterr().err
     assert main([*args, "nope"]) == 2
     assert "no study named 'nope'" in capsys.readouterr().err
+
+
+PORTFOLIO = """configurations:
+  - {dense_units: 12}
+  - {dense_units: 16}
+  - {batch_size: 16}
+  - {audio_units_1: 12}
+"""
+
+
+def test_starting_points_a_finished_search_did_not_need_stay_out_of_every_view(
+    data, tmp_path, capsys
+):
+    """Issue 29: --trials 2 with five starting points leaves three queued (WAITING): the
+    leaderboard (every format), a trial's record and the report show the two that ran; a
+    search resumed with more --trials runs the queued ones."""
+    import json
+
+    space = tiny_space(tmp_path)
+    (tmp_path / "tiny.portfolio.yaml").write_text(PORTFOLIO)
+    results = tmp_path / "results"
+    common = ["--finalists", "0", "--space", str(space), "--data", str(data)]
+    common += ["--results", str(results), "--max-cost", "0", "--pruner", "none"]
+    assert main(["search", *common, "--trials", "2"]) == 0
+    states = [t.state.name for t in _trials(results, "tiny")]
+    assert states == ["COMPLETE", "COMPLETE", "WAITING", "WAITING", "WAITING"]
+    capsys.readouterr()
+
+    def shown(fmt):
+        assert main(["results", "--results", str(results), "--format", fmt]) == 0
+        return capsys.readouterr().out
+
+    table = shown("table").splitlines()
+    assert len(table) == 3 and "WAITING" not in "\n".join(table)
+    assert sorted(r["trial"] for r in json.loads(shown("json"))) == [0, 1]
+    assert len(shown("csv").splitlines()) == 3 and "WAITING" not in shown("csv")
+    assert len(shown("markdown").splitlines()) == 4 and "WAITING" not in shown("markdown")
+    assert main(["results", "--results", str(results), "--trial", "3"]) == 2
+    assert "no trial 3 that ran" in capsys.readouterr().err
+    assert main(["report", "--results", str(results)]) == 0
+    page = (results / "tiny" / "report" / "report.html").read_text()
+    assert "2 (2 complete)" in page and "waiting" not in page.lower()
+
+    assert main(["search", *common, "--trials", "4"]) == 0
+    trials = _trials(results, "tiny")
+    defaults = load_space(space).defaults()
+    assert (
+        trials[2].params == {**defaults, "dense_units": 16} and trials[2].state.name == "COMPLETE"
+    )
+    assert [t.state.name for t in trials].count("WAITING") == 1

@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from mmtune.commands.common import resolve_data_dir
+from mmtune.errors import shown
 
 if TYPE_CHECKING:
     from mmtune.data.cache import CachedData
@@ -72,7 +73,13 @@ def format_summary(summary: dict[str, Any], warnings: list[str]) -> str:
     r = summary["resolution"]
     how = "reused" if cache["hit"] else f"built in {cache['build_seconds']:.1f} s"
     size = f", {cache['bytes'] / 1e6:.1f} MB" if cache.get("bytes") else ""
-    lines.append(f"picture cache at {r}x{r}: {how} ({cache['path']}{size})")
+    if cache.get("in_memory"):
+        lines.append(
+            f"picture cache at {r}x{r}: none (decoded into memory in "
+            f"{cache['build_seconds']:.1f} s: {cache['path']} cannot be written)"
+        )
+    else:
+        lines.append(f"picture cache at {r}x{r}: {how} ({cache['path']}{size})")
     lines.append(f"data hash: {summary['data_hash']}")
     if warnings:
         lines.append(f"warnings ({len(warnings)}):")
@@ -80,4 +87,5 @@ def format_summary(summary: dict[str, Any], warnings: list[str]) -> str:
         if len(warnings) > _MAX_WARNINGS:
             lines.append(f"  ... and {len(warnings) - _MAX_WARNINGS} more")
     lines.append("the data is usable")
-    return "\n".join(lines)
+    # Class and column names, picture names in warnings: echoed without control characters.
+    return "\n".join(shown(line, None, quoted=False) for line in lines)

@@ -48,8 +48,6 @@ def dashboard(args: argparse.Namespace) -> int:
             "optuna-dashboard is not installed: pip install 'mmtune[dashboard]' "
             "(or pip install 'optuna-dashboard>=0.21')"
         ) from exc
-    if not 0 < args.port < 65536:
-        raise MmtuneError(f"Expected --port between 1 and 65535. Received: port={args.port}")
     ledger = Ledger(args.results, args.storage)
     study, name, was_latest = ledger.load_study(args.study)
     if was_latest:

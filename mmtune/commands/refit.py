@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mmtune.errors import shown
+
 
 def refit(args: argparse.Namespace) -> int:
+    from mmtune.locations import writable_dir
     from mmtune.refit.run import RefitConfig, run_refit
+
+    writable_dir(args.results, "--results")
 
     cfg = RefitConfig(
         results_dir=Path(args.results),
@@ -38,7 +43,8 @@ def refit(args: argparse.Namespace) -> int:
         seeds = ("seeds " if len(same) > 1 else "seed ") + ", ".join(str(s.seed) for s in same)
         files = ", ".join(dict.fromkeys(str(outcome.out_dir / s.model_file) for s in same))
         print(f"trial {trial} {seeds}: {m.epochs} epochs{check} -> {files}")
-    print("predicted classes: " + ", ".join(f"{k} {v}" for k, v in outcome.class_counts.items()))
+    counts = ", ".join(f"{k} {v}" for k, v in outcome.class_counts.items())
+    print("predicted classes: " + shown(counts, None, quoted=False))  # class names, escaped
     print(f"submission: {outcome.submission}")
     print(f"record:     {outcome.record}")
     if outcome.warning:

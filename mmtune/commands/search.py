@@ -9,12 +9,8 @@ import time
 from pathlib import Path
 
 from mmtune.commands.common import resolve_data_dir
-from mmtune.search.memory import (
-    STARTED_ENV,
-    TRIAL_NEED_ENV,
-    RecycleProcess,
-    reexec_self,
-)
+from mmtune.locations import writable_dir
+from mmtune.search.memory import STARTED_ENV, TRIAL_NEED_ENV, RecycleProcess, reexec_self
 from mmtune.search.progress import format_duration
 
 
@@ -87,6 +83,10 @@ def search(args: argparse.Namespace) -> int:
     from mmtune.search.space_files import load_space
 
     space = load_space(args.space)  # a bad space file is refused before anything else
+    writable_dir(args.results, "--results")
+    from mmtune.ledger.store import Ledger
+
+    Ledger(args.results, args.storage)  # an in-memory --storage is refused before the data check
     data_dir = resolve_data_dir(args.data)
     if args.max_memory_mb is None:  # the workers are given the share the parent worked out
         from mmtune.search.memory import default_ceiling_mb

@@ -45,6 +45,7 @@ import numpy as np
 from mmtune.atomic import atomic_path, atomic_write_text
 from mmtune.data.picture_file import PictureRows, Pictures, file_crc32, write_npy_header
 from mmtune.errors import DataError, MmtuneError, Problem, shown
+from mmtune.file_kinds import NotAFile, open_regular
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -201,7 +202,7 @@ def _file_sha256(path: str) -> tuple[str, str]:
     """``(sha256 hex digest, "")``, or ``("", why not)`` for a file too big or unreadable."""
     h = hashlib.sha256()
     try:
-        with open(path, "rb", opener=_no_follow) as fh:
+        with open_regular(path, follow=False) as fh:  # never a FIFO's endless wait
             size = os.fstat(fh.fileno()).st_size
             if size > MAX_PICTURE_BYTES:
                 return "", (
@@ -210,15 +211,11 @@ def _file_sha256(path: str) -> tuple[str, str]:
                 )
             while chunk := fh.read(_HASH_CHUNK):
                 h.update(chunk)
+    except NotAFile as exc:
+        return "", f"is {exc}"
     except OSError as exc:
         return "", f"cannot be read ({exc.strerror or exc})"
     return h.hexdigest(), ""
-
-
-def _no_follow(path: str, flags: int) -> int:
-    """Open ``path`` only if it is not a symbolic link: the contract resolved every picture
-    inside the data directory, and a link swapped in since then is not followed."""
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
 
 
 def _where(tables: Tables, index: int) -> tuple[str, int]:
@@ -281,9 +278,9 @@ def _build_cache(
     where that file cannot be written, into memory, with a warning."""
     started = time.perf_counter()
     shape = (len(paths), resolution, resolution, 3)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target.parent)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(target.parent)
         with atomic_path(target, suffix=".npy") as tmp, open(tmp, "r+b") as fh:
             offset = write_npy_header(fh, shape)
             fh.truncate(offset + int(np.prod(shape)))
@@ -305,9 +302,11 @@ def _build_cache(
     except (DataError, _DataChanged):
         raise
     except (OSError, MmtuneError) as exc:  # a read-only or full disk costs memory, not the run
+        why = getattr(exc, "strerror", None) or exc
         print(
-            f"mmtune: warning: could not write the picture cache {target}: {exc}; "
-            "decoding the pictures into memory instead",
+            f"mmtune: warning: could not write the picture cache {target} ({why}); "
+            "decoding the pictures into memory instead (this run only: set "
+            "$MMTUNE_CACHE_DIR to a folder mmtune can write to keep them)",
             file=sys.stderr,
         )
     pictures = np.zeros(shape, dtype=np.uint8)
@@ -521,8 +520,13 @@ def _decode_one(path: str, resolution: int) -> tuple[PictureInfo, np.ndarray | N
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open(path, "rb", opener=_no_follow) as fh:
+        # Not a symbolic link (the contract resolved every picture inside the data directory:
+        # a link swapped in since is not followed), and a regular file, opened without
+        # blocking (a FIFO swapped in is refused, never waited on).
+        with open_regular(path, follow=False) as fh:
             raw = fh.read(MAX_PICTURE_BYTES + 1)  # never more than the limit, whatever the file
+    except NotAFile as exc:
+        return {"error": f"is {exc}"}, None
     except OSError as exc:
         return {"error": f"cannot be read ({exc.strerror or exc})"}, None
     info: PictureInfo = {"sha256": hashlib.sha256(raw).hexdigest()}
@@ -641,7 +645,8 @@ def _summary(data: CachedData, meta: dict[str, Any], target: Path, hit: bool) ->
         "cache": {
             "path": str(target),
             "hit": hit,
-            "bytes": target.stat().st_size if target.exists() else None,
+            "in_memory": isinstance(data.train_images, np.ndarray),
+            "bytes": target.stat().st_size if target.is_file() else None,
             "build_seconds": meta.get("build_seconds"),
         },
         "warnings": len(data.warnings),

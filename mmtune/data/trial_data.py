@@ -35,7 +35,9 @@ class InputSpec:
     ``resolution``: picture side of the cache (pictures are R x R x 3 uint8);
     ``n_mfcc``: audio coefficients per row (K); ``n_classes``: C.
     ``audio_mean``/``audio_std``: per-coefficient statistics; ``None`` builds
-    the model without a ``Standardize`` layer.
+    the model without a ``Standardize`` layer. ``mfcc_columns``: the data's MFCC column
+    names, in the order the audio input takes them (kept by the model, so that ``predict``
+    lines a data set's columns up by name).
     """
 
     resolution: int
@@ -43,6 +45,7 @@ class InputSpec:
     n_classes: int
     audio_mean: tuple[float, ...] | None = None
     audio_std: tuple[float, ...] | None = None
+    mfcc_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("resolution", "n_mfcc", "n_classes"):
@@ -62,6 +65,13 @@ class InputSpec:
                 raise MmtuneError(
                     f"Expected audio statistics of length n_mfcc={self.n_mfcc}. Received: "
                     f"len(audio_mean)={len(mean)}, len(audio_std)={len(std)}"
+                )
+        if self.mfcc_columns is not None:
+            columns = tuple(str(c) for c in self.mfcc_columns)
+            object.__setattr__(self, "mfcc_columns", columns)
+            if len(columns) != self.n_mfcc:
+                raise MmtuneError(
+                    f"Expected {self.n_mfcc} MFCC column names. Received: {len(columns)}"
                 )
 
     @classmethod
@@ -115,6 +125,7 @@ class SplitData:
             n_classes=self.data.spec.n_classes,
             audio_mean=tuple(float(v) for v in stats.mean),
             audio_std=tuple(float(v) for v in stats.std),
+            mfcc_columns=tuple(self.data.spec.mfcc_columns),
         )
 
     def part(self, which: str) -> tuple[Pictures, np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ __all__ = [
     "configurations",
     "counts_toward_trials",
     "is_reevaluation",
+    "ran",
     "state_rank",
     "trial_value",
 ]
@@ -49,6 +50,15 @@ MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
 def is_reevaluation(trial: optuna.trial.FrozenTrial) -> bool:
     """True for a trial that re-evaluates another trial's configuration."""
     return trial.user_attrs.get(EVALUATES) is not None
+
+
+def ran(trial: optuna.trial.FrozenTrial) -> bool:
+    """False for a trial queued that never started (WAITING: a starting point a finished
+    search did not need). It stays in the study, so that a search resumed with more
+    ``--trials`` runs it, but out of every view: leaderboard, record, report."""
+    from optuna.trial import TrialState
+
+    return trial.state != TrialState.WAITING
 
 
 def counts_toward_trials(trial: optuna.trial.FrozenTrial) -> bool:
@@ -235,7 +245,7 @@ def configurations(study: optuna.Study) -> list[Configuration]:
     from optuna.trial import TrialState
 
     max_epochs = study.user_attrs.get("max_epochs")
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]
     by_number = {
         t.number: Configuration(t, [t] if t.state == TrialState.COMPLETE else [])
         for t in trials

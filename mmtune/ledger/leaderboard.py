@@ -23,11 +23,13 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
+from mmtune.errors import shown
 from mmtune.ledger.evaluations import (
     BUDGET_EPOCHS,
     EVALUATES,
     best_epoch,
     configurations,
+    ran,
     trial_value,
 )
 from mmtune.ledger.val_predictions import describe
@@ -58,8 +60,9 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[str, Any]]:
-    """One dict per configuration, in leaderboard order, with the columns above."""
-    trials = study.get_trials(deepcopy=False)
+    """One dict per configuration, in leaderboard order, with the columns above (trials that
+    never ran, queued starting points, are in none)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]
     param_names: list[str] = []
     for t in trials:
         for name in t.params:
@@ -100,11 +103,12 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
 
 
 def _cell(value: object) -> str:
+    """A value as a table shows it (on a terminal: never a control character)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:g}"
-    return str(value)
+    return shown(value, None, quoted=False)
 
 
 def render(rows: list[dict[str, Any]], fmt: str = "table") -> str:
@@ -135,11 +139,13 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
 
     from mmtune.errors import LedgerError
 
-    matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]
+    matches = [t for t in trials if t.number == number]
     if not matches:
+        known = f"0..{max(t.number for t in trials)}" if trials else "none"
         raise LedgerError(
-            f"study {study.study_name!r} has no trial {number} "
-            f"(it has {len(study.trials)} trials: 0..{len(study.trials) - 1})"
+            f"study {study.study_name!r} has no trial {number} that ran "
+            f"(it has {len(trials)} trials: {known})"
         )
     t = matches[0]
     attrs = {k: v for k, v in t.user_attrs.items() if v is not None}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
 from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, StoredArray, encode
-from mmtune.locations import DEFAULT_RESULTS
+from mmtune.locations import DEFAULT_RESULTS, LEDGER_FILE
 
 if TYPE_CHECKING:
     import optuna
@@ -42,8 +42,9 @@ __all__ = [
     "result_predictions",
 ]
 
-LEDGER_FILE = "ledger.sqlite3"
 SQLITE_LOCK_WAIT_S = 60  # seconds a write waits for another connection's lock (SQLite)
+STUDY_META = "study-meta"  # the claim of writing a new study's record
+META_WAIT_S = 30  # how long a search waits for another's record of a study it just made
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class Ledger:
         self.storage_url = storage_url
         self.heartbeat = heartbeat
         self._storage: optuna.storages.RDBStorage | None = None
+        if storage_url and _in_memory(storage_url):
+            raise LedgerError(
+                f"--storage {self.display_url}: Expected a storage that keeps the ledger. "
+                "Received: an in-memory SQLite database, lost when the command exits. "
+                "Give a file (sqlite:///path/to/ledger.sqlite3), or leave --storage out for "
+                f"{LEDGER_FILE} under --results"
+            )
 
     @property
     def url(self) -> str:
@@ -122,8 +130,14 @@ class Ledger:
             optuna.logging.set_verbosity(optuna.logging.ERROR)
             logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
             kwargs: dict[str, Any] = {}
-            if self.is_sqlite:
-                self.results_dir.mkdir(parents=True, exist_ok=True)
+            if self.is_sqlite and not self.storage_url:
+                try:
+                    self.results_dir.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise LedgerError(
+                        f"--results {self.results_dir}: cannot make the folder "
+                        f"({exc.strerror or exc})"
+                    ) from None
                 # A write waits for another connection's lock (the heartbeat's thread, a second
                 # process on the ledger, a loaded machine) rather than failing after 5 s.
                 kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}}
@@ -204,9 +218,20 @@ class Ledger:
         meta: StudyMeta,
         sampler: optuna.samplers.BaseSampler | None = None,
         pruner: optuna.pruners.BasePruner | None = None,
+        owner: str = "",
     ) -> optuna.Study:
-        """Create the study, or resume it when its space and data are the same."""
+        """Create the study, or resume it when its space and data are the same.
+
+        A new study's record (space, model, tuner, data) is written by the one search that
+        claims it (:class:`mmtune.ledger.claims.Claims`); another started at the same moment
+        waits for that record and is compared with it, as a resumed search is: two searches
+        of other data never both write theirs into one study. ``owner``: the claimant.
+        """
+        import time
+
         import optuna
+
+        from mmtune.ledger.claims import Claims
 
         study = optuna.create_study(
             study_name=name,
@@ -218,9 +243,18 @@ class Ledger:
         )
         stored = study.user_attrs
         if not stored:
-            for key, value in meta.as_dict().items():
-                study.set_user_attr(key, value)
-            return study
+            if Claims(study, owner or "a search").take(STUDY_META):
+                for key, value in meta.as_dict().items():
+                    study.set_user_attr(key, value)
+                return study
+            deadline = time.monotonic() + META_WAIT_S
+            while len(stored) < len(meta.as_dict()) and time.monotonic() < deadline:
+                time.sleep(0.2)  # the claimant is writing the record now
+                stored = optuna.load_study(study_name=name, storage=self.storage()).user_attrs
+            if not stored:  # the claimant died before writing it: this search writes it
+                for key, value in meta.as_dict().items():
+                    study.set_user_attr(key, value)
+                return study
         if stored.get("data_hash") != meta.data_hash:
             raise FatalSearchError(
                 f"study {name!r} was searched on other data "
@@ -292,6 +326,26 @@ def result_predictions(result: TrialResult) -> dict[str, StoredArray]:
         VAL_PROBABILITIES: encode(result.val_probabilities, "float32"),
         VAL_LABELS: encode(result.val_labels, "int16"),
     }
+
+
+def _in_memory(url: str) -> bool:
+    """True for a SQLite URL whose database lives in memory (``sqlite://``, ``sqlite:///``,
+    ``sqlite:///:memory:``, ``...?mode=memory``): it is lost when the process exits."""
+    import sqlalchemy.engine
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except Exception:  # not a URL: opening it says why
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+        or "mode=memory" in database
+    )
 
 
 def _open_rdb(url: str, kwargs: dict[str, Any], attempts: int = 6) -> optuna.storages.RDBStorage:

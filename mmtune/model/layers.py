@@ -2,7 +2,9 @@
 
 ``Standardize`` keeps the audio statistics of the training part as constants in
 its config, so a saved ``.keras`` model standardizes raw MFCCs by itself and
-its parameter count is the seed network's.
+its parameter count is the seed network's. It also keeps the names of the MFCC
+columns it was fitted on, in their order: ``mmtune predict`` lines a data set's
+columns up with them by name.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ class Standardize(keras.layers.Layer):
     [1.0, 3.0]
     """
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], **kwargs) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float],
+        std: Sequence[float],
+        columns: Sequence[str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         mean_arr = np.asarray(mean, dtype="float64").reshape(-1)
         std_arr = np.asarray(std, dtype="float64").reshape(-1)
@@ -42,6 +50,12 @@ class Standardize(keras.layers.Layer):
             raise ValueError("Expected finite `mean` and `std`. Received non-finite values.")
         if np.any(std_arr < 0):
             raise ValueError(f"Expected `std` >= 0. Received: min(std)={std_arr.min()}")
+        if columns is not None and len(columns) != mean_arr.size:
+            raise ValueError(
+                f"Expected one column name per feature. Received: {len(columns)} names "
+                f"for {mean_arr.size} features"
+            )
+        self.columns = tuple(str(c) for c in columns) if columns is not None else None
         self.mean = tuple(float(v) for v in mean_arr)
         self.std = tuple(float(v) for v in std_arr)
         self._scale = np.where(std_arr > 0, std_arr, 1.0).astype("float32")
@@ -59,4 +73,6 @@ class Standardize(keras.layers.Layer):
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({"mean": list(self.mean), "std": list(self.std)})
+        if self.columns is not None:
+            config["columns"] = list(self.columns)
         return config

@@ -188,7 +188,9 @@ def _audio_input(spec: InputSpec):
     audio_input = keras.Input(shape=(spec.n_mfcc,), dtype="float32", name="audio")
     x = audio_input
     if spec.audio_mean is not None and spec.audio_std is not None:
-        x = Standardize(spec.audio_mean, spec.audio_std, name="standardize")(x)
+        x = Standardize(
+            spec.audio_mean, spec.audio_std, columns=spec.mfcc_columns, name="standardize"
+        )(x)
     return audio_input, x
 
 

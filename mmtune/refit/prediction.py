@@ -33,6 +33,7 @@ __all__ = [
     "model_inputs",
     "load_model",
     "ModelInputs",
+    "aligned_mfcc",
     "describe_model",
 ]
 
@@ -46,10 +47,14 @@ def load_model(path: str | Path) -> keras.Model:
 
     import mmtune.model.layers  # noqa: F401  registers Standardize for deserialization
     from mmtune.errors import MmtuneError
+    from mmtune.file_kinds import describe, is_regular
 
     path = Path(path)
-    if not path.is_file():
-        raise MmtuneError(f"--model {path}: no such file")
+    if not is_regular(path):
+        kind = describe(path)
+        if kind == "missing":
+            raise MmtuneError(f"--model {path}: no such file")
+        raise MmtuneError(f"--model {path}: Expected a .keras model file. Received: {kind}")
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)  # no code runs
     except Exception as exc:
@@ -61,13 +66,16 @@ class ModelInputs:
     """What a saved model takes and gives, read from its inputs by name.
 
     ``resolution`` is the side of its ``image`` input (None: no picture input), ``n_mfcc``
-    the width of its ``audio`` input (None: no audio input), ``n_classes`` its output's width.
+    the width of its ``audio`` input (None: no audio input), ``n_classes`` its output's width,
+    ``mfcc_columns`` the names of the MFCC columns its audio input takes, in order (None: a
+    model that does not record them, as models saved before mmtune kept them).
     """
 
     names: tuple[str, ...]
     resolution: int | None
     n_mfcc: int | None
     n_classes: int
+    mfcc_columns: tuple[str, ...] | None = None
 
 
 def describe_model(model: keras.Model, path: str | Path = "the model") -> ModelInputs:
@@ -121,8 +129,88 @@ def describe_model(model: keras.Model, path: str | Path = "the model") -> ModelI
             f"Expected one output of shape (batch, classes). "
             f"Received: {', '.join(_shape(o) for o in outputs) or 'none'}"
         )
+    columns = _mfcc_columns(model)
+    if len(columns) > 1:
+        raise refuse(
+            "Expected members trained on the same MFCC columns. Received: members whose "
+            "columns differ in names or order"
+        )
+    mfcc_columns = next(iter(columns), None)
+    if mfcc_columns is not None and n_mfcc is not None and len(mfcc_columns) != n_mfcc:
+        raise refuse(
+            f"Expected {n_mfcc} MFCC column names for its {n_mfcc}-wide audio input. "
+            f"Received: {len(mfcc_columns)}"
+        )
     return ModelInputs(
-        names=names, resolution=resolution, n_mfcc=n_mfcc, n_classes=int(outputs[0][1])
+        names=names,
+        resolution=resolution,
+        n_mfcc=n_mfcc,
+        n_classes=int(outputs[0][1]),
+        mfcc_columns=mfcc_columns,
+    )
+
+
+def _mfcc_columns(model: keras.Model) -> set[tuple[str, ...]]:
+    """The MFCC column names every ``Standardize`` layer of ``model`` (members of an
+    ensemble included) was fitted on."""
+    from mmtune.model.layers import Standardize
+
+    found: set[tuple[str, ...]] = set()
+    for layer in model.layers:
+        if isinstance(layer, Standardize) and layer.columns is not None:
+            found.add(layer.columns)
+        elif hasattr(layer, "layers"):  # a member model inside an averaging model
+            found |= _mfcc_columns(layer)
+    return found
+
+
+def aligned_mfcc(
+    takes: ModelInputs, columns: Sequence[str], mfcc: np.ndarray, where: str
+) -> tuple[np.ndarray, str | None]:
+    """``mfcc`` (the data's columns, named ``columns``) with its columns in the order the model
+    was trained on, matched by name; and a note when they had to be reordered.
+
+    A model that records no names takes the columns in the data's order (the note says so).
+
+    Raises:
+        MmtuneError: the data's MFCC columns are not the model's (named: those missing, those
+            the model does not know), or not as many.
+    """
+    from mmtune.errors import MmtuneError, shown
+
+    if takes.n_mfcc is None:  # no audio input
+        return mfcc, None
+    if takes.mfcc_columns is None:
+        if takes.n_mfcc != len(columns):
+            raise MmtuneError(
+                f"the model takes {takes.n_mfcc} MFCC columns; the data in {where} "
+                f"has {len(columns)}"
+            )
+        return mfcc, (
+            "the model records no MFCC column names (saved by an older mmtune): the data's "
+            "columns are taken in the order of its CSV"
+        )
+    wanted = list(takes.mfcc_columns)
+    if wanted == list(columns):
+        return mfcc, None
+    if sorted(wanted) != sorted(columns):
+        missing = [c for c in wanted if c not in columns]
+        unknown = [c for c in columns if c not in wanted]
+
+        def names(cols: list[str]) -> str:
+            listed = ", ".join(shown(c) for c in cols[:5])
+            return listed + (f" and {len(cols) - 5} more" if len(cols) > 5 else "")
+
+        what = [f"missing from the data: {names(missing)}"] if missing else []
+        what += [f"not among the model's: {names(unknown)}"] if unknown else []
+        raise MmtuneError(
+            f"Expected the {len(wanted)} MFCC columns the model was trained on. Received: the "
+            f"data in {where} has {len(columns)}; " + "; ".join(what or ["the same names twice"])
+        )
+    order = [list(columns).index(c) for c in wanted]
+    return np.ascontiguousarray(mfcc[:, order]), (
+        f"the data in {where} lists the MFCC columns in another order than the model was "
+        "trained on: they are matched by name"
     )
 
 

@@ -40,11 +40,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mmtune.atomic import atomic_path, atomic_write_text
+from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_target
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
 from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
 from mmtune.ledger.store import Ledger, latest_note
+from mmtune.locations import study_dir
 from mmtune.model.params import ParamValue
 
 if TYPE_CHECKING:
@@ -400,7 +401,8 @@ def _save_models(
     models: list[keras.Model], members: list[Member], out_dir: Path, say: Callable[[str], None]
 ) -> list[tuple[keras.Model, Member]]:
     """One ``model.keras`` (several members averaged in one model when they take the same
-    inputs), else one file per member; each member records its file. Returns each saved
+    inputs), else one file per member, into ``out_dir`` (the refit's staging folder: an
+    earlier refit's files are not there); each member records its file. Returns each saved
     model with a member whose resolution it takes."""
     from mmtune.refit.ensemble import averaging_model, same_inputs
 
@@ -421,10 +423,6 @@ def _save_models(
             model.save(str(tmp))
     for k, m in enumerate(members):
         m.model_file = saved[0][2] if len(saved) == 1 else saved[k][2]
-    written = {file for _, _, file in saved}
-    for old in [out_dir / "model.keras", *out_dir.glob("model_*_trial*_seed*.keras")]:
-        if old.name not in written:  # an earlier refit's: predict must not find it
-            old.unlink(missing_ok=True)
     return [(model, m) for model, m, _ in saved]
 
 
@@ -463,6 +461,8 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     started = time.perf_counter()
     study, name, model_name = _open_study(cfg, say)
+    out_dir = study_dir(cfg.results_dir, name) / "refit"  # a ledger's odd name: refused here
+    check_folder_target(out_dir)  # a file of the user's there: refused before any training
     members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
     trainer = _Trainer(cfg, model_name, source)
@@ -470,8 +470,6 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     warning = None
     if cfg.check:
         members, rejected, warning = _checked_members(cfg, study, trainer, say)
-    out_dir = Path(cfg.results_dir) / name / "refit"
-    out_dir.mkdir(parents=True, exist_ok=True)
     models = []
     for m in members:
         t0 = time.perf_counter()
@@ -482,15 +480,41 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         models.append(trainer.full(m))
         m.duration_s = round(time.perf_counter() - t0, 2)
         clear_keras_session()
-    probabilities = []
-    for model, m in _save_models(models, members, out_dir, say):  # the submission: what
-        data = source.get(_resolution(m)).data  # the saved files predict
-        probabilities.append(predict_probabilities(model, data.test_images, data.test_mfcc))
-    classes = np.mean(probabilities, axis=0).argmax(axis=1)
-    names = first.data.spec.class_names
-    counts = {names[c]: int((classes == c).sum()) for c in range(len(names))}
-    submission = write_submission(out_dir / "submission.csv", classes)
-    record = {
+    # The model(s), the submission and the record go into a staging folder that replaces
+    # refit/ whole: a reader (predict, report) never sees a new model beside an old record.
+    with atomic_folder(out_dir) as staging:
+        probabilities = []
+        for model, m in _save_models(models, members, staging, say):  # the submission: what
+            data = source.get(_resolution(m)).data  # the saved files predict
+            probabilities.append(predict_probabilities(model, data.test_images, data.test_mfcc))
+        classes = np.mean(probabilities, axis=0).argmax(axis=1)
+        names = first.data.spec.class_names
+        counts = {names[c]: int((classes == c).sum()) for c in range(len(names))}
+        write_submission(staging / "submission.csv", classes)
+        record = _record(name, model_name, members, rejected, warning, source, first)
+        record.update(
+            test_rows=int(len(classes)),
+            predicted_class_counts=counts,
+            duration_s=round(time.perf_counter() - started, 2),
+        )
+        atomic_write_text(staging / "refit.json", json.dumps(record, indent=2))
+    submission, record_path = out_dir / "submission.csv", out_dir / "refit.json"
+    return RefitOutcome(name, out_dir, submission, record_path, members, counts, rejected, warning)
+
+
+def _record(
+    name: str,
+    model_name: str,
+    members: list[Member],
+    rejected: list[Member],
+    warning: str | None,
+    source: DataSource,
+    first: SplitData,
+) -> dict[str, object]:
+    """``refit.json``'s record, but for what the submission adds (rows, counts, time)."""
+    from mmtune import keras_backend
+
+    return {
         "study": name,
         "model": model_name,
         "rule": "epochs = the median best epoch (validation accuracy peak) of the "
@@ -501,12 +525,6 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         "ensemble": "mean of class probabilities" if len(members) > 1 else None,
         "data_path": str(source.data_dir.resolve()),
         "data_hash": first.data.data_hash,
-        "test_rows": int(len(classes)),
-        "predicted_class_counts": counts,
         "backend": keras_backend.name(),
         "versions": _versions(),
-        "duration_s": round(time.perf_counter() - started, 2),
     }
-    record_path = out_dir / "refit.json"
-    atomic_write_text(record_path, json.dumps(record, indent=2))
-    return RefitOutcome(name, out_dir, submission, record_path, members, counts, rejected, warning)

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
-from mmtune.ledger.evaluations import configurations, state_rank
+from mmtune.ledger.evaluations import configurations, ran, state_rank
 from mmtune.ledger.leaderboard import leaderboard_rows
 from mmtune.ledger.store import Ledger
+from mmtune.locations import study_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,7 +60,7 @@ MAX_SLICE_PARAMS = 6
 
 def report_path(results_dir: str | Path, study: str) -> Path:
     """Where the report of ``study`` is written."""
-    return Path(results_dir) / study / "report" / "report.html"
+    return study_dir(results_dir, study) / "report" / "report.html"
 
 
 def write_report(ledger: Ledger, study: str | None = None) -> tuple[Path, str, bool]:
@@ -68,9 +69,9 @@ def write_report(ledger: Ledger, study: str | None = None) -> tuple[Path, str, b
     Returns ``(path, study name, was_latest)``.
     """
     loaded, name, was_latest = ledger.load_study(study)
-    refit_file = Path(ledger.results_dir) / name / "refit" / "refit.json"
+    path = report_path(ledger.results_dir, name)  # a name that is no folder name: refused
+    refit_file = study_dir(ledger.results_dir, name) / "refit" / "refit.json"
     page = render_report(loaded, refit_file if refit_file.is_file() else None)
-    path = report_path(ledger.results_dir, name)
     atomic_write_text(path, page)
     return path, name, was_latest
 
@@ -80,7 +81,7 @@ def render_report(study: optuna.Study, refit_file: Path | None = None) -> str:
     from optuna.trial import TrialState
 
     plt = _pyplot()
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]  # no queued starting point
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     page = _Page(f"mmtune report: {study.study_name}")
     # Optuna's plots switch pyplot to ggplot; the context restores the caller's style after.

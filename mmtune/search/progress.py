@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from mmtune.errors import shown
+
 if TYPE_CHECKING:
     from optuna.trial import TrialState
 
@@ -113,14 +115,18 @@ class SearchProgress:
         line = (
             f"trial #{number:<3d} {label:<8s} val_acc {acc}  epochs {epochs:<2d} "
             f"{duration_s:6.1f}s | {self.done}/{self.total} done, best {best}, "
-            f"ETA {self._eta()}" + (f" | {note}" if note else "")
+            f"ETA {self._eta()}" + (f" | {shown(note, None, quoted=False)}" if note else "")
         )
         self._clear()
         print(line, file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
         self._clear()
-        print(text, file=self.stream, flush=True)
+        print(
+            "\n".join(shown(line, None, quoted=False) for line in text.split("\n")),
+            file=self.stream,
+            flush=True,
+        )
 
     def _redraw(self, text: str) -> None:
         self.stream.write("\r\033[K" + text)

@@ -20,19 +20,42 @@ one to ship. One refused before training (no process here can hold it under
 ``--max-memory-mb``) is recorded as failed and ``skipped``: it says nothing
 of the configuration, so it stays out of the mean, but counts as an attempt,
 so the race does not ask for it again.
+
+Several workers of one study (``--workers N``, or processes on other machines) share the
+race: each re-evaluation is claimed once through the storage (:class:`mmtune.ledger.claims.
+Claims`, key ``evaluate:<trial>:<index>``) before it trains, as Optuna hands a trial to one
+worker, and its seed comes from its index, so no seed is used twice for one configuration.
+A worker counts the evaluations others are running (their claims) as attempts and takes the
+next one the race needs; when the race needs nothing more it waits for those still running
+elsewhere, whose results decide the ranking, so every worker names the same best. A claim
+whose worker died (its process gone, or silent for three heartbeats) no longer counts; its
+index (and seed) is not used again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import EVALUATES, SKIPPED, Configuration, configurations
+from mmtune.ledger.claims import Claims
+from mmtune.ledger.evaluations import (
+    EVALUATES,
+    SKIPPED,
+    Configuration,
+    configurations,
+    is_reevaluation,
+)
 from mmtune.ledger.store import result_predictions
 from mmtune.search.memory import MemoryWatch, RecycleProcess
+from mmtune.search.orphans import OWNER, owner_is_gone, owner_of_this_process
 
 if TYPE_CHECKING:
     import optuna
@@ -43,6 +66,7 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
 
 __all__ = [
+    "EVALUATION",
     "evaluation_seed",
     "expected_loss",
     "next_evaluation",
@@ -52,6 +76,11 @@ __all__ = [
     "seed_spread",
     "worth_another_run",
 ]
+
+
+EVALUATION = "evaluation"  # user attribute of a re-evaluation: its index (0: the search trial)
+_CLAIM = "evaluate:"  # a re-evaluation's claim: evaluate:<trial>:<index>
+_POLL_S = 2.0  # how often a worker waiting for others' re-evaluations looks again
 
 
 def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
@@ -113,27 +142,107 @@ def worth_another_run(challenger: Configuration, leader: Configuration, spread: 
     return expected_loss(challenger, leader, spread) >= (1 / rows if rows else 0.005)
 
 
-def next_evaluation(study: optuna.Study, finalists: int, repeats: int) -> Configuration | None:
+def next_evaluation(
+    study: optuna.Study, finalists: int, repeats: int, running: Mapping[int, int] | None = None
+) -> Configuration | None:
     """The configuration the race needs evaluated next, or None when it is decided.
 
     Among the top ``finalists`` completed full-budget configurations by mean: the leader
     until it has ``repeats`` evaluations; then, best first, each other one short of
     ``repeats`` that is :func:`worth_another_run` against the leader (with the seeds' swing
     of :func:`race_spread`). One whose gap to the leader is large for the swing, or too
-    small to matter, is not trained again.
+    small to matter, is not trained again. ``running``: evaluations of each configuration
+    (by trial number) that workers are running now, counted as attempts.
     """
     ranked = _contenders(study)
     top = ranked[:finalists]
     if not top:
         return None
+    running = running or {}
+
+    def tried(c: Configuration) -> int:
+        return c.attempts + running.get(c.number, 0)
+
     leader = top[0]
-    if leader.attempts < repeats:
+    if tried(leader) < repeats:
         return leader
     spread = race_spread(ranked, leader)
     return next(
-        (c for c in top[1:] if c.attempts < repeats and worth_another_run(c, leader, spread)),
+        (c for c in top[1:] if tried(c) < repeats and worth_another_run(c, leader, spread)),
         None,
     )
+
+
+@dataclass
+class _Board:
+    """The race's claims as the storage holds them now: evaluations running (claimed, no
+    result yet, their worker alive) per configuration, how many of them other workers run,
+    and every index claimed per configuration (whatever became of it: never reused)."""
+
+    running: Counter[int] = field(default_factory=Counter)
+    elsewhere: int = 0
+    claimed: dict[int, set[int]] = field(default_factory=dict)
+
+
+def _board(study: optuna.Study, claims: Claims, stale_after_s: float) -> _Board:
+    from optuna.trial import TrialState
+
+    done = {
+        (int(t.user_attrs[EVALUATES]), int(t.user_attrs[EVALUATION]))
+        for t in study.get_trials(deepcopy=False)
+        if is_reevaluation(t)
+        and t.user_attrs.get(EVALUATION) is not None
+        and t.state in (TrialState.COMPLETE, TrialState.FAIL)
+    }
+    board, now = _Board(), time.time()
+    for claim in claims.held(_CLAIM):
+        number, index = (int(part) for part in claim.key[len(_CLAIM) :].split(":"))
+        board.claimed.setdefault(number, set()).add(index)
+        if (number, index) in done or claim.owner == claims.owner:
+            continue  # done; or this process's own before it re-executed itself: not running
+        if owner_is_gone(claim.owner) or now - claim.beat_at > stale_after_s:
+            continue  # its worker died: it counts no more, its index stays used
+        board.running[number] += 1
+        board.elsewhere += 1
+    return board
+
+
+def _claim_next(config: Configuration, board: _Board, claims: Claims, base_seed: int) -> int | None:
+    """Claim ``config``'s next evaluation: the index above every one tried or claimed whose
+    seed it has not used; None when another worker claimed that index first."""
+    index = max(config.attempts, 1 + max(board.claimed.get(config.number, {0})))
+    used = set(config.seeds)
+    while evaluation_seed(base_seed, config.number, index) in used:
+        index += 1
+    return index if claims.take(f"{_CLAIM}{config.number}:{index}") else None
+
+
+def _release(claims: Claims, key: str) -> None:
+    """Give a claim back; a storage that cannot be reached now leaves it to go stale."""
+    with contextlib.suppress(Exception):
+        claims.release(key)
+
+
+@contextlib.contextmanager
+def _beating(claims: Claims, key: str, every_s: float) -> Iterator[None]:
+    """While the block runs, say every ``every_s`` seconds that this worker is alive on
+    ``key`` (a silent claim is taken for dead after three)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                claims.beat(key)
+            except Exception:  # a storage hiccup: the next beat tries again
+                pass
+
+    thread = threading.Thread(target=beat, name="mmtune-claim-beat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def reevaluate_finalists(
@@ -150,22 +259,43 @@ def reevaluate_finalists(
         return 0
     limit = 2 * cfg.finalists * (cfg.repeats - 1)
     memory = cfg.memory_watch()
-    ran = 0
-    config = next_evaluation(study, cfg.finalists, cfg.repeats)
-    while ran < limit and config is not None:
+    claims = Claims(study, owner_of_this_process())
+    stale_after_s = 3.0 * cfg.heartbeat
+    ran, waiting_said = 0, False
+    while True:
+        board = _board(study, claims, stale_after_s)
+        config = next_evaluation(study, cfg.finalists, cfg.repeats, board.running)
+        if config is None or ran >= limit:
+            if not board.elsewhere:
+                break
+            if not waiting_said:  # their results decide the ranking every worker names
+                progress.message(
+                    f"waiting for {board.elsewhere} re-evaluation(s) other workers are running"
+                )
+                waiting_said = True
+            time.sleep(min(_POLL_S, cfg.heartbeat))
+            continue
+        if ran:  # between evaluations, before a claim (a restart leaves none behind)
+            memory.after_trial()
+        index = _claim_next(config, board, claims, cfg.seed)
+        if index is None:  # another worker claimed it first: look again
+            continue
+        key = f"{_CLAIM}{config.number}:{index}"
         memory.before_trial()
         try:
-            _evaluate(study, cfg, source, progress, options, config, memory)
+            with _beating(claims, key, cfg.heartbeat):
+                _evaluate(study, cfg, source, progress, options, config, memory, index)
         except OverMemoryCeiling as exc:  # this grown process cannot; a fresh one may
+            _release(claims, key)
             raise RecycleProcess(
                 f"re-evaluating trial {config.number}: {exc.need} in this process",
                 memory.trial_need_mb,
             ) from exc
+        except BaseException:  # Ctrl-C, a fatal error: nothing recorded, the claim given back
+            _release(claims, key)
+            raise
         ran += 1
-        config = next_evaluation(study, cfg.finalists, cfg.repeats)
-        if ran < limit and config is not None:  # no restart only to find nothing to do
-            memory.after_trial()
-    if config is None:
+    if next_evaluation(study, cfg.finalists, cfg.repeats) is None:
         summary = race_summary(study, cfg.finalists, cfg.repeats)
         if summary:
             progress.message(summary)
@@ -198,16 +328,17 @@ def _evaluate(
     options: TrainOptions,
     config: Configuration,
     memory: MemoryWatch,
+    index: int,
 ) -> None:
-    """Train ``config`` once more with the next seed and add the result to the ledger.
-    A configuration refused for the memory ceiling that a fresh process may hold raises
-    :class:`OverMemoryCeiling`, recorded nowhere: the search recycles and retries it."""
+    """Train ``config`` once more, as its ``index``-th evaluation (claimed: its seed is
+    this evaluation's alone), and add the result to the ledger. A configuration refused for
+    the memory ceiling that a fresh process may hold raises :class:`OverMemoryCeiling`,
+    recorded nowhere: the search recycles and retries it."""
     import optuna
 
     from mmtune.model.training import run_trial
     from mmtune.search.trial import trial_split
 
-    index = config.attempts
     seed = evaluation_seed(cfg.seed, config.number, index)
     params = dict(config.trial.params)
     progress.message(
@@ -225,6 +356,8 @@ def _evaluate(
     started = time.perf_counter()
     attrs: dict[str, object] = {
         EVALUATES: config.number,
+        EVALUATION: index,
+        OWNER: owner_of_this_process(),
         "seed": seed,
         "tuner": "re-evaluation",
         "data_hash": _data_hash(study),

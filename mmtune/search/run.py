@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
-from mmtune.errors import MmtuneError
+from mmtune.errors import MmtuneError, shown
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
+from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
 from mmtune.search.backends import Backend, SearchRun, backend_for
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
     from mmtune.ledger.evaluations import Configuration
 
-__all__ = ["PreparedSearch", "prepare_search", "run_search"]
+__all__ = ["PreparedSearch", "STARTING_POINTS", "prepare_search", "run_search"]
+
+STARTING_POINTS = "starting-points"  # the claim of queuing a new study's starting points
+_POLL_S = 2.0  # how often a worker waiting for others' trials looks again
 
 
 @dataclass
@@ -46,6 +50,9 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
         raise MmtuneError(f"Expected a tuner among {TUNERS}. Received: tuner={cfg.tuner!r}")
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
+    problem = study_name_problem(cfg.study_name)
+    if problem is not None:  # the command line checks --study; a caller of this function too
+        raise MmtuneError(f"study {shown(cfg.study_name)}: {problem}")
     from mmtune import keras_backend
 
     if cfg.tensorboard and keras_backend.name() != "tensorflow":
@@ -72,20 +79,39 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     )
     backend = backend_for(cfg.tuner)
     earlier = _warm_start_study(cfg, ledger)
+    from mmtune.search.orphans import owner_of_this_process
+
     study = ledger.open_search_study(
-        cfg.study_name, meta, **backend.study_options(cfg, _trials_in(ledger, cfg.study_name))
+        cfg.study_name,
+        meta,
+        **backend.study_options(cfg, _trials_in(ledger, cfg.study_name)),
+        owner=owner_of_this_process(),
     )
     # Trials left RUNNING by a killed process of this machine: failed now (and, for the
     # sampler's search, queued again), not counted as running until the heartbeat notices.
     fail_orphaned_trials(study, retry=cfg.tuner in OPTUNA_TUNERS)
     if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
-        from mmtune.search.portfolio import starting_points
-
-        # A new study starts from the seed's network, the space's portfolio, and the best of
-        # --warm-start's study; then the sampler.
-        for point in starting_points(cfg.space, earlier, portfolio=cfg.portfolio):
-            study.enqueue_trial(point, skip_if_exists=False)
+        _queue_starting_points(study, cfg, earlier)
     return PreparedSearch(source, ledger, study, backend)
+
+
+def _queue_starting_points(
+    study: optuna.Study, cfg: SearchConfig, earlier: optuna.Study | None
+) -> bool:
+    """Queue a new study's starting points: the seed's network, the space's portfolio, and
+    the best of --warm-start's study; then the sampler. Claimed once through the storage:
+    of several searches started at once on a new study, one queues them (the others saw an
+    empty study too, and would have queued them again). True for the one that did."""
+    from mmtune.ledger.claims import Claims
+    from mmtune.search.orphans import owner_of_this_process
+    from mmtune.search.portfolio import starting_points
+
+    points = starting_points(cfg.space, earlier, portfolio=cfg.portfolio)
+    if not Claims(study, owner_of_this_process()).take(STARTING_POINTS):
+        return False
+    for point in points:
+        study.enqueue_trial(point, skip_if_exists=False)
+    return True
 
 
 def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
@@ -143,7 +169,10 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             ),
         )
         streak = FailureStreak.from_study(study, cfg.max_failures, cfg.max_skips)
-        prepared.backend.run(SearchRun(study, cfg, prepared.source, progress, streak, options))
+        run = SearchRun(study, cfg, prepared.source, progress, streak, options)
+        prepared.backend.run(run)
+        while cfg.tuner in OPTUNA_TUNERS and _others_still_running(study, cfg, progress):
+            prepared.backend.run(run)  # a place freed (a worker died): take it
         if streak.skipped:
             progress.message(
                 f"{streak.skipped} configuration(s) were refused before training "
@@ -156,6 +185,39 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     if best is None:
         return SearchOutcome(cfg.study_name, finished_count(study), None, None)
     return SearchOutcome(cfg.study_name, finished_count(study), best.mean, best.number, best.n)
+
+
+def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: SearchProgress) -> bool:
+    """Wait while other workers' search trials run and the study is short of ``--trials``
+    (this worker started none more: every place is taken). Their results come before the
+    finalists' race and the best every worker names. True when a place opened (a worker
+    died: its trial failed, to be retried), False once the trials are in or none runs."""
+    import time
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from mmtune.ledger.evaluations import is_reevaluation
+
+    said = False
+    while finished_count(study) < cfg.trials:
+        optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, retried
+        fail_orphaned_trials(study)
+        running = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not is_reevaluation(t)
+        ]
+        if finished_count(study) + len(running) < cfg.trials:
+            return True  # a place to take
+        if not said:
+            progress.message(
+                f"waiting for {len(running)} trial(s) other workers are running, before the "
+                "finalists' race"
+            )
+            said = True
+        time.sleep(min(_POLL_S, cfg.heartbeat))
+    return False
 
 
 def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOptions:

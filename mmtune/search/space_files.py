@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 
 from mmtune.errors import MmtuneError, SpaceError, shown
-from mmtune.locations import builtin_spaces_dir
+from mmtune.file_kinds import describe, is_regular
+from mmtune.locations import builtin_spaces_dir, study_name_problem
 from mmtune.model.networks import MODEL_INPUTS, OPTIONAL_PARAMS, SEED_PARAMS, check_params
 from mmtune.model.params import ParamValue
 from mmtune.search.spaces import BOUNDS, PARAM_TYPES, Param, Space, is_among
@@ -72,7 +73,13 @@ def load_space(name_or_path: str | Path) -> Space:
                 "in .yaml or .yml: ./mine.yaml)."
             )
     if not _is_file(path):
-        raise SpaceError(f"{shown(str(path), keep_end=True)}: no such search space file.")
+        kind = describe(path)
+        if kind == "missing":
+            raise SpaceError(f"{shown(str(path), keep_end=True)}: no such search space file.")
+        raise SpaceError(
+            f"{shown(str(path), keep_end=True)}: Expected a search space file (YAML). "
+            f"Received: {kind}."
+        )
     return _parse(_read_yaml(path), path)
 
 
@@ -85,10 +92,7 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # a name too long, a NUL byte
-        return False
+    return is_regular(path)  # a name too long, a NUL byte: False
 
 
 def list_spaces() -> list[Space]:
@@ -187,6 +191,11 @@ def _parse(doc: object, path: Path) -> Space:
         if key not in doc:
             raise _fail(path, key, "missing (required).")
     name = _string(doc["name"], path, "name")
+    problem = study_name_problem(name)
+    if problem is not None:  # a search's study is named after its space by default
+        raise _fail(
+            path, "name", f"a space's name names its studies (folders under --results). {problem}"
+        )
     model = _string(doc["model"], path, "model")
     if model not in MODEL_INPUTS:
         raise _fail(

@@ -180,9 +180,10 @@ class TrialContext:
     def tensorboard_callbacks(self, params: Params) -> list[keras.callbacks.Callback]:
         if not self.cfg.tensorboard:
             return []
+        from mmtune.locations import study_dir
         from mmtune.search.tensorboard_runs import trial_callbacks
 
-        runs = self.cfg.results_dir / self.cfg.study_name / "tensorboard"
+        runs = study_dir(self.cfg.results_dir, self.cfg.study_name) / "tensorboard"
         return trial_callbacks(runs / f"trial_{self.trial.number:04d}", params)
 
     def train_kwargs(self, params: Params) -> TrainKeywords:

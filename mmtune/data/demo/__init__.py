@@ -31,6 +31,7 @@ Only numpy and Pillow are used: making the data never imports TensorFlow. The kn
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -43,7 +44,8 @@ import numpy as np
 from mmtune.data.demo.difficulty import DIFFICULTIES, Difficulty, difficulty_named
 from mmtune.data.demo.pictures import Scenes, frame
 from mmtune.data.demo.sounds import DEFAULT_MFCC, mfcc, waveform
-from mmtune.locations import demo_data_dir
+from mmtune.errors import MmtuneError, shown
+from mmtune.locations import demo_data_dir, writable_dir
 
 __all__ = [
     "ANSWERS_CSV",
@@ -57,6 +59,7 @@ __all__ = [
     "difficulty_named",
     "ensure_demo",
     "mfcc",
+    "not_replaceable",
     "write_demo",
 ]
 
@@ -83,6 +86,11 @@ MARKER = ".mmtune-demo"  # version marker ensure_demo() reads
 TRAIN_CSV = "data_train.csv"
 TEST_CSV = "data_test_novt.csv"
 ANSWERS_CSV = "test_answers.csv"  # id,CLASS of every test row: known to the generator only
+#: Every name a demo set holds: what ``--force`` may replace, and nothing else.
+_DEMO_NAMES = re.compile(
+    r"data_train\.csv|data_test_novt\.csv|test_answers\.csv|class_names\.txt|README\.txt"
+    r"|\.mmtune-demo|(trainimg|testimg)_\d{5,}\.png"
+)
 
 Rng = np.random.Generator
 
@@ -249,11 +257,14 @@ def write_demo(
     >>> pd.read_csv(d / "data_train.csv").shape
     (18, 106)
     """
-    out = Path(out_dir)
+    out = Path(out_dir).absolute()
     check_sizes(n_train, n_test, image_size, n_mfcc)
     d = difficulty_named(difficulty) if isinstance(difficulty, str) else difficulty
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty")
+    why = not_replaceable(out)
+    if why is not None:
+        raise MmtuneError(why)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
     try:
@@ -290,6 +301,49 @@ def write_demo(
     return out
 
 
+def not_replaceable(out: str | os.PathLike[str]) -> str | None:
+    """Why a demo set may not be written at ``out`` (replacing what is there), or None.
+
+    ``out`` may be missing, an empty folder, or a demo set: a folder with the demo's marker
+    holding only what the demo writes. Anything else is the user's, and stays: a folder
+    without the marker, a file or a folder the demo never writes inside one with it. The
+    working directory (or a folder holding it) is never replaced: the folder is swapped
+    whole, which would leave a shell in a deleted folder.
+    """
+    out = Path(out).absolute()
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return f"--out {out}: Expected a folder. Received: a path that is not a folder"
+    cwd = Path.cwd()
+    if out == cwd or out in cwd.parents:
+        return (
+            f"--out {out}: that is the working directory (or holds it); the demo set replaces "
+            "its folder whole. Give a new or empty folder beside it, e.g. --out ./demo"
+        )
+    entries = list(out.iterdir())
+    if not entries:
+        return None
+    if not (out / MARKER).is_file():
+        return (
+            f"--out {out}: the folder holds files and is not a demo data set (it has no "
+            f"{MARKER} marker); --force replaces only a demo set mmtune wrote, never other "
+            "files. Give a new or empty folder as --out"
+        )
+    foreign = sorted(
+        e.name for e in entries if not _DEMO_NAMES.fullmatch(e.name) or e.is_symlink() or e.is_dir()
+    )
+    if foreign:
+        listed = ", ".join(shown(n) for n in foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        return (
+            f"--out {out}: the demo set there also holds what the demo did not write "
+            f"({listed}); --force would delete them. Move them out first, or give another --out"
+        )
+    return None
+
+
 def _move_into_place(tmp: Path, out: Path) -> None:
     """Rename ``tmp`` onto ``out``, moving an existing ``out`` aside first."""
     if out.exists():
@@ -318,6 +372,13 @@ def ensure_demo() -> Path:
     marker = out / MARKER
     if marker.is_file() and marker.read_text() == expected:
         return out
+    try:
+        writable_dir(out.parent, "the cache folder")
+    except MmtuneError as exc:
+        raise MmtuneError(
+            f"cannot make the demo data set in {out}: {exc}. Set $MMTUNE_CACHE_DIR to a "
+            "folder mmtune can write, or give --data DIR"
+        ) from None
     print(f"mmtune: making the synthetic demo data set in {out} (first use)", file=sys.stderr)
     try:
         return write_demo(
@@ -330,8 +391,11 @@ def ensure_demo() -> Path:
             progress=sys.stderr.isatty(),
             overwrite=True,
         )
-    except OSError:
+    except OSError as exc:
         # Another process may have made it at the same moment: use theirs.
         if marker.is_file() and marker.read_text() == expected:
             return out
-        raise
+        raise MmtuneError(
+            f"cannot make the demo data set in {out} ({exc.strerror or exc}): set "
+            "$MMTUNE_CACHE_DIR to a folder mmtune can write, or give --data DIR"
+        ) from None

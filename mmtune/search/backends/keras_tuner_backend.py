@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.evaluations import BUDGET_EPOCHS
 from mmtune.ledger.store import StudyOptions, finished_count
+from mmtune.locations import study_dir
 from mmtune.model.training import TrialResult, train_model
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
@@ -56,6 +57,7 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
 
 #: Oracle seeds of neighbouring ``--seed`` values lie this far apart.
 KERAS_TUNER_SEED_STRIDE = 1_000_003
+_ORACLE_SEEDS = 2**32 - 2  # oracle seeds are 1 .. 2**32 - 2
 
 
 def keras_tuner_seed(seed: int) -> int:
@@ -63,8 +65,10 @@ def keras_tuner_seed(seed: int) -> int:
     draws a random one (``seed or random.randint(1, 10000)``), which made seed 0 unrepeatable;
     and its oracles seed each value they draw with a counter that starts at the seed and
     steps by one, so oracle seeds 1 and 2 drew 3 of the same 5 configurations. Seeds a
-    stride apart share none within a search."""
-    return 1 + seed * KERAS_TUNER_SEED_STRIDE
+    stride apart share none within a search. Its Bayesian oracle seeds numpy's RandomState,
+    which takes at most 2**32 - 1: the product wraps below that (seeds up to 4294 are
+    unchanged; --seed 5000 made the Bayesian tuner fail)."""
+    return 1 + (seed * KERAS_TUNER_SEED_STRIDE) % _ORACLE_SEEDS
 
 
 def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
@@ -241,7 +245,7 @@ def run(search: SearchRun) -> None:
     # Keras Tuner ships with DEBUG on: it prints a traceback for every failed trial, whose
     # reason mmtune already shows in one line and records in the ledger.
     keras_tuner_config.DEBUG = False
-    project = Path(cfg.results_dir) / cfg.study_name / "keras_tuner"
+    project = study_dir(cfg.results_dir, cfg.study_name) / "keras_tuner"
     remaining = cfg.trials - finished_count(study)
 
     def make_tuner() -> LedgerTuner:
