@@ -163,3 +163,17 @@ def test_a_process_that_trained_nothing_is_not_restarted(monkeypatch):
     watch.before_trial()  # this one trains
     with pytest.raises(RecycleProcess):
         watch.after_trial()
+
+
+def test_the_default_ceiling_is_half_the_machine_shared_among_workers():
+    """--max-memory-mb's default comes from the machine (its cgroup's limit when lower), not a
+    fixed 1,500 MB: half of it, split evenly between workers."""
+    from mmtune.process_memory import machine_memory_mb
+    from mmtune.search.memory import HOST_SHARE, default_ceiling_mb
+
+    total = machine_memory_mb()
+    with open("/proc/meminfo") as fh:
+        physical = int(next(line for line in fh if line.startswith("MemTotal:")).split()[1]) / 1024
+    assert total is not None and 0 < total <= physical
+    assert default_ceiling_mb(1) == int(total * HOST_SHARE)
+    assert default_ceiling_mb(4) == int(total * HOST_SHARE / 4)
