@@ -35,6 +35,7 @@ __all__ = [
     "best_epoch",
     "configurations",
     "counts_toward_trials",
+    "evaluation_seed",
     "is_reevaluation",
     "ran",
     "state_rank",
@@ -45,6 +46,13 @@ EVALUATES = "evaluates"  # user attribute of a re-evaluation: the search trial i
 SKIPPED = "skipped"  # user attribute of a trial refused before training (too large, surplus)
 BUDGET_EPOCHS = "budget_epochs"  # a trial run with fewer epochs than the study's (Hyperband)
 MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
+
+
+def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
+    """The seed of a configuration's ``index``-th evaluation (0: the search trial's own,
+    ``base_seed + trial_number``); :meth:`Configuration.unused_seeds` are the seeds none of
+    them took."""
+    return base_seed + trial_number + 1000 * index
 
 
 def is_reevaluation(trial: optuna.trial.FrozenTrial) -> bool:

@@ -51,11 +51,13 @@ from mmtune.ledger.evaluations import (
     SKIPPED,
     Configuration,
     configurations,
+    evaluation_seed,
     is_reevaluation,
 )
 from mmtune.ledger.store import result_predictions
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.orphans import OWNER, owner_is_gone, owner_of_this_process
+from mmtune.search.trial import trial_split
 
 if TYPE_CHECKING:
     import optuna
@@ -67,7 +69,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVALUATION",
-    "evaluation_seed",
     "expected_loss",
     "next_evaluation",
     "race_spread",
@@ -81,12 +82,6 @@ __all__ = [
 EVALUATION = "evaluation"  # user attribute of a re-evaluation: its index (0: the search trial)
 _CLAIM = "evaluate:"  # a re-evaluation's claim: evaluate:<trial>:<index>
 _POLL_S = 2.0  # how often a worker waiting for others' re-evaluations looks again
-
-
-def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
-    """The seed of a configuration's ``index``-th evaluation (0: the search trial's own,
-    ``base_seed + trial_number``)."""
-    return base_seed + trial_number + 1000 * index
 
 
 def _contenders(study: optuna.Study) -> list[Configuration]:
@@ -337,7 +332,6 @@ def _evaluate(
     import optuna
 
     from mmtune.model.training import run_trial
-    from mmtune.search.trial import trial_split
 
     seed = evaluation_seed(cfg.seed, config.number, index)
     params = dict(config.trial.params)

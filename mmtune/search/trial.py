@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
 from mmtune.keras_backend import compilations
-from mmtune.ledger.evaluations import SKIPPED
+from mmtune.ledger.evaluations import SKIPPED, evaluation_seed
 from mmtune.ledger.store import record_epoch, record_result
 from mmtune.model.params import Params
 from mmtune.search.orphans import OWNER, owner_of_this_process
@@ -189,8 +189,6 @@ class TrialContext:
     def train_kwargs(self, params: Params) -> TrainKeywords:
         """The ``train_model`` arguments every backend passes for this trial: the search's
         options, this trial's seed (recorded), and its hooks."""
-        from mmtune.search.reevaluate import evaluation_seed
-
         seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
         self.trial.set_user_attr("seed", seed)
         return TrainKeywords(
