@@ -22,7 +22,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
-from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, StoredArray, encode
+from mmtune.ledger.records import (
+    BEST_EPOCH,
+    BEST_VAL_ACCURACY,
+    CURVES,
+    DATA_HASH,
+    DATA_PATH,
+    DURATION_S,
+    EPOCHS,
+    MAX_EPOCHS,
+    MODEL,
+    PARAMS_COUNT,
+    SPACE,
+    SPACE_FILE,
+    TUNER,
+    VAL_LABELS,
+    VAL_LOSS,
+    VAL_PROBABILITIES,
+    VALIDATION_S,
+    curve_key,
+)
+from mmtune.ledger.val_predictions import StoredArray, encode
 from mmtune.locations import DEFAULT_RESULTS, LEDGER_FILE
 
 if TYPE_CHECKING:
@@ -60,7 +80,16 @@ class StudyMeta:
     max_epochs: int
 
     def as_dict(self) -> dict[str, str | int]:
-        return dict(self.__dict__)
+        """The study's user attributes (:mod:`mmtune.ledger.records`' keys)."""
+        return {
+            SPACE: self.space,
+            SPACE_FILE: self.space_file,
+            MODEL: self.model,
+            TUNER: self.tuner,
+            DATA_HASH: self.data_hash,
+            DATA_PATH: self.data_path,
+            MAX_EPOCHS: self.max_epochs,
+        }
 
 
 class StudyOptions(TypedDict):
@@ -255,21 +284,21 @@ class Ledger:
                 for key, value in meta.as_dict().items():
                     study.set_user_attr(key, value)
                 return study
-        if stored.get("data_hash") != meta.data_hash:
+        if stored.get(DATA_HASH) != meta.data_hash:
             raise FatalSearchError(
                 f"study {name!r} was searched on other data "
-                f"(hash {stored.get('data_hash', '?')[:12]}, "
-                f"{stored.get('data_path')}); this data's hash is {meta.data_hash[:12]} "
+                f"(hash {stored.get(DATA_HASH, '?')[:12]}, "
+                f"{stored.get(DATA_PATH)}); this data's hash is {meta.data_hash[:12]} "
                 f"({meta.data_path}). Resume it on the same data, or name a new study with --study."
             )
-        if stored.get("model") != meta.model:
+        if stored.get(MODEL) != meta.model:
             raise FatalSearchError(
-                f"study {name!r} tunes the model {stored.get('model')!r}, not {meta.model!r}: "
+                f"study {name!r} tunes the model {stored.get(MODEL)!r}, not {meta.model!r}: "
                 "name a new study with --study."
             )
-        if stored.get("tuner") != meta.tuner:
+        if stored.get(TUNER) != meta.tuner:
             raise FatalSearchError(
-                f"study {name!r} was run with --tuner {stored.get('tuner')}, not {meta.tuner}: "
+                f"study {name!r} was run with --tuner {stored.get(TUNER)}, not {meta.tuner}: "
                 "resume it with the same tuner, or name a new study with --study."
             )
         return study
@@ -294,25 +323,25 @@ def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> Non
     Written after every epoch, so a pruned, failed or killed trial keeps its curve.
     """
     attrs = trial.user_attrs
-    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
-        if key in logs:
-            curve = list(attrs.get(f"{key}_curve") or [])
-            curve.append(float(logs[key]))
-            trial.set_user_attr(f"{key}_curve", curve)
-    trial.set_user_attr("epochs", epoch)
+    for log in CURVES:
+        if log in logs:
+            curve = list(attrs.get(curve_key(log)) or [])
+            curve.append(float(logs[log]))
+            trial.set_user_attr(curve_key(log), curve)
+    trial.set_user_attr(EPOCHS, epoch)
     if "val_accuracy" in logs:
         trial.report(float(logs["val_accuracy"]), epoch)
 
 
 def record_result(trial: optuna.Trial, result: TrialResult) -> None:
     """Store a finished trial's summary (a :class:`mmtune.model.training.TrialResult`)."""
-    trial.set_user_attr("best_epoch", result.best_epoch)
-    trial.set_user_attr("best_val_accuracy", result.best_val_accuracy)
-    trial.set_user_attr("val_loss", result.val_loss)
-    trial.set_user_attr("epochs", result.epochs)
-    trial.set_user_attr("duration_s", round(result.duration_s, 3))
-    trial.set_user_attr("validation_s", round(result.validation_s, 3))
-    trial.set_user_attr("params_count", result.params_count)
+    trial.set_user_attr(BEST_EPOCH, result.best_epoch)
+    trial.set_user_attr(BEST_VAL_ACCURACY, result.best_val_accuracy)
+    trial.set_user_attr(VAL_LOSS, result.val_loss)
+    trial.set_user_attr(EPOCHS, result.epochs)
+    trial.set_user_attr(DURATION_S, round(result.duration_s, 3))
+    trial.set_user_attr(VALIDATION_S, round(result.validation_s, 3))
+    trial.set_user_attr(PARAMS_COUNT, result.params_count)
     for key, value in result_predictions(result).items():
         trial.set_user_attr(key, value)
 

@@ -47,16 +47,34 @@ from typing import TYPE_CHECKING
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
 from mmtune.ledger.claims import Claims
 from mmtune.ledger.evaluations import (
-    EVALUATES,
-    SKIPPED,
     Configuration,
     configurations,
     evaluation_seed,
     is_reevaluation,
 )
+from mmtune.ledger.records import (
+    BEST_EPOCH,
+    BEST_VAL_ACCURACY,
+    CURVES,
+    DATA_HASH,
+    DURATION_S,
+    EPOCHS,
+    EVALUATES,
+    EVALUATION,
+    FAIL_REASON,
+    MAX_EPOCHS,
+    OWNER,
+    PARAMS_COUNT,
+    SEED,
+    SKIPPED,
+    TUNER,
+    VAL_LOSS,
+    VAL_ROWS,
+    curve_key,
+)
 from mmtune.ledger.store import result_predictions
 from mmtune.search.memory import MemoryWatch, RecycleProcess
-from mmtune.search.orphans import OWNER, owner_is_gone, owner_of_this_process
+from mmtune.search.orphans import owner_is_gone, owner_of_this_process
 from mmtune.search.trial import trial_split
 
 if TYPE_CHECKING:
@@ -68,7 +86,6 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
 
 __all__ = [
-    "EVALUATION",
     "expected_loss",
     "next_evaluation",
     "race_spread",
@@ -79,14 +96,13 @@ __all__ = [
 ]
 
 
-EVALUATION = "evaluation"  # user attribute of a re-evaluation: its index (0: the search trial)
 _CLAIM = "evaluate:"  # a re-evaluation's claim: evaluate:<trial>:<index>
 _POLL_S = 2.0  # how often a worker waiting for others' re-evaluations looks again
 
 
 def _contenders(study: optuna.Study) -> list[Configuration]:
     """The completed configurations trained on the study's whole epoch budget, best first."""
-    max_epochs = study.user_attrs.get("max_epochs")
+    max_epochs = study.user_attrs.get(MAX_EPOCHS)
     return [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
 
 
@@ -342,9 +358,9 @@ def _evaluate(
     curves: dict[str, list[float]] = {}
 
     def report(epoch: int, logs: dict[str, float]) -> None:
-        for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
-            if key in logs:
-                curves.setdefault(key, []).append(float(logs[key]))
+        for log in CURVES:
+            if log in logs:
+                curves.setdefault(log, []).append(float(logs[log]))
         progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     started = time.perf_counter()
@@ -352,10 +368,10 @@ def _evaluate(
         EVALUATES: config.number,
         EVALUATION: index,
         OWNER: owner_of_this_process(),
-        "seed": seed,
-        "tuner": "re-evaluation",
-        "data_hash": _data_hash(study),
-        "val_rows": config.val_rows,
+        SEED: seed,
+        TUNER: "re-evaluation",
+        DATA_HASH: _data_hash(study),
+        VAL_ROWS: config.val_rows,
     }
     split = trial_split(source, cfg.space, params)
     try:
@@ -370,10 +386,12 @@ def _evaluate(
             memory.untrained()
             attrs[SKIPPED] = True
         attrs.update(
-            fail_reason=reason[:2000],
-            epochs=len(curves.get("loss", [])),
-            duration_s=round(time.perf_counter() - started, 3),
-            **{f"{k}_curve": v for k, v in curves.items()},
+            {
+                FAIL_REASON: reason[:2000],
+                EPOCHS: len(curves.get("loss", [])),
+                DURATION_S: round(time.perf_counter() - started, 3),
+                **{curve_key(k): v for k, v in curves.items()},
+            }
         )
         study.add_trial(
             optuna.trial.create_trial(
@@ -386,14 +404,16 @@ def _evaluate(
         progress.message(f"re-evaluation of trial {config.number} failed: {reason[:200]}")
         return
     attrs.update(
-        best_epoch=result.best_epoch,
-        best_val_accuracy=result.best_val_accuracy,
-        val_loss=result.val_loss,
-        epochs=result.epochs,
-        duration_s=round(result.duration_s, 3),
-        params_count=result.params_count,
-        **{f"{k}_curve": v for k, v in curves.items()},
-        **result_predictions(result),
+        {
+            BEST_EPOCH: result.best_epoch,
+            BEST_VAL_ACCURACY: result.best_val_accuracy,
+            VAL_LOSS: result.val_loss,
+            EPOCHS: result.epochs,
+            DURATION_S: round(result.duration_s, 3),
+            PARAMS_COUNT: result.params_count,
+            **{curve_key(k): v for k, v in curves.items()},
+            **result_predictions(result),
+        }
     )
     intermediate = {i + 1: v for i, v in enumerate(curves.get("val_accuracy", []))}
     study.add_trial(
@@ -413,5 +433,5 @@ def _evaluate(
 
 
 def _data_hash(study: optuna.Study) -> str | None:
-    value = study.user_attrs.get("data_hash")
+    value = study.user_attrs.get(DATA_HASH)
     return str(value) if value is not None else None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
 from mmtune.errors import MmtuneError, shown
+from mmtune.ledger.records import DURATION_S, MODEL
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
 from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
@@ -129,10 +130,10 @@ def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
             "a study resumes by itself"
         )
     earlier = ledger.load_study(cfg.warm_start)[0]
-    if earlier.user_attrs.get("model") != cfg.space.model:
+    if earlier.user_attrs.get(MODEL) != cfg.space.model:
         raise MmtuneError(
             f"--warm-start {cfg.warm_start}: that study tunes the model "
-            f"{earlier.user_attrs.get('model')!r}, not {cfg.space.model!r}"
+            f"{earlier.user_attrs.get(MODEL)!r}, not {cfg.space.model!r}"
         )
     return earlier
 
@@ -255,7 +256,7 @@ def _progress_so_far(study: optuna.Study) -> _SoFar:
     best = max(scored, key=lambda s: (s[0], -s[1])) if scored else None
     return {
         "best": best,
-        "spent_s": sum(float(t.user_attrs.get("duration_s") or 0.0) for t in counted),
+        "spent_s": sum(float(t.user_attrs.get(DURATION_S) or 0.0) for t in counted),
     }
 
 

@@ -11,10 +11,30 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
 from mmtune.keras_backend import compilations
-from mmtune.ledger.evaluations import SKIPPED, evaluation_seed
+from mmtune.ledger.evaluations import evaluation_seed
+from mmtune.ledger.records import (
+    COMPILE_S,
+    DATA_HASH,
+    DATA_PATH,
+    DURATION_S,
+    EPOCHS,
+    FAIL_REASON,
+    OPTUNA_RETRIED_TRIAL,
+    OWNER,
+    PARAMS_COUNT,
+    PROGRAMS_COMPILED,
+    PROGRAMS_FROM_CACHE,
+    PRUNE_REASON,
+    RETRY_OF,
+    SEED,
+    SKIPPED,
+    TUNER,
+    VAL_ACCURACY_CURVE,
+    VAL_ROWS,
+)
 from mmtune.ledger.store import record_epoch, record_result
 from mmtune.model.params import Params
-from mmtune.search.orphans import OWNER, owner_of_this_process
+from mmtune.search.orphans import owner_of_this_process
 
 if TYPE_CHECKING:
     import keras
@@ -70,7 +90,7 @@ class FailureStreak:
             t
             for t in study.get_trials(deepcopy=False, states=ended)
             if not is_reevaluation(t)
-            and not str(t.user_attrs.get("fail_reason", "")).startswith(_NOT_THE_CONFIGURATION)
+            and not str(t.user_attrs.get(FAIL_REASON, "")).startswith(_NOT_THE_CONFIGURATION)
         ]
         skips_open = True
         for t in sorted(trials, key=lambda t: t.number, reverse=True):
@@ -82,7 +102,7 @@ class FailureStreak:
             if t.state != TrialState.FAIL:
                 break
             streak.count += 1
-            streak.last_reason = streak.last_reason or str(t.user_attrs.get("fail_reason", ""))
+            streak.last_reason = streak.last_reason or str(t.user_attrs.get(FAIL_REASON, ""))
         return streak
 
     def update(
@@ -146,13 +166,13 @@ class TrialContext:
         self.started = time.perf_counter()
         self._compiled = compilations()
         self._start_clean(trial)
-        trial.set_user_attr("tuner", tuner)
+        trial.set_user_attr(TUNER, tuner)
         trial.set_user_attr(OWNER, owner_of_this_process())
         if not source.data_hash:  # the data check loads it first; a backend alone, here
             source.get(default_resolution(cfg.space))
-        trial.set_user_attr("data_hash", source.data_hash)
-        trial.set_user_attr("data_path", str(source.data_dir))
-        trial.set_user_attr("val_rows", source.val_rows)
+        trial.set_user_attr(DATA_HASH, source.data_hash)
+        trial.set_user_attr(DATA_PATH, str(source.data_dir))
+        trial.set_user_attr(VAL_ROWS, source.val_rows)
         progress.trial_started(trial.number)
 
     @staticmethod
@@ -163,11 +183,11 @@ class TrialContext:
         )
         if frozen is None:
             return
-        retry_of = frozen.system_attrs.get("failed_trial")
+        retry_of = frozen.system_attrs.get(OPTUNA_RETRIED_TRIAL)
         if retry_of is not None:
-            trial.set_user_attr("retry_of", int(retry_of))
+            trial.set_user_attr(RETRY_OF, int(retry_of))
             for key in frozen.user_attrs:
-                if key != "retry_of":
+                if key != RETRY_OF:
                     trial.set_user_attr(key, None)
 
     def report(self, epoch: int, logs: dict[str, float]) -> None:
@@ -175,7 +195,7 @@ class TrialContext:
         self.progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     def on_model(self, model: keras.Model) -> None:
-        self.trial.set_user_attr("params_count", int(model.count_params()))
+        self.trial.set_user_attr(PARAMS_COUNT, int(model.count_params()))
 
     def tensorboard_callbacks(self, params: Params) -> list[keras.callbacks.Callback]:
         if not self.cfg.tensorboard:
@@ -190,7 +210,7 @@ class TrialContext:
         """The ``train_model`` arguments every backend passes for this trial: the search's
         options, this trial's seed (recorded), and its hooks."""
         seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
-        self.trial.set_user_attr("seed", seed)
+        self.trial.set_user_attr(SEED, seed)
         return TrainKeywords(
             options=self.options,
             seed=seed,
@@ -204,8 +224,8 @@ class TrialContext:
         self._record_compilation()
 
     def failed(self, reason: str) -> None:
-        self.trial.set_user_attr("fail_reason", reason[:2000])
-        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+        self.trial.set_user_attr(FAIL_REASON, reason[:2000])
+        self.trial.set_user_attr(DURATION_S, round(time.perf_counter() - self.started, 3))
         self._record_compilation()
 
     def _record_compilation(self) -> None:
@@ -216,24 +236,24 @@ class TrialContext:
         if not now:
             return
         spent = {k: now[k] - self._compiled.get(k, 0.0) for k in now}
-        self.trial.set_user_attr("compile_s", round(spent["compile_s"], 3))
-        self.trial.set_user_attr("programs_compiled", int(spent["compiled"] - spent["cache_hits"]))
-        self.trial.set_user_attr("programs_from_cache", int(spent["cache_hits"]))
+        self.trial.set_user_attr(COMPILE_S, round(spent["compile_s"], 3))
+        self.trial.set_user_attr(PROGRAMS_COMPILED, int(spent["compiled"] - spent["cache_hits"]))
+        self.trial.set_user_attr(PROGRAMS_FROM_CACHE, int(spent["cache_hits"]))
 
     def pruned(self, reason: str = "", skipped: bool = False) -> None:
         """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
         self._record_compilation()
         if reason:
-            self.trial.set_user_attr("prune_reason", reason[:2000])
+            self.trial.set_user_attr(PRUNE_REASON, reason[:2000])
         if skipped:
             self.trial.set_user_attr(SKIPPED, True)
-        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+        self.trial.set_user_attr(DURATION_S, round(time.perf_counter() - self.started, 3))
 
     def summary(self) -> tuple[float | None, int, float]:
         attrs = self.trial.user_attrs
-        curve = attrs.get("val_accuracy_curve") or []
+        curve = attrs.get(VAL_ACCURACY_CURVE) or []
         best = max(curve) if curve else None
-        return best, int(attrs.get("epochs") or len(curve)), time.perf_counter() - self.started
+        return best, int(attrs.get(EPOCHS) or len(curve)), time.perf_counter() - self.started
 
 
 def default_resolution(space: Space) -> int:

@@ -27,7 +27,7 @@ from keras_tuner.src import config as keras_tuner_config
 from optuna.trial import TrialState
 
 from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import BUDGET_EPOCHS
+from mmtune.ledger.records import BUDGET_EPOCHS, KERAS_TUNER_TRIAL
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.locations import study_dir
 from mmtune.model.training import TrialResult, train_model
@@ -176,7 +176,7 @@ class LedgerTuner(kt.Tuner):
         ledger_trial = study.ask(fixed_distributions=cfg.space.optuna_distributions(params))
         options = dataclasses.replace(run.options, epochs=epochs)
         ctx = TrialContext(cfg, run.source, run.progress, ledger_trial, cfg.tuner, options)
-        ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+        ledger_trial.set_user_attr(KERAS_TUNER_TRIAL, trial.trial_id)
         ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
         return ledger_trial, ctx
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import SKIPPED
+from mmtune.ledger.records import FAIL_REASON, PRUNE_REASON, SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
@@ -160,8 +160,8 @@ class _Trials:
 
         ctx = self.contexts.pop(frozen.number, None)
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
-        reason = frozen.user_attrs.get("fail_reason") or ""
-        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
+        reason = frozen.user_attrs.get(FAIL_REASON) or ""
+        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get(PRUNE_REASON)
         skipped = bool(frozen.user_attrs.get(SKIPPED))
         self.search_run.progress.trial_done(
             frozen.number,
