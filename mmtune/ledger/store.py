@@ -19,7 +19,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
 from mmtune.ledger.records import (
@@ -30,9 +30,12 @@ from mmtune.ledger.records import (
     DATA_PATH,
     DURATION_S,
     EPOCHS,
+    FAIL_REASON,
     MAX_EPOCHS,
     MODEL,
     PARAMS_COUNT,
+    PRUNE_REASON,
+    SKIPPED,
     SPACE,
     SPACE_FILE,
     TUNER,
@@ -57,6 +60,9 @@ __all__ = [
     "StudyOptions",
     "LEDGER_FILE",
     "finished_count",
+    "PendingTrial",
+    "TrialRecords",
+    "record_end",
     "record_epoch",
     "record_result",
     "result_predictions",
@@ -317,7 +323,55 @@ def finished_count(study: optuna.Study) -> int:
     return sum(counts_toward_trials(t) for t in study.get_trials(deepcopy=False))
 
 
-def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> None:
+class TrialRecords(Protocol):
+    """Where a trial's records go: an Optuna trial, or a :class:`PendingTrial`."""
+
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+    def set_user_attr(self, key: str, value: Any) -> None: ...
+
+    def report(self, value: float, step: int) -> None: ...
+
+
+class PendingTrial:
+    """A trial's records kept until it ends, then added to the study whole. A re-evaluation
+    trains outside Optuna's ask and tell (asking would hand it a queued starting point); its
+    records are written by the same functions as any trial's."""
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.user_attrs: dict[str, Any] = dict(attrs)
+        self.intermediate_values: dict[int, float] = {}
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+    def report(self, value: float, step: int) -> None:
+        self.intermediate_values[step] = value
+
+    def add_to(
+        self,
+        study: optuna.Study,
+        state: optuna.trial.TrialState,
+        params: dict[str, Any],
+        distributions: dict[str, optuna.distributions.BaseDistribution],
+        value: float | None = None,
+    ) -> None:
+        import optuna
+
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                value=value,
+                params=params,
+                distributions=distributions,
+                user_attrs=self.user_attrs,
+                intermediate_values=self.intermediate_values,
+            )
+        )
+
+
+def record_epoch(trial: TrialRecords, epoch: int, logs: dict[str, float]) -> None:
     """Append one epoch's logs to the trial's curves and report its validation accuracy.
 
     Written after every epoch, so a pruned, failed or killed trial keeps its curve.
@@ -333,7 +387,7 @@ def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> Non
         trial.report(float(logs["val_accuracy"]), epoch)
 
 
-def record_result(trial: optuna.Trial, result: TrialResult) -> None:
+def record_result(trial: TrialRecords, result: TrialResult) -> None:
     """Store a finished trial's summary (a :class:`mmtune.model.training.TrialResult`)."""
     trial.set_user_attr(BEST_EPOCH, result.best_epoch)
     trial.set_user_attr(BEST_VAL_ACCURACY, result.best_val_accuracy)
@@ -344,6 +398,18 @@ def record_result(trial: optuna.Trial, result: TrialResult) -> None:
     trial.set_user_attr(PARAMS_COUNT, result.params_count)
     for key, value in result_predictions(result).items():
         trial.set_user_attr(key, value)
+
+
+def record_end(
+    trial: TrialRecords, *, failed: bool, reason: str, skipped: bool, duration_s: float
+) -> None:
+    """Store why a trial did not complete (``fail_reason`` or ``prune_reason``), whether it was
+    refused before training (``skipped``: not counted toward ``--trials``), its duration."""
+    if reason or failed:
+        trial.set_user_attr(FAIL_REASON if failed else PRUNE_REASON, reason[:2000])
+    if skipped:
+        trial.set_user_attr(SKIPPED, True)
+    trial.set_user_attr(DURATION_S, round(duration_s, 3))
 
 
 def result_predictions(result: TrialResult) -> dict[str, StoredArray]:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
-from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
+from mmtune.errors import OverMemoryCeiling
 from mmtune.ledger.claims import Claims
 from mmtune.ledger.evaluations import (
     Configuration,
@@ -53,29 +53,20 @@ from mmtune.ledger.evaluations import (
     is_reevaluation,
 )
 from mmtune.ledger.records import (
-    BEST_EPOCH,
-    BEST_VAL_ACCURACY,
-    CURVES,
     DATA_HASH,
-    DURATION_S,
     EPOCHS,
     EVALUATES,
     EVALUATION,
-    FAIL_REASON,
     MAX_EPOCHS,
     OWNER,
-    PARAMS_COUNT,
     SEED,
-    SKIPPED,
     TUNER,
-    VAL_LOSS,
     VAL_ROWS,
-    curve_key,
 )
-from mmtune.ledger.store import result_predictions
+from mmtune.ledger.store import PendingTrial, record_end, record_epoch, record_result
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.orphans import owner_is_gone, owner_of_this_process
-from mmtune.search.trial import trial_split
+from mmtune.search.trial import outcome_of, trial_split
 
 if TYPE_CHECKING:
     import optuna
@@ -344,8 +335,9 @@ def _evaluate(
     """Train ``config`` once more, as its ``index``-th evaluation (claimed: its seed is
     this evaluation's alone), and add the result to the ledger. A configuration refused for
     the memory ceiling that a fresh process may hold raises :class:`OverMemoryCeiling`,
-    recorded nowhere: the search recycles and retries it."""
-    import optuna
+    recorded nowhere: the search recycles and retries it. Its outcome follows the rule of
+    every trial (:func:`mmtune.search.trial.outcome_of`); a stop (Ctrl-C) records nothing."""
+    from optuna.trial import TrialState
 
     from mmtune.model.training import run_trial
 
@@ -355,76 +347,48 @@ def _evaluate(
         f"re-evaluating trial {config.number} with seed {seed} (evaluation "
         f"{index + 1} of {cfg.repeats}; mean so far {config.mean:.4f})"
     )
-    curves: dict[str, list[float]] = {}
+    trial = PendingTrial(
+        {
+            EVALUATES: config.number,
+            EVALUATION: index,
+            OWNER: owner_of_this_process(),
+            SEED: seed,
+            TUNER: "re-evaluation",
+            DATA_HASH: _data_hash(study),
+            VAL_ROWS: config.val_rows,
+            EPOCHS: 0,
+        }
+    )
 
     def report(epoch: int, logs: dict[str, float]) -> None:
-        for log in CURVES:
-            if log in logs:
-                curves.setdefault(log, []).append(float(logs[log]))
+        record_epoch(trial, epoch, logs)
         progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     started = time.perf_counter()
-    attrs: dict[str, object] = {
-        EVALUATES: config.number,
-        EVALUATION: index,
-        OWNER: owner_of_this_process(),
-        SEED: seed,
-        TUNER: "re-evaluation",
-        DATA_HASH: _data_hash(study),
-        VAL_ROWS: config.val_rows,
-    }
     split = trial_split(source, cfg.space, params)
     try:
         result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
-    except (TrialFailed, ModelTooLarge) as exc:
-        reason = str(exc)
-        if isinstance(exc, OverMemoryCeiling):  # the backends' rule and reason
-            retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
-            if retried:
-                raise
-        if isinstance(exc, ModelTooLarge):  # untrained: says nothing of the configuration
-            memory.untrained()
-            attrs[SKIPPED] = True
-        attrs.update(
-            {
-                FAIL_REASON: reason[:2000],
-                EPOCHS: len(curves.get("loss", [])),
-                DURATION_S: round(time.perf_counter() - started, 3),
-                **{curve_key(k): v for k, v in curves.items()},
-            }
+    except BaseException as exc:
+        outcome = outcome_of(exc, memory)
+        if outcome.stops or outcome.retry:  # retried in a fresh process: nothing recorded
+            raise
+        record_end(
+            trial,
+            failed=True,
+            reason=outcome.reason,
+            skipped=outcome.refused,
+            duration_s=time.perf_counter() - started,
         )
-        study.add_trial(
-            optuna.trial.create_trial(
-                state=optuna.trial.TrialState.FAIL,
-                params=params,
-                distributions=config.trial.distributions,
-                user_attrs=attrs,
-            )
-        )
-        progress.message(f"re-evaluation of trial {config.number} failed: {reason[:200]}")
+        trial.add_to(study, outcome.state(reevaluation=True), params, config.trial.distributions)
+        progress.message(f"re-evaluation of trial {config.number} failed: {outcome.reason[:200]}")
         return
-    attrs.update(
-        {
-            BEST_EPOCH: result.best_epoch,
-            BEST_VAL_ACCURACY: result.best_val_accuracy,
-            VAL_LOSS: result.val_loss,
-            EPOCHS: result.epochs,
-            DURATION_S: round(result.duration_s, 3),
-            PARAMS_COUNT: result.params_count,
-            **{curve_key(k): v for k, v in curves.items()},
-            **result_predictions(result),
-        }
-    )
-    intermediate = {i + 1: v for i, v in enumerate(curves.get("val_accuracy", []))}
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.COMPLETE,
-            value=result.best_val_accuracy,
-            params=params,
-            distributions=config.trial.distributions,
-            user_attrs=attrs,
-            intermediate_values=intermediate,
-        )
+    record_result(trial, result)
+    trial.add_to(
+        study,
+        TrialState.COMPLETE,
+        params,
+        config.trial.distributions,
+        value=result.best_val_accuracy,
     )
     progress.message(
         f"re-evaluation of trial {config.number}: {result.best_val_accuracy:.4f} "

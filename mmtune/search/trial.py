@@ -1,22 +1,29 @@
-"""One trial's bookkeeping, shared by every backend: ledger records, progress, timing, the
-data at the trial's resolution, and the rules that turn errors into failed trials.
+"""One trial's life, shared by every backend and the re-evaluations: its ledger records,
+progress and timing, the data at its resolution, the one rule from an exception to its
+outcome (:func:`outcome_of`), and the failure streaks that stop a search.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.errors import (
+    DataError,
+    FatalSearchError,
+    MmtuneError,
+    ModelTooLarge,
+    OverMemoryCeiling,
+    TrialFailed,
+)
 from mmtune.keras_backend import compilations
 from mmtune.ledger.evaluations import evaluation_seed
 from mmtune.ledger.records import (
     COMPILE_S,
     DATA_HASH,
     DATA_PATH,
-    DURATION_S,
     EPOCHS,
     FAIL_REASON,
     OPTUNA_RETRIED_TRIAL,
@@ -24,7 +31,6 @@ from mmtune.ledger.records import (
     PARAMS_COUNT,
     PROGRAMS_COMPILED,
     PROGRAMS_FROM_CACHE,
-    PRUNE_REASON,
     RETRY_OF,
     SEED,
     SKIPPED,
@@ -32,7 +38,7 @@ from mmtune.ledger.records import (
     VAL_ACCURACY_CURVE,
     VAL_ROWS,
 )
-from mmtune.ledger.store import record_epoch, record_result
+from mmtune.ledger.store import record_end, record_epoch, record_result
 from mmtune.model.params import Params
 from mmtune.search.orphans import owner_of_this_process
 
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
     from mmtune.model.callbacks import EpochReport
     from mmtune.model.training import TrainOptions, TrialResult
     from mmtune.search.config import SearchConfig
+    from mmtune.search.memory import MemoryWatch
     from mmtune.search.progress import SearchProgress
     from mmtune.search.spaces import Space
 
@@ -52,7 +59,8 @@ __all__ = [
     "TrainKeywords",
     "TrialContext",
     "default_resolution",
-    "failing_as_trial_error",
+    "Outcome",
+    "outcome_of",
     "trial_split",
 ]
 
@@ -223,10 +231,16 @@ class TrialContext:
         record_result(self.trial, result)
         self._record_compilation()
 
-    def failed(self, reason: str) -> None:
-        self.trial.set_user_attr(FAIL_REASON, reason[:2000])
-        self.trial.set_user_attr(DURATION_S, round(time.perf_counter() - self.started, 3))
+    def ended(self, outcome: Outcome) -> None:
+        """Record a trial that did not complete, as :func:`outcome_of` judged it."""
         self._record_compilation()
+        record_end(
+            self.trial,
+            failed=outcome.failed,
+            reason=outcome.reason,
+            skipped=outcome.refused,
+            duration_s=time.perf_counter() - self.started,
+        )
 
     def _record_compilation(self) -> None:
         """What the trial's programs cost to compile (JAX: ``compile_s``, and how many were
@@ -239,15 +253,6 @@ class TrialContext:
         self.trial.set_user_attr(COMPILE_S, round(spent["compile_s"], 3))
         self.trial.set_user_attr(PROGRAMS_COMPILED, int(spent["compiled"] - spent["cache_hits"]))
         self.trial.set_user_attr(PROGRAMS_FROM_CACHE, int(spent["cache_hits"]))
-
-    def pruned(self, reason: str = "", skipped: bool = False) -> None:
-        """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
-        self._record_compilation()
-        if reason:
-            self.trial.set_user_attr(PRUNE_REASON, reason[:2000])
-        if skipped:
-            self.trial.set_user_attr(SKIPPED, True)
-        self.trial.set_user_attr(DURATION_S, round(time.perf_counter() - self.started, 3))
 
     def summary(self) -> tuple[float | None, int, float]:
         attrs = self.trial.user_attrs
@@ -286,16 +291,52 @@ def trial_split(
     return source.get(resolution)
 
 
-@contextmanager
-def failing_as_trial_error() -> Iterator[None]:
-    """Turn a crash inside a trial into :class:`TrialFailed`; data and fatal errors pass."""
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a trial that raised: how the ledger records it and what comes next.
+
+    ``failed``: a failed trial (else pruned); ``reason``: why, as recorded and shown;
+    ``refused``: refused before training (recorded ``skipped``: not counted toward
+    ``--trials``, information for the sampler); ``retry``: refused for this grown process's
+    memory, what the configuration needs, when a fresh process may hold it; ``stops``: the
+    search stops (Ctrl-C, bad data, a fatal streak): recorded, then raised again.
+    """
+
+    failed: bool
+    reason: str
+    refused: bool = False
+    retry: str = ""
+    stops: bool = False
+
+    def state(self, reevaluation: bool = False) -> optuna.trial.TrialState:
+        """The trial's state: FAIL or PRUNED. A refused re-evaluation is FAIL (and skipped):
+        it has no epoch to be pruned at, and counts as an attempt of its configuration."""
+        from optuna.trial import TrialState
+
+        failed = self.failed or (reevaluation and self.refused)
+        return TrialState.FAIL if failed else TrialState.PRUNED
+
+
+def outcome_of(exc: BaseException, memory: MemoryWatch) -> Outcome:
+    """The one rule from an exception raised inside a trial to its outcome, for every backend
+    and the re-evaluations. A refusal is told to ``memory`` (:meth:`MemoryWatch.untrained`:
+    the process built nothing), after asking it whether a fresh process may hold the
+    configuration (:meth:`MemoryWatch.refusal_reason`)."""
     import optuna
 
-    try:
-        yield
-    except (TrialFailed, optuna.TrialPruned, DataError, FatalSearchError, KeyboardInterrupt):
-        raise
-    except MmtuneError as exc:  # impossible parameters, e.g. too many blocks for the resolution
-        raise TrialFailed(str(exc)) from exc
-    except Exception as exc:
-        raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+    if isinstance(exc, optuna.TrialPruned):  # the pruner's: the curve says why
+        return Outcome(failed=False, reason="")
+    if isinstance(exc, OverMemoryCeiling):
+        retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
+        memory.untrained()
+        return Outcome(False, reason, refused=True, retry=exc.need if retried else "")
+    if isinstance(exc, ModelTooLarge):  # over --max-params / --max-cost
+        memory.untrained()
+        return Outcome(False, str(exc), refused=True)
+    if isinstance(exc, KeyboardInterrupt):
+        return Outcome(True, "interrupted (Ctrl-C)", stops=True)
+    if isinstance(exc, (DataError, FatalSearchError)) or not isinstance(exc, Exception):
+        return Outcome(True, f"{type(exc).__name__}: {exc}", stops=True)
+    if isinstance(exc, (TrialFailed, MmtuneError)):  # NaN, OOM; impossible parameters
+        return Outcome(True, str(exc))
+    return Outcome(True, f"{type(exc).__name__}: {exc}")  # a crash fails this trial alone

@@ -26,7 +26,7 @@ import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config
 from optuna.trial import TrialState
 
-from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
+from mmtune.errors import FatalSearchError
 from mmtune.ledger.records import BUDGET_EPOCHS, KERAS_TUNER_TRIAL
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.locations import study_dir
@@ -34,7 +34,7 @@ from mmtune.model.training import TrialResult, train_model
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
-from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import TrialContext, outcome_of, trial_split
 
 if TYPE_CHECKING:
     import optuna
@@ -123,42 +123,29 @@ class LedgerTuner(kt.Tuner):
         recycle: RecycleProcess | None = None
         told = False
 
-        def tell(**outcome: Any) -> None:
+        def tell(**how: Any) -> None:
             nonlocal told
             if not told:  # a second tell would raise and hide the first error
                 told = True
-                self.search_run.study.tell(ledger_trial, **outcome)
+                self.search_run.study.tell(ledger_trial, **how)
 
         try:
-            with failing_as_trial_error():
-                result = self._train(trial, ctx, params)
+            result = self._train(trial, ctx, params)
             ctx.finished(result)
             value = result.best_val_accuracy
             tell(values=value)
-        except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
-            state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
-            if isinstance(exc, OverMemoryCeiling):
-                retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
-                if retried:
-                    recycle = RecycleProcess(
-                        f"trial {ledger_trial.number}: {exc.need} in this process",
-                        self.memory.trial_need_mb,
-                    )
-            self.memory.untrained()  # after the question above: it makes the process "fresh"
-            ctx.pruned(reason, skipped=True)
-            tell(state=state)
-        except TrialFailed as exc:
-            state, reason = TrialState.FAIL, str(exc)
-            ctx.failed(reason)
-            tell(state=state)
-        except KeyboardInterrupt:
-            ctx.failed("interrupted (Ctrl-C)")
-            tell(state=TrialState.FAIL)
-            raise
-        except BaseException as exc:  # data errors, a fatal search error: recorded, raised
-            ctx.failed(f"{type(exc).__name__}: {exc}")
-            tell(state=TrialState.FAIL)
-            raise
+        except BaseException as exc:  # refused ones: Keras Tuner sees a worthless trial
+            outcome = outcome_of(exc, self.memory)
+            ctx.ended(outcome)
+            tell(state=outcome.state())
+            if outcome.stops:  # Ctrl-C, data errors, a fatal search error: recorded, raised
+                raise
+            state, skipped, reason, value = outcome.state(), outcome.refused, outcome.reason, 0.0
+            if outcome.retry:
+                recycle = RecycleProcess(
+                    f"trial {ledger_trial.number}: {outcome.retry} in this process",
+                    self.memory.trial_need_mb,
+                )
         finally:
             clear_keras_session()
         self._close(ledger_trial.number, ctx, state, reason, skipped, recycle)

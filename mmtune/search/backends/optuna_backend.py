@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
+from mmtune.errors import TrialFailed
 from mmtune.ledger.records import FAIL_REASON, PRUNE_REASON, SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
-from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import Outcome, TrialContext, outcome_of, trial_split
 
 if TYPE_CHECKING:
     import optuna
@@ -116,7 +116,7 @@ class _Trials:
         if _surplus(run.study, trial.number, cfg.trials):
             reason = "surplus: the study had its trials when this worker started this one"
             self.memory.untrained()
-            ctx.pruned(reason, skipped=True)
+            ctx.ended(Outcome(failed=False, reason=reason, refused=True))
             raise optuna.TrialPruned(reason)
 
         def report(epoch: int, logs: dict[str, float]) -> None:
@@ -125,33 +125,22 @@ class _Trials:
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:
-            with failing_as_trial_error():
-                keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
-                split = trial_split(
-                    run.source, space, params, keywords["options"], keywords["on_model"]
-                )
-                result = run_trial(space.model, params, split, **keywords)
-        except optuna.TrialPruned:
-            ctx.pruned()
-            raise
-        except OverMemoryCeiling as exc:
-            retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
-            if retried:
+            keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
+            split = trial_split(
+                run.source, space, params, keywords["options"], keywords["on_model"]
+            )
+            result = run_trial(space.model, params, split, **keywords)
+        except BaseException as exc:
+            outcome = outcome_of(exc, self.memory)
+            ctx.ended(outcome)
+            if outcome.retry:  # queued again, for a fresh process (this one restarts)
                 run.study.enqueue_trial(dict(trial.params))
-                self.retry.append(f"trial {trial.number}: {exc.need} in this process")
-            self.memory.untrained()
-            ctx.pruned(reason, skipped=True)
-            raise optuna.TrialPruned(reason) from exc
-        except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
-            self.memory.untrained()
-            ctx.pruned(str(exc), skipped=True)
-            raise optuna.TrialPruned(str(exc)) from exc
-        except TrialFailed as exc:
-            ctx.failed(str(exc))
-            raise
-        except KeyboardInterrupt:
-            ctx.failed("interrupted (Ctrl-C)")
-            raise
+                self.retry.append(f"trial {trial.number}: {outcome.retry} in this process")
+            if outcome.stops:
+                raise
+            if outcome.failed:  # caught by study.optimize: FAIL, and the search goes on
+                raise TrialFailed(outcome.reason) from exc
+            raise optuna.TrialPruned(outcome.reason) from exc  # refused ones teach the sampler
         ctx.finished(result)
         return result.best_val_accuracy
 
