@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, NoReturn
 from mmtune import __version__
 from mmtune.errors import MmtuneError, shown
 from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV, study_name_problem
+from mmtune.search import tuners
 
 __all__ = ["main", "build_parser", "Ranged"]
 
 if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction["_Parser"]
 
-TUNERS = ("tpe", "hyperband", "bayesian", "random")
 _SPACE_HELP = (
     "a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
     "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
@@ -309,15 +309,17 @@ def _add_search(sub: _Subparsers) -> None:
 def _add_search_tuner(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--tuner",
-        choices=TUNERS,
-        default="tpe",
-        help="tpe (Optuna, with pruning; default), or a Keras Tuner tuner",
+        choices=tuners.names(),
+        default=tuners.names()[0],
+        help="; ".join(f"{t.name}: {t.family}" for t in tuners.TUNERS)
+        + " (default %(default)s; the README's table says what each does)",
     )
     search.add_argument(
         "--pruner",
         choices=("median", "hyperband", "none"),
         default="median",
-        help="Optuna pruner for --tuner tpe (default median)",
+        help=f"Optuna pruner for --tuner {' / '.join(tuners.names_that('pruners'))} "
+        "(default median)",
     )
     search.add_argument(
         "--max-epochs",
@@ -364,7 +366,7 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
         metavar="STUDY",
         help="a new study first tries the best configurations of this earlier "
         "study in the same ledger (after the seed's network and the space's "
-        "portfolio); --tuner tpe",
+        f"portfolio); --tuner {' / '.join(tuners.names_that('warm_start'))}",
     )
     search.add_argument(
         "--no-portfolio",

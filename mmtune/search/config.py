@@ -13,17 +13,11 @@ if TYPE_CHECKING:
     from mmtune.search.spaces import Space
 
 __all__ = [
-    "OPTUNA_TUNERS",
-    "KERAS_TUNER_TUNERS",
-    "TUNERS",
     "PRUNERS",
     "SearchConfig",
     "SearchOutcome",
 ]
 
-OPTUNA_TUNERS = ("tpe",)
-KERAS_TUNER_TUNERS = ("hyperband", "bayesian", "random")
-TUNERS = OPTUNA_TUNERS + KERAS_TUNER_TUNERS
 PRUNERS = ("median", "hyperband", "none")
 
 
@@ -34,7 +28,7 @@ class SearchConfig:
     space: Space
     data_dir: Path
     trials: int = 40
-    tuner: str = "tpe"
+    tuner: str = "tpe"  # a name of mmtune.search.tuners.TUNERS
     pruner: str = "median"
     max_epochs: int | None = None
     study: str | None = None

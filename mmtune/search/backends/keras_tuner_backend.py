@@ -1,4 +1,5 @@
-"""Keras Tuner's Hyperband, Bayesian optimization and random search, recorded in the ledger.
+"""Keras Tuner's oracles (:mod:`mmtune.search.tuners`: Hyperband, Bayesian optimization,
+random search), their trials recorded in the ledger.
 
 Keras Tuner keeps its own project folder (``<results>/<study>/keras_tuner``)
 for its own resume; every trial it runs is also one ledger trial, with the
@@ -35,6 +36,7 @@ from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.trial import TrialContext, outcome_of, trial_split
+from mmtune.search.tuners import tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -75,23 +77,19 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
     objective = kt.Objective("val_accuracy", direction="max")
     declared = kt.HyperParameters()  # declared up front: Hyperband stops on an empty space
     cfg.space.keras_tuner_values(declared)
-    common = dict(
+    tuner = tuner_named(cfg.tuner)
+    if tuner.oracle is None:
+        raise FatalSearchError(f"--tuner {tuner.name} is no Keras Tuner oracle")
+    return tuner.oracle(
+        kt,
+        max_trials,
+        cfg.epochs,
         objective=objective,
         seed=keras_tuner_seed(cfg.seed),
         hyperparameters=declared,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1,
     )
-    if cfg.tuner == "hyperband":
-        # Many iterations: the ledger's --trials, not the bracket count, ends the search.
-        oracle = kt.oracles.HyperbandOracle(
-            max_epochs=cfg.epochs, factor=3, hyperband_iterations=1000, **common
-        )
-        oracle.max_trials = max_trials
-        return oracle
-    if cfg.tuner == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
-    return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
 
 
 class LedgerTuner(kt.Tuner):

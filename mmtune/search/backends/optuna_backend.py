@@ -1,4 +1,5 @@
-"""Optuna's TPE sampler with a pruner fed every epoch's validation accuracy.
+"""Optuna's samplers (:mod:`mmtune.search.tuners`: TPE, ...) with a pruner fed every epoch's
+validation accuracy.
 
 Trials run through ``study.optimize``, which keeps a heartbeat on RDB storages:
 a killed worker's trial goes stale, is marked failed and retried by the next
@@ -7,9 +8,10 @@ worker that starts (see :class:`mmtune.ledger.store.Ledger`).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
-from mmtune.errors import TrialFailed
+from mmtune.errors import MmtuneError, TrialFailed
 from mmtune.ledger.records import FAIL_REASON, PRUNE_REASON, SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
@@ -17,6 +19,7 @@ from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.trial import Outcome, TrialContext, outcome_of, trial_split
+from mmtune.search.tuners import tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from mmtune.ledger.store import StudyOptions
     from mmtune.search.trial import TrainKeywords
 
-__all__ = ["study_options", "make_pruner", "make_tpe", "run"]
+__all__ = ["study_options", "make_pruner", "run"]
 
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -46,8 +49,9 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 
 
 def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
-    """TPE seeded per trial (:mod:`mmtune.search.backends.trial_seeded`), so a resumed or
-    restarted search draws what an unbroken one would; ``resumed_trials`` is not needed."""
+    """The tuner's sampler (:data:`mmtune.search.tuners.TUNERS`) seeded per trial
+    (:mod:`mmtune.search.backends.trial_seeded`), so a resumed or restarted search draws what
+    an unbroken one would; ``resumed_trials`` is not needed."""
     import warnings
 
     import optuna
@@ -55,21 +59,13 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
     from mmtune.search.backends.trial_seeded import TrialSeededSampler
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    tuner = tuner_named(cfg.tuner)
+    if tuner.sampler is None:
+        raise MmtuneError(f"--tuner {tuner.name} is no Optuna sampler")
     return {
-        "sampler": TrialSeededSampler(make_tpe, cfg.seed),
-        "pruner": make_pruner(cfg.pruner, cfg.epochs),
+        "sampler": TrialSeededSampler(functools.partial(tuner.sampler, optuna), cfg.seed),
+        "pruner": make_pruner(cfg.pruner if tuner.pruners else "none", cfg.epochs),
     }
-
-
-def make_tpe(seed: int) -> optuna.samplers.TPESampler:
-    """The search's TPE. ``group``: conditional parameters (momentum only with sgd) get their
-    own TPE groups. ``constant_liar``: with several workers, running trials count as bad
-    results so that workers do not all sample the same promising point."""
-    import optuna
-
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=6, multivariate=True, group=True, constant_liar=True
-    )
 
 
 def run(search: SearchRun) -> None:
