@@ -46,3 +46,37 @@ def test_every_tuner_names_a_backend_and_one_factory(tuner):
         assert backend.__name__.endswith(tuner.backend)
     if tuner.workers or tuner.pruners or tuner.warm_start:
         assert tuner.sampler is not None, "the ledger study's capabilities need its sampler"
+
+
+def test_a_tuner_whose_packages_are_missing_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """--tuner gp (Optuna's GPSampler) needs torch, which mmtune does not install: one line,
+    exit 2, before the data is read or anything is written."""
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else found(name, *a)
+    )
+    results = tmp_path / "results"
+    argv = ["search", "--space", "direct_mix", "--data", str(tmp_path), "--tuner", "gp"]
+    assert main([*argv, "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "--tuner gp needs torch, which is not installed: pip install torch" in err
+    assert "Traceback" not in err and not results.exists()
+
+
+def test_each_optuna_tuner_samples_with_its_own_sampler_seeded_per_trial(tmp_path):
+    import optuna
+
+    from mmtune.search.backends.optuna_backend import study_options
+    from mmtune.search.config import SearchConfig
+    from mmtune.search.space_files import load_space
+
+    trial = optuna.trial.create_trial(value=0.5)
+    trial.number = 5
+    for tuner in tuners.TUNERS:
+        if tuner.sampler is None:
+            continue
+        cfg = SearchConfig(space=load_space("direct_mix"), data_dir=tmp_path, tuner=tuner.name)
+        made = study_options(cfg)["sampler"]._for(trial)
+        assert type(made) is type(tuner.sampler(optuna, 5)) and made is not None

@@ -117,6 +117,16 @@ TUNERS: tuple[Tuner, ...] = (
         "same epoch, from epoch 1, once 3 trials have completed), `hyperband`, `none`",
         _tpe,
     ),
+    _optuna(
+        "gp",
+        "Gaussian-process Bayesian optimization (Optuna's `GPSampler`; parameters outside "
+        "every trial's space, as momentum with sgd only, drawn at random), pruned as `tpe`; "
+        "needs `torch` and `scipy`, which mmtune does not install",
+        lambda optuna, seed: optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=6, warn_independent_sampling=False
+        ),
+        needs=("torch", "scipy"),
+    ),
     _keras_tuner(
         "hyperband",
         "successive halving brackets; continued trials load their parent's weights",
