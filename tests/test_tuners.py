@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mmtune.cli import build_parser, main
+from mmtune.cli import main, verb_parser
 from mmtune.errors import MmtuneError
 from mmtune.search import tuners
 from mmtune.search.backends import backend_for
@@ -22,8 +22,7 @@ def test_the_readmes_table_of_tuners_is_the_registrys():
 
 
 def test_the_command_line_offers_every_tuner_and_defaults_to_the_first():
-    search = build_parser()._subparsers._group_actions[0].choices["search"]  # type: ignore[union-attr]
-    tuner = next(a for a in search._actions if a.dest == "tuner")
+    tuner = next(a for a in verb_parser("search")._actions if a.dest == "tuner")
     assert tuple(tuner.choices) == tuners.names() and tuner.default == tuners.names()[0]
 
 
