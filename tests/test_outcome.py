@@ -6,14 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from mmtune.errors import (
-    DataError,
-    FatalSearchError,
-    MmtuneError,
-    ModelTooLarge,
-    OverMemoryCeiling,
-    TrialFailed,
-)
+from mmtune import errors
 from mmtune.search.trial import Outcome, outcome_of
 
 
@@ -35,16 +28,19 @@ class _Memory:
     "exc, expected",
     [
         (optuna.TrialPruned("pruned after epoch 2"), Outcome(False, "")),
-        (ModelTooLarge("2.0M parameters > 1M"), Outcome(False, "2.0M parameters > 1M", True)),
-        (TrialFailed("NaN loss at epoch 3"), Outcome(True, "NaN loss at epoch 3")),
-        (MmtuneError("too many blocks"), Outcome(True, "too many blocks")),
+        (
+            errors.ModelTooLarge("2.0M parameters > 1M"),
+            Outcome(False, "2.0M parameters > 1M", True),
+        ),
+        (errors.TrialFailed("NaN loss at epoch 3"), Outcome(True, "NaN loss at epoch 3")),
+        (errors.MmtuneError("too many blocks"), Outcome(True, "too many blocks")),
         (ValueError("boom"), Outcome(True, "ValueError: boom")),
         (KeyboardInterrupt(), Outcome(True, "interrupted (Ctrl-C)", stops=True)),
         (
-            DataError([], "d"),
+            errors.DataError([], "d"),
             Outcome(True, "DataError: the data in d is not usable: 0 problem(s)", stops=True),
         ),
-        (FatalSearchError("streak"), Outcome(True, "FatalSearchError: streak", stops=True)),
+        (errors.FatalSearchError("streak"), Outcome(True, "FatalSearchError: streak", stops=True)),
     ],
 )
 def test_each_exception_has_one_outcome(exc, expected):
@@ -56,7 +52,9 @@ def test_each_exception_has_one_outcome(exc, expected):
 @pytest.mark.parametrize("fresh_may_hold", [True, False])
 def test_a_memory_refusal_is_retried_only_where_a_fresh_process_may_hold_it(fresh_may_hold):
     memory = _Memory(fresh_may_hold)
-    outcome = outcome_of(OverMemoryCeiling("needs 900 MB, holds 800 of 1,000", 900.0), memory)
+    outcome = outcome_of(
+        errors.OverMemoryCeiling("needs 900 MB, holds 800 of 1,000", 900.0), memory
+    )
     assert outcome.refused and not outcome.failed and memory.untrained_calls == 1
     assert outcome.retry == ("needs 900 MB, holds 800 of 1,000" if fresh_may_hold else "")
     assert outcome.reason.endswith("retried" if fresh_may_hold else "skipped")
