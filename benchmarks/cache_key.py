@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from mmtune.data import cache
     from mmtune.data.contract import read_tables
+    from mmtune.data.decode_pool import decode_all
+    from mmtune.data.picture_hash import fingerprints
 
     if args.data:
         data = Path(args.data)
@@ -53,8 +54,8 @@ def main() -> None:
     megabytes = sum(os.stat(p).st_size for p in paths) / 1e6
 
     stat = _best(lambda: [os.stat(p) for p in paths], args.repeats)
-    digest = _best(lambda: cache._fingerprints(tables, names, paths), args.repeats)
-    build = _best(lambda: cache._build(tables, names, paths, 64, False, 1), 1)
+    digest = _best(lambda: fingerprints(tables, names, paths), args.repeats)
+    build = _best(lambda: [None for _ in decode_all(paths, 64, 1)], 1)
     print(f"{len(paths):,} pictures, {megabytes:,.1f} MB, in {data}")
     print("| what | seconds | per picture |\n|---|---|---|")
     for what, seconds in (

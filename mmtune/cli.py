@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, NoReturn
 from mmtune import __version__
 from mmtune.errors import MmtuneError, shown
 from mmtune.locations import DEFAULT_RESULTS, STORAGE_ENV, study_name_problem
+from mmtune.search import tuners
+from mmtune.search.config import PRUNERS, SearchConfig
 
-__all__ = ["main", "build_parser", "Ranged"]
+__all__ = ["main", "build_parser", "command_line", "verb_parser", "Ranged"]
 
 if TYPE_CHECKING:
     _Subparsers = argparse._SubParsersAction["_Parser"]
 
-TUNERS = ("tpe", "hyperband", "bayesian", "random")
 _SPACE_HELP = (
     "a built-in search space's name (see `mmtune spaces`), or a YAML file's path; "
     "a path contains a / or ends in .yaml or .yml (./mine.yaml): a bare name is "
@@ -286,9 +287,9 @@ def _add_search(sub: _Subparsers) -> None:
     search.add_argument(
         "--trials",
         type=Ranged(int, 1, 1_000_000),
-        default=40,
+        default=SearchConfig.default("trials"),
         metavar="N",
-        help="trials in the study in total, resumed runs included (default 40)",
+        help="trials in the study in total, resumed runs included (default %(default)s)",
     )
     _add_data(search)
     _add_search_tuner(search)
@@ -309,15 +310,17 @@ def _add_search(sub: _Subparsers) -> None:
 def _add_search_tuner(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--tuner",
-        choices=TUNERS,
-        default="tpe",
-        help="tpe (Optuna, with pruning; default), or a Keras Tuner tuner",
+        choices=tuners.names(),
+        default=SearchConfig.default("tuner"),
+        help="; ".join(f"{t.name}: {t.family}" for t in tuners.TUNERS)
+        + " (default %(default)s; the README's table says what each does)",
     )
     search.add_argument(
         "--pruner",
-        choices=("median", "hyperband", "none"),
-        default="median",
-        help="Optuna pruner for --tuner tpe (default median)",
+        choices=PRUNERS,
+        default=SearchConfig.default("pruner"),
+        help=f"Optuna pruner for --tuner {' / '.join(tuners.names_that('pruners'))} "
+        "(default %(default)s)",
     )
     search.add_argument(
         "--max-epochs",
@@ -333,27 +336,28 @@ def _add_search_trial_limits(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--patience",
         type=LIMIT,
-        default=3,
+        default=SearchConfig.default("patience"),
         metavar="N",
         help="end a trial after N epochs without a better validation accuracy "
-        "(0: never; default 3)",
+        "(0: never; default %(default)s)",
     )
     search.add_argument(
         "--max-params",
         type=LIMIT,
-        default=8_000_000,
+        default=SearchConfig.default("max_params"),
         metavar="N",
         help="skip (prune untrained) configurations whose model has more "
-        "parameters (0: no limit; default 8,000,000; the seed's is 1.4M)",
+        f"parameters (0: no limit; default {SearchConfig.default('max_params'):,}; the seed's "
+        "is 1.4M)",
     )
     search.add_argument(
         "--max-cost",
         type=Ranged(float, 0),
-        default=4.0,
+        default=SearchConfig.default("max_cost"),
         metavar="X",
         help="skip (prune untrained) configurations costing more than X times "
         "the space's default model in multiply-accumulates a sample (0: no "
-        "limit; default 4)",
+        "limit; default %(default)g)",
     )
 
 
@@ -364,7 +368,7 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
         metavar="STUDY",
         help="a new study first tries the best configurations of this earlier "
         "study in the same ledger (after the seed's network and the space's "
-        "portfolio); --tuner tpe",
+        f"portfolio); --tuner {' / '.join(tuners.names_that('warm_start'))}",
     )
     search.add_argument(
         "--no-portfolio",
@@ -375,19 +379,20 @@ def _add_search_start_and_finalists(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--finalists",
         type=LIMIT,
-        default=3,
+        default=SearchConfig.default("finalists"),
         metavar="K",
         help="before naming its best, the search races its top K configurations: "
         "the leader is trained again with other seeds, and each other one while its "
-        "mean is within a seed's swing of the leader's (0: none; default 3)",
+        "mean is within a seed's swing of the leader's (0: none; default %(default)s)",
     )
     search.add_argument(
         "--repeats",
         type=Ranged(int, 1, 100),
-        default=3,
+        default=SearchConfig.default("repeats"),
         metavar="R",
         help="evaluations (seeds) the leader gets, and at most each finalist, "
-        "its search trial included; the leaderboard ranks by their mean (default 3)",
+        "its search trial included; the leaderboard ranks by their mean "
+        "(default %(default)s)",
     )
 
 
@@ -396,17 +401,17 @@ def _add_search_stops(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--max-failures",
         type=LIMIT,
-        default=5,
+        default=SearchConfig.default("max_failures"),
         metavar="N",
-        help="stop after this many failed trials in a row (0: never; default 5)",
+        help="stop after this many failed trials in a row (0: never; default %(default)s)",
     )
     search.add_argument(
         "--max-skips",
         type=LIMIT,
-        default=20,
+        default=SearchConfig.default("max_skips"),
         metavar="N",
-        help="stop after this many configurations in a row were refused before "
-        "training by --max-params / --max-cost / --max-memory-mb (0: never; default 20)",
+        help="stop after this many configurations in a row were refused before training "
+        "by --max-params / --max-cost / --max-memory-mb (0: never; default %(default)s)",
     )
 
 
@@ -415,11 +420,11 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--recycle-mb",
         type=LIMIT,
-        default=1024,
+        default=1024,  # the config's is none: a library caller's process is not recycled
         metavar="MB",
         help="between trials, restart the search process (it resumes from the "
         "ledger) once it has grown this much since its first trial (0: never; "
-        "default 1024)",
+        "default %(default)s)",
     )
     search.add_argument(
         "--max-memory-mb",
@@ -435,18 +440,18 @@ def _add_search_processes(search: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--workers",
         type=Ranged(int, 1, 256),
-        default=1,
+        default=SearchConfig.default("workers"),
         metavar="N",
         help="local worker processes sharing the study (needs --storage "
-        "postgresql://...; default 1)",
+        "postgresql://...; default %(default)s)",
     )
     search.add_argument(
         "--heartbeat",
         type=Ranged(int, 1, 3600, "seconds"),
-        default=10,
+        default=SearchConfig.default("heartbeat"),
         metavar="S",
         help="seconds between a worker's heartbeats; a trial silent for 3x as "
-        "long is taken as dead, failed and retried (default 10)",
+        "long is taken as dead, failed and retried (default %(default)s)",
     )
 
 
@@ -589,6 +594,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_dashboard(sub)
     return parser
+
+
+def verb_parser(verb: str) -> argparse.ArgumentParser:
+    """The parser of one verb: the one declaration of its flags."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[verb]
+
+
+def command_line(
+    verb: str,
+    args: argparse.Namespace,
+    *,
+    leave_out: Sequence[str] = (),
+    values: dict[str, object] | None = None,
+) -> list[str]:
+    """The command line that parses back to ``args`` for ``verb``: each of its flags with its
+    value (``values`` replace some, by their ``dest``; ``leave_out`` names flags the other
+    process learns otherwise). Read from the verb's parser, so a new flag is on it at once.
+
+    >>> args = build_parser().parse_args(["search", "--space", "direct_mix", "--trials", "3"])
+    >>> command_line("search", args, values={"workers": 1})[:5]
+    ['search', '--space=direct_mix', '--trials=3', '--tuner=tpe', '--pruner=median']
+    """
+    values = values or {}
+    argv = [verb]
+    for action in verb_parser(verb)._actions:
+        if not action.option_strings or action.dest in leave_out or action.dest == "help":
+            continue
+        value = values.get(action.dest, getattr(args, action.dest))
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv += [flag] if value else []
+        elif not isinstance(action, argparse._StoreAction):
+            raise TypeError(f"{flag}: a flag of kind {type(action).__name__} is not written back")
+        elif value is not None:
+            argv.append(f"{flag}={value}")  # one word: a value starting with - stays a value
+    return argv
 
 
 def _dispatch(args: argparse.Namespace) -> int:

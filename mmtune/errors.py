@@ -79,7 +79,8 @@ class Problem:
     """One problem found in a data set, located by file, row and column.
 
     ``row`` is the 0-based data row (the submission's ``id``); the CSV line a
-    text editor shows is ``row + 2`` (the header is line 1).
+    text editor shows is ``row + 2`` (the header is line 1). ``kind`` names what a
+    picture's problem is (``decode``, ``size``, ``mode``), where it matters.
     """
 
     file: str
@@ -87,6 +88,7 @@ class Problem:
     row: int | None = None
     column: str | None = None
     severity: str = "error"  # "error" refuses the data, "warning" only reports
+    kind: str | None = None
 
     def __str__(self) -> str:
         where = [self.file]

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 from tinydata import edit_csv, write_dataset
 
-import mmtune.data.cache as cache
+from mmtune.data import picture_decode
 from mmtune.data.cache import load_data
+from mmtune.data.picture_decode import decode_one
+from mmtune.data.picture_hash import file_sha256
 from mmtune.errors import DataError, MmtuneError
 
 
@@ -29,7 +31,7 @@ def _forbid_decoding(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a cache hit must not decode pictures")
 
-    monkeypatch.setattr(cache, "_decode_chunk", boom)
+    monkeypatch.setattr(picture_decode, "decode_chunk", boom)
 
 
 def test_contract_shapes_and_dtypes(data, where):
@@ -288,7 +290,7 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(tmp_path):
     Image.new("RGB", (8, 8)).save(outside)
     link = tmp_path / "link.png"
     link.symlink_to(outside)
-    digest, error = cache._file_sha256(str(link))
+    digest, error = file_sha256(str(link))
     assert digest == "" and "cannot be read" in error
-    info, pixels = cache._decode_one(str(link), 8)
+    info, pixels = decode_one(str(link), 8)
     assert pixels is None and "cannot be read" in info["error"]

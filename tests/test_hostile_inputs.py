@@ -427,13 +427,14 @@ def test_demo_out_under_a_file_is_a_clean_error(tmp_path, capsys):
 def test_a_picture_swapped_for_a_fifo_after_the_check_is_refused_not_waited_on(tmp_path):
     """Between the CSV check and the hashing (or the decoding), a picture becomes a FIFO
     nobody writes to: reading it would block for ever."""
-    from mmtune.data.cache import _decode_one, _file_sha256
+    from mmtune.data.picture_decode import decode_one
+    from mmtune.data.picture_hash import file_sha256
 
     fifo = tmp_path / "picture.png"
     os.mkfifo(fifo)
     with no_hang(10):
-        digest, why = _file_sha256(str(fifo))
-        info, pixels = _decode_one(str(fifo), 8)
+        digest, why = file_sha256(str(fifo))
+        info, pixels = decode_one(str(fifo), 8)
     assert digest == "" and why == "is a FIFO (named pipe), not a regular file"
     assert pixels is None and info["error"] == "is a FIFO (named pipe), not a regular file"
 

@@ -40,7 +40,8 @@ def test_a_silent_trial_of_another_machine_is_failed_by_the_heartbeat_and_retrie
     from optuna.distributions import FloatDistribution
     from optuna.trial import TrialState
 
-    from mmtune.search.orphans import OWNER, fail_orphaned_trials
+    from mmtune.ledger.records import OWNER
+    from mmtune.search.orphans import fail_orphaned_trials
 
     ledger = Ledger(tmp_path, heartbeat=1)
     storage = ledger.storage()

@@ -6,7 +6,8 @@ import numpy as np
 import optuna
 import pytest
 
-from mmtune.ledger.evaluations import EVALUATES, SKIPPED, Configuration, configurations
+from mmtune.ledger.evaluations import Configuration, configurations
+from mmtune.ledger.records import EVALUATES, SKIPPED
 from mmtune.search.reevaluate import (
     expected_loss,
     next_evaluation,

@@ -6,8 +6,9 @@ import numpy as np
 import optuna
 import pytest
 
-from mmtune.ledger.evaluations import EVALUATES, configurations
-from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, encode
+from mmtune.ledger.evaluations import configurations
+from mmtune.ledger.records import EVALUATES, VAL_LABELS, VAL_PROBABILITIES
+from mmtune.ledger.val_predictions import encode
 
 LABELS = np.array([0, 1, 2, 0])
 RIGHT = np.eye(3, dtype=np.float32)[LABELS]  # every row right

@@ -440,7 +440,7 @@ def test_a_new_process_goes_on_counting_the_studys_streaks():
     from optuna.trial import TrialState
 
     from mmtune.errors import FatalSearchError
-    from mmtune.ledger.evaluations import EVALUATES, SKIPPED
+    from mmtune.ledger.records import EVALUATES, SKIPPED
     from mmtune.search.trial import FailureStreak
 
     study = optuna.create_study(direction="maximize")

@@ -19,7 +19,7 @@ from searchkit import tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.claims import Claims
-from mmtune.ledger.evaluations import EVALUATES
+from mmtune.ledger.records import EVALUATES
 from mmtune.ledger.store import Ledger
 
 PORTFOLIO = """configurations:

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from mmtune.ledger.records import VAL_LABELS, VAL_PROBABILITIES
 from mmtune.ledger.val_predictions import (
-    VAL_LABELS,
-    VAL_PROBABILITIES,
     decode,
     describe,
     encode,

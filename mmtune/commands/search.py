@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from mmtune.commands.common import resolve_data_dir
 from mmtune.locations import writable_dir
@@ -15,67 +14,15 @@ from mmtune.search.progress import format_duration
 
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
-    """The command line one worker process runs: this search, as a single worker.
+    """The command line one worker process runs: this search, every flag as given (read from
+    the parser, :func:`mmtune.cli.command_line`), as a single worker.
 
     The storage URL is not on it (a command line is visible to every user in ``ps``): the
     workers read it from ``$MMTUNE_STORAGE`` (:data:`mmtune.locations.STORAGE_ENV`).
     """
-    argv = [
-        "search",
-        "--space",
-        args.space,
-        "--trials",
-        str(args.trials),
-        "--tuner",
-        args.tuner,
-        "--pruner",
-        args.pruner,
-        "--results",
-        args.results,
-        "--seed",
-        str(args.seed),
-        "--max-failures",
-        str(args.max_failures),
-        "--max-skips",
-        str(args.max_skips),
-        "--heartbeat",
-        str(args.heartbeat),
-        "--patience",
-        str(args.patience),
-        "--precision",
-        args.precision,
-        "--jit",
-        args.jit,
-        "--feed",
-        args.feed,
-        "--max-params",
-        str(args.max_params),
-        "--max-cost",
-        str(args.max_cost),
-        "--recycle-mb",
-        str(args.recycle_mb),
-        "--max-memory-mb",
-        str(args.max_memory_mb),
-        "--finalists",
-        str(args.finalists),
-        "--repeats",
-        str(args.repeats),
-        "--workers",
-        "1",
-    ]
-    for flag, value in (
-        ("--data", args.data),
-        ("--study", args.study),
-        ("--warm-start", args.warm_start),
-        ("--max-epochs", args.max_epochs),
-    ):
-        if value is not None:
-            argv += [flag, str(value)]
-    if args.tensorboard:
-        argv.append("--tensorboard")
-    if args.no_portfolio:
-        argv.append("--no-portfolio")
-    return argv
+    from mmtune.cli import command_line
+
+    return command_line("search", args, leave_out=("storage",), values={"workers": 1})
 
 
 def search(args: argparse.Namespace) -> int:
@@ -95,35 +42,7 @@ def search(args: argparse.Namespace) -> int:
     from mmtune.search.config import SearchConfig
     from mmtune.search.run import run_search
 
-    cfg = SearchConfig(
-        space=space,
-        data_dir=data_dir,
-        trials=args.trials,
-        tuner=args.tuner,
-        pruner=args.pruner,
-        max_epochs=args.max_epochs,
-        study=args.study,
-        results_dir=Path(args.results),
-        storage=args.storage,
-        seed=args.seed,
-        tensorboard=args.tensorboard,
-        max_failures=args.max_failures,
-        workers=args.workers,
-        heartbeat=args.heartbeat,
-        patience=args.patience,
-        precision=args.precision,
-        jit=args.jit,
-        feed=args.feed,
-        max_params=args.max_params or None,
-        max_cost=args.max_cost or None,
-        finalists=args.finalists,
-        repeats=args.repeats,
-        max_skips=args.max_skips,
-        warm_start=args.warm_start,
-        portfolio=not args.no_portfolio,
-        recycle_mb=(args.recycle_mb or None) if args.own_process else None,
-        max_memory_mb=(args.max_memory_mb or None) if args.own_process else None,
-    )
+    cfg = SearchConfig.from_args(args, space, data_dir)
     if args.workers > 1:
         from mmtune.search.workers import run_workers
 

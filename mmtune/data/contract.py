@@ -111,6 +111,11 @@ class Tables:
         """The file an IMAGE value leads to (symbolic links resolved, inside ``data_dir``)."""
         return self.picture_paths[name]
 
+    def picture_row(self, index: int) -> tuple[str, int]:
+        """``(CSV file, row)`` of the ``index``-th picture: training rows first, then test rows."""
+        n_train = len(self.train_images)
+        return (TRAIN_CSV, index) if index < n_train else (TEST_CSV, index - n_train)
+
 
 def read_tables(data_dir: str | os.PathLike[str]) -> Tables:
     """Read and check ``data_train.csv`` and ``data_test_novt.csv`` in ``data_dir``.

@@ -21,30 +21,43 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mmtune.ledger.records import (
+    BEST_EPOCH,
+    BUDGET_EPOCHS,
+    EVALUATES,
+    MAX_EPOCHS,
+    SEED,
+    SKIPPED,
+    VAL_ACCURACY_CURVE,
+    VAL_LOSS,
+    VAL_ROWS,
+)
 from mmtune.ledger.val_predictions import seed_average_accuracy
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = [
-    "BUDGET_EPOCHS",
-    "EVALUATES",
     "MEAN_DIGITS",
-    "SKIPPED",
     "Configuration",
     "best_epoch",
     "configurations",
     "counts_toward_trials",
+    "evaluation_seed",
     "is_reevaluation",
     "ran",
     "state_rank",
     "trial_value",
 ]
 
-EVALUATES = "evaluates"  # user attribute of a re-evaluation: the search trial it repeats
-SKIPPED = "skipped"  # user attribute of a trial refused before training (too large, surplus)
-BUDGET_EPOCHS = "budget_epochs"  # a trial run with fewer epochs than the study's (Hyperband)
 MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
+
+
+def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
+    """The seed of a configuration's ``index``-th evaluation (0: the search trial's own,
+    ``base_seed + trial_number``); :meth:`Configuration.unused_seeds` are the seeds none of
+    them took."""
+    return base_seed + trial_number + 1000 * index
 
 
 def is_reevaluation(trial: optuna.trial.FrozenTrial) -> bool:
@@ -93,15 +106,15 @@ def trial_value(trial: optuna.trial.FrozenTrial) -> float | None:
     """A trial's objective, or for a pruned/failed one the best of its epochs' accuracies."""
     if trial.value is not None:
         return float(trial.value)
-    curve = trial.user_attrs.get("val_accuracy_curve") or list(trial.intermediate_values.values())
+    curve = trial.user_attrs.get(VAL_ACCURACY_CURVE) or list(trial.intermediate_values.values())
     finite = [v for v in curve if v is not None and math.isfinite(v)]
     return max(finite) if finite else None
 
 
 def best_epoch(trial: optuna.trial.FrozenTrial) -> int | None:
     """The 1-based epoch of a trial's best validation accuracy (earliest on ties)."""
-    if trial.user_attrs.get("best_epoch"):
-        return int(trial.user_attrs["best_epoch"])
+    if trial.user_attrs.get(BEST_EPOCH):
+        return int(trial.user_attrs[BEST_EPOCH])
     steps = trial.intermediate_values
     if not steps:
         return None
@@ -161,7 +174,7 @@ class Configuration:
     def val_loss(self) -> float | None:
         """The mean of its evaluations' validation losses, each read at the epoch of its best
         accuracy; None when an evaluation did not record one."""
-        recorded = [t.user_attrs.get("val_loss") for t in self.evaluations]
+        recorded = [t.user_attrs.get(VAL_LOSS) for t in self.evaluations]
         losses = [float(v) for v in recorded if v is not None]
         if not losses or len(losses) < len(recorded) or not all(map(math.isfinite, losses)):
             return None
@@ -169,7 +182,7 @@ class Configuration:
 
     @property
     def val_rows(self) -> int | None:
-        rows = self.trial.user_attrs.get("val_rows")
+        rows = self.trial.user_attrs.get(VAL_ROWS)
         return int(rows) if rows else None
 
     @property
@@ -194,7 +207,7 @@ class Configuration:
     def seeds(self) -> list[int]:
         """The seeds its evaluations took (failed and refused re-evaluations included)."""
         tried = [*self.evaluations, *self.failed, *self.refused]
-        recorded = (t.user_attrs.get("seed") for t in tried)
+        recorded = (t.user_attrs.get(SEED) for t in tried)
         return [int(seed) for seed in recorded if seed is not None]
 
     def unused_seeds(self, count: int, offset: int = 0) -> list[int]:
@@ -244,7 +257,7 @@ def configurations(study: optuna.Study) -> list[Configuration]:
     """
     from optuna.trial import TrialState
 
-    max_epochs = study.user_attrs.get("max_epochs")
+    max_epochs = study.user_attrs.get(MAX_EPOCHS)
     trials = [t for t in study.get_trials(deepcopy=False) if ran(t)]
     by_number = {
         t.number: Configuration(t, [t] if t.state == TrialState.COMPLETE else [])

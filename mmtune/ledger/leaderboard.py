@@ -24,13 +24,17 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from mmtune.errors import shown
-from mmtune.ledger.evaluations import (
+from mmtune.ledger.evaluations import best_epoch, configurations, ran, trial_value
+from mmtune.ledger.records import (
     BUDGET_EPOCHS,
+    CURVES,
+    DURATION_S,
+    EPOCHS,
     EVALUATES,
-    best_epoch,
-    configurations,
-    ran,
-    trial_value,
+    PARAMS_COUNT,
+    RETRY_OF,
+    SEED,
+    curve_key,
 )
 from mmtune.ledger.val_predictions import describe
 
@@ -68,14 +72,14 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
         for name in t.params:
             if name not in param_names:
                 param_names.append(name)
-    any_retry = any(t.user_attrs.get("retry_of") is not None for t in trials)
+    any_retry = any(t.user_attrs.get(RETRY_OF) is not None for t in trials)
     any_budget = any(t.user_attrs.get(BUDGET_EPOCHS) for t in trials)
 
     rows = []
     for rank, config in enumerate(configurations(study), start=1):
         t = config.trial
         attrs = t.user_attrs
-        duration = attrs.get("duration_s")
+        duration = attrs.get(DURATION_S)
         if duration is None and t.datetime_start and t.datetime_complete:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
         row: dict[str, Any] = {
@@ -88,16 +92,16 @@ def leaderboard_rows(study: optuna.Study, top: int | None = None) -> list[dict[s
             "se": _round(config.se_val),
             "seed_avg": _round(config.seed_average),
             "best_epoch": config.refit_epochs if config.complete else best_epoch(t),
-            "epochs": attrs.get("epochs") or len(t.intermediate_values),
+            "epochs": attrs.get(EPOCHS) or len(t.intermediate_values),
             "duration_s": round(float(duration), 1) if duration is not None else None,
-            "params": attrs.get("params_count"),
+            "params": attrs.get(PARAMS_COUNT),
         }
         for name in param_names:
             row[name] = t.params.get(name)
         if any_budget:  # Hyperband: the epoch budget the trial was given (its fidelity)
             row["budget_epochs"] = attrs.get(BUDGET_EPOCHS)
         if any_retry:
-            row["retry_of"] = attrs.get("retry_of")
+            row["retry_of"] = attrs.get(RETRY_OF)
         rows.append(row)
     return rows[:top] if top else rows
 
@@ -149,11 +153,11 @@ def trial_record(study: optuna.Study, number: int) -> dict[str, Any]:
         )
     t = matches[0]
     attrs = {k: v for k, v in t.user_attrs.items() if v is not None}
-    curves = {k[: -len("_curve")]: attrs.pop(k) for k in list(attrs) if k.endswith("_curve")}
+    curves = {log: attrs.pop(curve_key(log)) for log in CURVES if curve_key(log) in attrs}
     evaluations = [
         {
             "trial": e.number,
-            "seed": e.user_attrs.get("seed"),
+            "seed": e.user_attrs.get(SEED),
             "val_accuracy": trial_value(e),
             "best_epoch": best_epoch(e),
         }
@@ -185,7 +189,7 @@ def render_trial(record: dict[str, Any], fmt: str = "table") -> str:
     """A trial's record for people (``table``/``markdown``) or programs (``json``/``csv``)."""
     curves = record["curves"]
     n = max((len(v) for v in curves.values()), default=0)
-    first = int(record["attrs"].get("epochs", n)) - n + 1 if n else 1
+    first = int(record["attrs"].get(EPOCHS, n)) - n + 1 if n else 1
     epoch_rows = [
         {
             "epoch": first + i,

@@ -19,10 +19,33 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from mmtune.errors import FatalSearchError, LedgerError
-from mmtune.ledger.val_predictions import VAL_LABELS, VAL_PROBABILITIES, StoredArray, encode
+from mmtune.ledger.records import (
+    BEST_EPOCH,
+    BEST_VAL_ACCURACY,
+    CURVES,
+    DATA_HASH,
+    DATA_PATH,
+    DURATION_S,
+    EPOCHS,
+    FAIL_REASON,
+    MAX_EPOCHS,
+    MODEL,
+    PARAMS_COUNT,
+    PRUNE_REASON,
+    SKIPPED,
+    SPACE,
+    SPACE_FILE,
+    TUNER,
+    VAL_LABELS,
+    VAL_LOSS,
+    VAL_PROBABILITIES,
+    VALIDATION_S,
+    curve_key,
+)
+from mmtune.ledger.val_predictions import StoredArray, encode
 from mmtune.locations import DEFAULT_RESULTS, LEDGER_FILE
 
 if TYPE_CHECKING:
@@ -37,6 +60,9 @@ __all__ = [
     "StudyOptions",
     "LEDGER_FILE",
     "finished_count",
+    "PendingTrial",
+    "TrialRecords",
+    "record_end",
     "record_epoch",
     "record_result",
     "result_predictions",
@@ -60,7 +86,16 @@ class StudyMeta:
     max_epochs: int
 
     def as_dict(self) -> dict[str, str | int]:
-        return dict(self.__dict__)
+        """The study's user attributes (:mod:`mmtune.ledger.records`' keys)."""
+        return {
+            SPACE: self.space,
+            SPACE_FILE: self.space_file,
+            MODEL: self.model,
+            TUNER: self.tuner,
+            DATA_HASH: self.data_hash,
+            DATA_PATH: self.data_path,
+            MAX_EPOCHS: self.max_epochs,
+        }
 
 
 class StudyOptions(TypedDict):
@@ -255,21 +290,21 @@ class Ledger:
                 for key, value in meta.as_dict().items():
                     study.set_user_attr(key, value)
                 return study
-        if stored.get("data_hash") != meta.data_hash:
+        if stored.get(DATA_HASH) != meta.data_hash:
             raise FatalSearchError(
                 f"study {name!r} was searched on other data "
-                f"(hash {stored.get('data_hash', '?')[:12]}, "
-                f"{stored.get('data_path')}); this data's hash is {meta.data_hash[:12]} "
+                f"(hash {stored.get(DATA_HASH, '?')[:12]}, "
+                f"{stored.get(DATA_PATH)}); this data's hash is {meta.data_hash[:12]} "
                 f"({meta.data_path}). Resume it on the same data, or name a new study with --study."
             )
-        if stored.get("model") != meta.model:
+        if stored.get(MODEL) != meta.model:
             raise FatalSearchError(
-                f"study {name!r} tunes the model {stored.get('model')!r}, not {meta.model!r}: "
+                f"study {name!r} tunes the model {stored.get(MODEL)!r}, not {meta.model!r}: "
                 "name a new study with --study."
             )
-        if stored.get("tuner") != meta.tuner:
+        if stored.get(TUNER) != meta.tuner:
             raise FatalSearchError(
-                f"study {name!r} was run with --tuner {stored.get('tuner')}, not {meta.tuner}: "
+                f"study {name!r} was run with --tuner {stored.get(TUNER)}, not {meta.tuner}: "
                 "resume it with the same tuner, or name a new study with --study."
             )
         return study
@@ -288,33 +323,93 @@ def finished_count(study: optuna.Study) -> int:
     return sum(counts_toward_trials(t) for t in study.get_trials(deepcopy=False))
 
 
-def record_epoch(trial: optuna.Trial, epoch: int, logs: dict[str, float]) -> None:
+class TrialRecords(Protocol):
+    """Where a trial's records go: an Optuna trial, or a :class:`PendingTrial`."""
+
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+    def set_user_attr(self, key: str, value: Any) -> None: ...
+
+    def report(self, value: float, step: int) -> None: ...
+
+
+class PendingTrial:
+    """A trial's records kept until it ends, then added to the study whole. A re-evaluation
+    trains outside Optuna's ask and tell (asking would hand it a queued starting point); its
+    records are written by the same functions as any trial's."""
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self.user_attrs: dict[str, Any] = dict(attrs)
+        self.intermediate_values: dict[int, float] = {}
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+
+    def report(self, value: float, step: int) -> None:
+        self.intermediate_values[step] = value
+
+    def add_to(
+        self,
+        study: optuna.Study,
+        state: optuna.trial.TrialState,
+        params: dict[str, Any],
+        distributions: dict[str, optuna.distributions.BaseDistribution],
+        value: float | None = None,
+    ) -> None:
+        import optuna
+
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                value=value,
+                params=params,
+                distributions=distributions,
+                user_attrs=self.user_attrs,
+                intermediate_values=self.intermediate_values,
+            )
+        )
+
+
+def record_epoch(trial: TrialRecords, epoch: int, logs: dict[str, float]) -> None:
     """Append one epoch's logs to the trial's curves and report its validation accuracy.
 
     Written after every epoch, so a pruned, failed or killed trial keeps its curve.
     """
     attrs = trial.user_attrs
-    for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
-        if key in logs:
-            curve = list(attrs.get(f"{key}_curve") or [])
-            curve.append(float(logs[key]))
-            trial.set_user_attr(f"{key}_curve", curve)
-    trial.set_user_attr("epochs", epoch)
+    for log in CURVES:
+        if log in logs:
+            curve = list(attrs.get(curve_key(log)) or [])
+            curve.append(float(logs[log]))
+            trial.set_user_attr(curve_key(log), curve)
+    trial.set_user_attr(EPOCHS, epoch)
     if "val_accuracy" in logs:
         trial.report(float(logs["val_accuracy"]), epoch)
 
 
-def record_result(trial: optuna.Trial, result: TrialResult) -> None:
+def record_result(trial: TrialRecords, result: TrialResult) -> None:
     """Store a finished trial's summary (a :class:`mmtune.model.training.TrialResult`)."""
-    trial.set_user_attr("best_epoch", result.best_epoch)
-    trial.set_user_attr("best_val_accuracy", result.best_val_accuracy)
-    trial.set_user_attr("val_loss", result.val_loss)
-    trial.set_user_attr("epochs", result.epochs)
-    trial.set_user_attr("duration_s", round(result.duration_s, 3))
-    trial.set_user_attr("validation_s", round(result.validation_s, 3))
-    trial.set_user_attr("params_count", result.params_count)
+    trial.set_user_attr(BEST_EPOCH, result.best_epoch)
+    trial.set_user_attr(BEST_VAL_ACCURACY, result.best_val_accuracy)
+    trial.set_user_attr(VAL_LOSS, result.val_loss)
+    trial.set_user_attr(EPOCHS, result.epochs)
+    trial.set_user_attr(DURATION_S, round(result.duration_s, 3))
+    trial.set_user_attr(VALIDATION_S, round(result.validation_s, 3))
+    trial.set_user_attr(PARAMS_COUNT, result.params_count)
     for key, value in result_predictions(result).items():
         trial.set_user_attr(key, value)
+
+
+def record_end(
+    trial: TrialRecords, *, failed: bool, reason: str, skipped: bool, duration_s: float
+) -> None:
+    """Store why a trial did not complete (``fail_reason`` or ``prune_reason``), whether it was
+    refused before training (``skipped``: not counted toward ``--trials``), its duration."""
+    if reason or failed:
+        trial.set_user_attr(FAIL_REASON if failed else PRUNE_REASON, reason[:2000])
+    if skipped:
+        trial.set_user_attr(SKIPPED, True)
+    trial.set_user_attr(DURATION_S, round(duration_s, 3))
 
 
 def result_predictions(result: TrialResult) -> dict[str, StoredArray]:

@@ -21,21 +21,18 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
+from mmtune.ledger.records import VAL_LABELS, VAL_PROBABILITIES
+
 if TYPE_CHECKING:
     import optuna
 
 __all__ = [
-    "VAL_PROBABILITIES",
-    "VAL_LABELS",
     "StoredArray",
     "encode",
     "decode",
     "describe",
     "seed_average_accuracy",
 ]
-
-VAL_PROBABILITIES = "val_probabilities"  # user attribute: (rows, classes) at the best epoch
-VAL_LABELS = "val_labels"  # user attribute: the validation part's labels, in the same order
 
 
 class StoredArray(TypedDict):

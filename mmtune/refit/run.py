@@ -28,13 +28,12 @@ averages them (:mod:`mmtune.refit.ensemble`); ``--seeds 1`` refits one model.
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,10 +42,10 @@ import numpy as np
 from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_target
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
-from mmtune.ledger.evaluations import EVALUATES, Configuration, configurations
+from mmtune.ledger.evaluations import Configuration, configurations
+from mmtune.ledger.records import DATA_HASH, DATA_PATH, EVALUATES, MODEL, RefitMember, RefitRecord
 from mmtune.ledger.store import Ledger, latest_note
 from mmtune.locations import study_dir
-from mmtune.model.params import ParamValue
 
 if TYPE_CHECKING:
     import keras
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SEED_ENSEMBLE",
     "RefitConfig",
-    "Member",
     "RefitOutcome",
     "choose_members",
     "run_refit",
@@ -96,49 +94,22 @@ class RefitConfig:
 
 
 @dataclass
-class Member:
-    """One model of the refit: a configuration, its epochs and seed, and what stands behind it."""
-
-    trial: int
-    params: dict[str, ParamValue]
-    epochs: int
-    seed: int
-    search_val_accuracy: float | None  # the leaderboard's figure: mean over evaluations
-    search_sd: float | None = None
-    search_evals: int = 1
-    tolerance: float = 0.0
-    # The accuracy of the evaluations' averaged probabilities: the seed average's figure.
-    search_seed_avg: float | None = None
-    # The honest check: its seeds (ones no evaluation used), each draw's accuracy, their mean.
-    check_seeds: list[int] = field(default_factory=list)
-    check_draws: list[float] = field(default_factory=list)
-    check_val_accuracy: float | None = None
-    check_holds: bool | None = None
-    model_file: str = ""
-    duration_s: float = 0.0
-    # The honest check's confusion matrix on the validation part (rows: true, columns:
-    # predicted), its draws' counts added, for the report; None without a check.
-    val_confusion: list[list[int]] | None = None
-    val_class_names: list[str] | None = None
-
-
-@dataclass
 class RefitOutcome:
     study: str
     out_dir: Path
     submission: Path
     record: Path
-    members: list[Member] = field(default_factory=list)
+    members: list[RefitMember] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)
-    rejected: list[Member] = field(default_factory=list)
+    rejected: list[RefitMember] = field(default_factory=list)
     warning: str | None = None
 
 
-def _member(config: Configuration, seed: int) -> Member:
+def _member(config: Configuration, seed: int) -> RefitMember:
     epochs = config.refit_epochs
     if not epochs:
         raise LedgerError(f"trial {config.number} finished no epoch: nothing to refit")
-    return Member(
+    return RefitMember(
         config.number,
         dict(config.trial.params),
         epochs,
@@ -182,7 +153,7 @@ def ranked_candidates(study: optuna.Study, trial: int | None) -> list[Configurat
 
 def choose_members(
     study: optuna.Study, trial: int | None, ensemble: int, seeds: int, seed: int
-) -> list[Member]:
+) -> list[RefitMember]:
     """The members to refit: the best configuration (or ``trial``'s), the top ``ensemble``,
     or ``seeds`` seeds of one."""
     if ensemble < 1 or seeds < 1:
@@ -204,7 +175,7 @@ def choose_members(
     members = [_member(c, seed) for c in chosen]
     if seeds > 1:
         first = members[0]
-        members = [Member(**{**asdict(first), "seed": seed + k}) for k in range(seeds)]
+        members = [dataclasses.replace(first, seed=seed + k) for k in range(seeds)]
     return members
 
 
@@ -225,32 +196,32 @@ def _open_study(cfg: RefitConfig, log: Callable[[str], None]) -> tuple[optuna.St
     study, name, was_latest = Ledger(cfg.results_dir, cfg.storage).load_study(cfg.study)
     if was_latest:
         log(latest_note(name))
-    model_name = study.user_attrs.get("model")
+    model_name = study.user_attrs.get(MODEL)
     if not model_name:
         raise LedgerError(f"study {name!r} records no model: it was not written by mmtune search")
     return study, name, str(model_name)
 
 
 def _data_source(
-    cfg: RefitConfig, study: optuna.Study, name: str, members: list[Member]
+    cfg: RefitConfig, study: optuna.Study, name: str, members: list[RefitMember]
 ) -> tuple[DataSource, SplitData]:
     """The study's data, checked (the same content hash unless --force)."""
     meta = study.user_attrs
-    data_dir = Path(cfg.data_dir or meta.get("data_path", ""))
+    data_dir = Path(cfg.data_dir or meta.get(DATA_PATH, ""))
     if not data_dir.is_dir():
         raise MmtuneError(f"the study's data directory {data_dir} is gone: give --data DIR")
     source = DataSource(data_dir)
     first = source.get(min(_resolution(m) for m in members))  # the data check, before training
-    if first.data.data_hash != meta.get("data_hash") and not cfg.force:
+    if first.data.data_hash != meta.get(DATA_HASH) and not cfg.force:
         raise MmtuneError(
             f"the data in {data_dir} (hash {first.data.data_hash[:12]}) is not the data study "
-            f"{name!r} was searched on (hash {str(meta.get('data_hash'))[:12]}, "
-            f"{meta.get('data_path')}); give the same data, or --force to refit anyway"
+            f"{name!r} was searched on (hash {str(meta.get(DATA_HASH))[:12]}, "
+            f"{meta.get(DATA_PATH)}); give the same data, or --force to refit anyway"
         )
     return source, first
 
 
-def _resolution(m: Member) -> int:
+def _resolution(m: RefitMember) -> int:
     from mmtune.model.networks import SEED_RESOLUTION
 
     return int(m.params.get("resolution", SEED_RESOLUTION))
@@ -267,10 +238,10 @@ class _Trainer:
         # Fixed epochs per member, no early stopping: the refit's rule, checked as it runs.
         self.options = TrainOptions(epochs=0, jit_compile=jit_setting(cfg.jit), feed=cfg.feed)
 
-    def _options(self, m: Member) -> TrainOptions:
+    def _options(self, m: RefitMember) -> TrainOptions:
         return dataclasses.replace(self.options, epochs=m.epochs)
 
-    def check(self, m: Member) -> None:
+    def check(self, m: RefitMember) -> None:
         """Retrain ``m`` on the training part with the refit's rule and seeds no evaluation
         used; record what it scores. One draw that falls is not yet a verdict (on 1,000 rows
         a configuration with sd 0.012 over three seeds drew 0.835 against its 0.898): a
@@ -288,7 +259,7 @@ class _Trainer:
                 break
         m.check_seeds = m.check_seeds[: len(m.check_draws)]
 
-    def _draw(self, m: Member, seed: int) -> tuple[float, list[list[int]]]:
+    def _draw(self, m: RefitMember, seed: int) -> tuple[float, list[list[int]]]:
         """One check model's validation accuracy and confusion matrix."""
         from mmtune.keras_backend import clear_keras_session
         from mmtune.model.training import train_model
@@ -299,7 +270,7 @@ class _Trainer:
         clear_keras_session()
         return float(result.curves["val_accuracy"][-1]), confusion
 
-    def full(self, m: Member) -> keras.Model:
+    def full(self, m: RefitMember) -> keras.Model:
         from mmtune.model.training import train_model
 
         return train_model(
@@ -319,7 +290,7 @@ def _added(total: list[list[int]] | None, counts: list[list[int]]) -> list[list[
     return (np.asarray(total) + np.asarray(counts)).tolist()
 
 
-def _check_line(m: Member) -> str:
+def _check_line(m: RefitMember) -> str:
     draws = ", then ".join(
         f"{accuracy:.4f} (seed {seed})" for accuracy, seed in zip(m.check_draws, m.check_seeds)
     )
@@ -341,7 +312,7 @@ def _check_line(m: Member) -> str:
 
 def _checked_members(
     cfg: RefitConfig, study: optuna.Study, trainer: _Trainer, log: Callable[[str], None]
-) -> tuple[list[Member], list[Member], str | None]:
+) -> tuple[list[RefitMember], list[RefitMember], str | None]:
     """``(members that held, members the check rejected, warning)``.
 
     Candidates are tried in leaderboard order (only the named one with ``--trial`` and no
@@ -354,8 +325,8 @@ def _checked_members(
     if cfg.trial is not None and wanted == 1:
         pool = pool[:1]
     pool = pool[: wanted + max(cfg.candidates, 1) - 1]
-    held: list[Member] = []
-    rejected: list[Member] = []
+    held: list[RefitMember] = []
+    rejected: list[RefitMember] = []
     for config in pool:
         if len(held) == wanted:
             break
@@ -390,16 +361,18 @@ def _checked_members(
             "probabilities averaged), from a model trained on 80% of the rows"
         )
     if seeds > 1:  # the other seeds share the first's check: its confusion matrix is shown once
-        again = {"val_confusion": None, "val_class_names": None}
         held = [first] + [
-            Member(**{**asdict(first), **again, "seed": first.seed + k}) for k in range(1, seeds)
+            dataclasses.replace(
+                first, val_confusion=None, val_class_names=None, seed=first.seed + k
+            )
+            for k in range(1, seeds)
         ]
     return held, rejected, warning
 
 
 def _save_models(
-    models: list[keras.Model], members: list[Member], out_dir: Path, say: Callable[[str], None]
-) -> list[tuple[keras.Model, Member]]:
+    models: list[keras.Model], members: list[RefitMember], out_dir: Path, say: Callable[[str], None]
+) -> list[tuple[keras.Model, RefitMember]]:
     """One ``model.keras`` (several members averaged in one model when they take the same
     inputs), else one file per member, into ``out_dir`` (the refit's staging folder: an
     earlier refit's files are not there); each member records its file. Returns each saved
@@ -466,7 +439,7 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
     members = choose_members(study, cfg.trial, cfg.ensemble, cfg.member_seeds(), cfg.seed)
     source, first = _data_source(cfg, study, name, members)
     trainer = _Trainer(cfg, model_name, source)
-    rejected: list[Member] = []
+    rejected: list[RefitMember] = []
     warning = None
     if cfg.check:
         members, rejected, warning = _checked_members(cfg, study, trainer, say)
@@ -492,12 +465,10 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
         counts = {names[c]: int((classes == c).sum()) for c in range(len(names))}
         write_submission(staging / "submission.csv", classes)
         record = _record(name, model_name, members, rejected, warning, source, first)
-        record.update(
-            test_rows=int(len(classes)),
-            predicted_class_counts=counts,
-            duration_s=round(time.perf_counter() - started, 2),
-        )
-        atomic_write_text(staging / "refit.json", json.dumps(record, indent=2))
+        record.test_rows = int(len(classes))
+        record.predicted_class_counts = counts
+        record.duration_s = round(time.perf_counter() - started, 2)
+        atomic_write_text(staging / "refit.json", record.to_json())
     submission, record_path = out_dir / "submission.csv", out_dir / "refit.json"
     return RefitOutcome(name, out_dir, submission, record_path, members, counts, rejected, warning)
 
@@ -505,26 +476,26 @@ def run_refit(cfg: RefitConfig, log: Callable[[str], None] | None = None) -> Ref
 def _record(
     name: str,
     model_name: str,
-    members: list[Member],
-    rejected: list[Member],
+    members: list[RefitMember],
+    rejected: list[RefitMember],
     warning: str | None,
     source: DataSource,
     first: SplitData,
-) -> dict[str, object]:
+) -> RefitRecord:
     """``refit.json``'s record, but for what the submission adds (rows, counts, time)."""
     from mmtune import keras_backend
 
-    return {
-        "study": name,
-        "model": model_name,
-        "rule": "epochs = the median best epoch (validation accuracy peak) of the "
+    return RefitRecord(
+        study=name,
+        model=model_name,
+        rule="epochs = the median best epoch (validation accuracy peak) of the "
         "configuration's evaluations, unscaled",
-        "members": [asdict(m) for m in members],
-        "rejected_by_check": [asdict(m) for m in rejected],
-        "warning": warning,
-        "ensemble": "mean of class probabilities" if len(members) > 1 else None,
-        "data_path": str(source.data_dir.resolve()),
-        "data_hash": first.data.data_hash,
-        "backend": keras_backend.name(),
-        "versions": _versions(),
-    }
+        members=members,
+        rejected_by_check=rejected,
+        warning=warning,
+        ensemble="mean of class probabilities" if len(members) > 1 else None,
+        data_path=str(source.data_dir.resolve()),
+        data_hash=first.data.data_hash,
+        backend=keras_backend.name(),
+        versions=_versions(),
+    )

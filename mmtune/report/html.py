@@ -16,7 +16,6 @@ import base64
 import contextlib
 import html
 import io
-import json
 import math
 import warnings
 from collections import Counter
@@ -25,12 +24,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from mmtune.atomic import atomic_write_text
 from mmtune.errors import MmtuneError
 from mmtune.ledger.evaluations import configurations, ran, state_rank
 from mmtune.ledger.leaderboard import leaderboard_rows
+from mmtune.ledger.records import (
+    DATA_HASH,
+    DATA_PATH,
+    EPOCHS,
+    MAX_EPOCHS,
+    MODEL,
+    SPACE,
+    SPACE_FILE,
+    TUNER,
+    VAL_ACCURACY_CURVE,
+    RefitMember,
+    RefitRecord,
+    read_refit_record,
+)
 from mmtune.ledger.store import Ledger
 from mmtune.locations import study_dir
 
@@ -92,9 +105,9 @@ def render_report(study: optuna.Study, refit_file: Path | None = None) -> str:
         importances = _importances(study, complete)
         page.section(SECTIONS[3], _importance_html(study, importances))
         page.section(SECTIONS[4], _slices(study, complete, importances))
-        page.section(SECTIONS[5], _curves(trials, study.user_attrs.get("max_epochs")))
+        page.section(SECTIONS[5], _curves(trials, study.user_attrs.get(MAX_EPOCHS)))
         if refit_file is not None:
-            record = _read_refit(refit_file)
+            record = read_refit_record(refit_file)
             page.section(SECTIONS[6], _confusions(record))
             page.section(SECTIONS[7], _honest_check(record))
     return page.html()
@@ -270,13 +283,13 @@ def _summary(study: optuna.Study, trials: list, complete: list) -> str:
     counts = counts or "none"
     items: list[tuple[str, object]] = [
         ("study", study.study_name),
-        ("space", meta.get("space")),
-        ("space file", meta.get("space_file")),
-        ("model", meta.get("model")),
-        ("tuner", meta.get("tuner")),
-        ("epochs per full trial", meta.get("max_epochs")),
-        ("data", meta.get("data_path")),
-        ("data hash", meta.get("data_hash")),
+        ("space", meta.get(SPACE)),
+        ("space file", meta.get(SPACE_FILE)),
+        ("model", meta.get(MODEL)),
+        ("tuner", meta.get(TUNER)),
+        ("epochs per full trial", meta.get(MAX_EPOCHS)),
+        ("data", meta.get(DATA_PATH)),
+        ("data hash", meta.get(DATA_HASH)),
         ("trials", f"{len(trials)} ({counts})"),
     ]
     ranked = [c for c in configurations(study) if c.complete]
@@ -428,24 +441,24 @@ def _slices(study: optuna.Study, complete: list, importances: dict[str, float] |
 
 
 def _curve_x(t: FrozenTrial, curve: list[float]) -> list[int]:
-    last = int(t.user_attrs.get("epochs", len(curve)) or len(curve))
+    last = int(t.user_attrs.get(EPOCHS, len(curve)) or len(curve))
     return list(range(last - len(curve) + 1, last + 1))
 
 
 def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
     from optuna.trial import TrialState
 
-    with_curve = [t for t in trials if t.user_attrs.get("val_accuracy_curve")]
+    with_curve = [t for t in trials if t.user_attrs.get(VAL_ACCURACY_CURVE)]
     if not with_curve:
         return _note("no trial finished an epoch yet: no learning curve to draw")
     plt = _pyplot()
-    ranked = sorted(with_curve, key=lambda t: (-max(t.user_attrs["val_accuracy_curve"]), t.number))
+    ranked = sorted(with_curve, key=lambda t: (-max(t.user_attrs[VAL_ACCURACY_CURVE]), t.number))
     top = ranked[:TOP_CURVES]
     fig, ax = plt.subplots(figsize=(11, 5))
     styles = {TrialState.PRUNED: "--", TrialState.FAIL: ":"}
     colours = plt.get_cmap("tab10")
     for t in reversed(ranked[TOP_CURVES:]):
-        curve = t.user_attrs["val_accuracy_curve"]
+        curve = t.user_attrs[VAL_ACCURACY_CURVE]
         ax.plot(
             _curve_x(t, curve),
             curve,
@@ -457,7 +470,7 @@ def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
         if t.state in styles:
             ax.plot(_curve_x(t, curve)[-1], curve[-1], "x", color="#8a959f", zorder=1)
     for i, t in enumerate(top):
-        curve = t.user_attrs["val_accuracy_curve"]
+        curve = t.user_attrs[VAL_ACCURACY_CURVE]
         x = _curve_x(t, curve)
         state = t.state
         label = f"trial {t.number}" + (
@@ -500,7 +513,7 @@ def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
         "the others in grey; dashed and x = pruned (cut short), dotted = failed",
         fontsize=10,
     )
-    last = max(max(_curve_x(t, t.user_attrs["val_accuracy_curve"])) for t in with_curve)
+    last = max(max(_curve_x(t, t.user_attrs[VAL_ACCURACY_CURVE])) for t in with_curve)
     ax.set_xlim(0.5, max(last, int(max_epochs or 0)) + 0.5)
     ax.xaxis.set_major_locator(_ticker().MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(alpha=0.3)
@@ -515,19 +528,8 @@ def _curves(trials: list[FrozenTrial], max_epochs: int | None) -> str:
 # -- refit sections ---------------------------------------------------------------------------
 
 
-def _read_refit(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise MmtuneError(f"cannot read the refit record {path}: {exc}") from exc
-
-
-def _member_name(m: Mapping[str, object]) -> str:
-    return f"trial {m.get('trial')}, seed {m.get('seed')}"
-
-
-def _confusions(record: dict[str, Any]) -> str:
-    members = [m for m in record.get("members", []) if m.get("val_confusion")]
+def _confusions(record: RefitRecord) -> str:
+    members = [m for m in record.members if m.val_confusion]
     if not members:
         return _note(
             "the refit has no honest check with a confusion matrix (refit with the "
@@ -543,15 +545,15 @@ def _confusions(record: dict[str, Any]) -> str:
         "the predicted ones.</p>"
     ]
     for m in members:
-        counts = np.asarray(m["val_confusion"], dtype=int)
-        names = m.get("val_class_names") or [str(i) for i in range(len(counts))]
+        counts = np.asarray(m.val_confusion, dtype=int)
+        names = m.val_class_names or [str(i) for i in range(len(counts))]
         side = max(4.5, 0.75 * len(names) + 2.5)
         fig, ax = plt.subplots(figsize=(side, side))
         ConfusionMatrixDisplay(counts, display_labels=names).plot(
             ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45, values_format="d"
         )
         ax.grid(False)
-        ax.set_title(f"{_member_name(m)}: validation part")
+        ax.set_title(f"{m.name}: validation part")
         fig.tight_layout()
         rows_total = counts.sum(axis=1)
         per_class = [
@@ -566,66 +568,63 @@ def _confusions(record: dict[str, Any]) -> str:
         total = int(counts.sum())
         overall = np.trace(counts) / total if total else float("nan")
         parts.append(
-            f"<h3>{_e(_member_name(m))}: accuracy {_fmt(float(overall))} on "
+            f"<h3>{_e(m.name)}: accuracy {_fmt(float(overall))} on "
             f"{total} validation rows</h3>"
-            f'<div class="pair"><div>{_img(fig, "confusion matrix " + _member_name(m))}</div>'
+            f'<div class="pair"><div>{_img(fig, "confusion matrix " + m.name)}</div>'
             f"<div><p>Per-class accuracy (recall):</p>"
             f"{_table(per_class, text_columns=('class',))}</div></div>"
         )
     return "".join(parts)
 
 
-def _honest_check(record: dict[str, Any]) -> str:
-    members = record.get("members", [])
-    rows = []
-    for m in members:
-        search, check = m.get("search_val_accuracy"), m.get("check_val_accuracy")
-        rows.append(
-            {
-                "member": _member_name(m),
-                "epochs": m.get("epochs"),
-                "search val_accuracy": search,
-                "search sd": m.get("search_sd"),
-                "evaluations": m.get("search_evals"),
-                "search seed_avg": m.get("search_seed_avg"),
-                "check val_accuracy": check,
-                "check draws": ", ".join(
-                    f"{_fmt(a)} (seed {seed})"
-                    for a, seed in zip(m.get("check_draws") or [], m.get("check_seeds") or [])
-                ),
-                "holds": {True: "yes", False: "NO"}.get(m.get("check_holds"), ""),
-                "check - search": (
-                    round(check - search, 4) if check is not None and search is not None else None
-                ),
-                "model file": m.get("model_file"),
-                "duration_s": m.get("duration_s"),
-            }
-        )
-    rejected = record.get("rejected_by_check") or []
+def _check_row(m: RefitMember) -> dict[str, object]:
+    """A member's row of the honest check's table."""
+    search, check = m.search_val_accuracy, m.check_val_accuracy
+    return {
+        "member": m.name,
+        "epochs": m.epochs,
+        "search val_accuracy": search,
+        "search sd": m.search_sd,
+        "evaluations": m.search_evals,
+        "search seed_avg": m.search_seed_avg,
+        "check val_accuracy": check,
+        "check draws": ", ".join(
+            f"{_fmt(a)} (seed {seed})" for a, seed in zip(m.check_draws, m.check_seeds)
+        ),
+        "holds": "" if m.check_holds is None else ("yes" if m.check_holds else "NO"),
+        "check - search": (
+            round(check - search, 4) if check is not None and search is not None else None
+        ),
+        "model file": m.model_file,
+        "duration_s": m.duration_s,
+    }
+
+
+def _honest_check(record: RefitRecord) -> str:
+    rows = [_check_row(m) for m in record.members]
     facts = [
-        ("rule", record.get("rule")),
-        ("members", len(members)),
+        ("rule", record.rule),
+        ("members", len(record.members)),
         (
             "rejected by the check",
             ", ".join(
-                f"trial {m.get('trial')} ({_fmt(m.get('check_val_accuracy'))} vs "
-                f"{_fmt(m.get('search_val_accuracy'))})"
-                for m in rejected
+                f"trial {m.trial} ({_fmt(m.check_val_accuracy)} vs {_fmt(m.search_val_accuracy)})"
+                for m in record.rejected_by_check
             )
             or "none",
         ),
-        ("warning", record.get("warning") or "none"),
-        ("ensemble", record.get("ensemble") or "no (one model)"),
-        ("test rows", record.get("test_rows")),
+        ("warning", record.warning or "none"),
+        ("ensemble", record.ensemble or "no (one model)"),
+        ("test rows", record.test_rows),
         (
             "predicted classes (test)",
-            ", ".join(f"{k} {v}" for k, v in (record.get("predicted_class_counts") or {}).items()),
+            ", ".join(f"{k} {v}" for k, v in record.predicted_class_counts.items()),
         ),
-        ("refit time", f"{record.get('duration_s', '?')} s"),
+        ("refit time", f"{'?' if record.duration_s is None else record.duration_s} s"),
     ]
     head = "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"
     table = _table(rows, text_columns=("member", "model file", "holds", "check draws"))
-    checked = [r for r in rows if r["check val_accuracy"] is not None]
+    checked = [m for m in record.members if m.check_val_accuracy is not None]
     if not checked:
         return (
             head + "<h3>Members</h3>" + table + _note("refitted with --no-check: no honest check")
@@ -635,14 +634,14 @@ def _honest_check(record: dict[str, Any]) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(checked) + 2.5), 3.8))
     x = np.arange(len(checked))
-    search = [r["search val_accuracy"] or 0.0 for r in checked]
-    check = [r["check val_accuracy"] for r in checked]
+    search = [m.search_val_accuracy or 0.0 for m in checked]
+    check = [m.check_val_accuracy or 0.0 for m in checked]
     ax.bar(x - 0.2, search, 0.4, label="leaderboard (mean of evaluations)", color="#7f9cbf")
     ax.bar(x + 0.2, check, 0.4, label="honest check (same epochs, training part)", color="#e07b39")
     for i, (s, c) in enumerate(zip(search, check)):
         ax.text(i - 0.2, s, f"{s:.3f}", ha="center", va="bottom", fontsize=8)
         ax.text(i + 0.2, c, f"{c:.3f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x, [f"{r['member']}\n{_epochs(r['epochs'])}" for r in checked], fontsize=8)
+    ax.set_xticks(x, [f"{m.name}\n{_epochs(m.epochs)}" for m in checked], fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("val_accuracy")
     ax.set_title("Honest check against the search")

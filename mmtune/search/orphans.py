@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["OWNER", "owner_of_this_process", "owner_is_gone", "fail_orphaned_trials"]
+from mmtune.ledger.records import FAIL_REASON, OWNER
 
-OWNER = "owner"  # user attribute: "host:pid:start time" of the process running the trial
+__all__ = ["owner_of_this_process", "owner_is_gone", "fail_orphaned_trials"]
 
 
 def _start_time(pid: int) -> str | None:
@@ -65,7 +65,7 @@ def fail_orphaned_trials(study: optuna.Study, retry: bool = True) -> list[int]:
             continue
         try:
             storage.set_trial_user_attr(
-                trial._trial_id, "fail_reason", f"its process ({owner}) ended mid-trial (killed?)"
+                trial._trial_id, FAIL_REASON, f"its process ({owner}) ended mid-trial (killed?)"
             )
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except RuntimeError:  # finished meanwhile by someone else

@@ -44,18 +44,29 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
-from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
+from mmtune.errors import OverMemoryCeiling
 from mmtune.ledger.claims import Claims
 from mmtune.ledger.evaluations import (
-    EVALUATES,
-    SKIPPED,
     Configuration,
     configurations,
+    evaluation_seed,
     is_reevaluation,
 )
-from mmtune.ledger.store import result_predictions
+from mmtune.ledger.records import (
+    DATA_HASH,
+    EPOCHS,
+    EVALUATES,
+    EVALUATION,
+    MAX_EPOCHS,
+    OWNER,
+    SEED,
+    TUNER,
+    VAL_ROWS,
+)
+from mmtune.ledger.store import PendingTrial, record_end, record_epoch, record_result
 from mmtune.search.memory import MemoryWatch, RecycleProcess
-from mmtune.search.orphans import OWNER, owner_is_gone, owner_of_this_process
+from mmtune.search.orphans import owner_is_gone, owner_of_this_process
+from mmtune.search.trial import outcome_of, trial_split
 
 if TYPE_CHECKING:
     import optuna
@@ -66,8 +77,6 @@ if TYPE_CHECKING:
     from mmtune.search.progress import SearchProgress
 
 __all__ = [
-    "EVALUATION",
-    "evaluation_seed",
     "expected_loss",
     "next_evaluation",
     "race_spread",
@@ -78,20 +87,13 @@ __all__ = [
 ]
 
 
-EVALUATION = "evaluation"  # user attribute of a re-evaluation: its index (0: the search trial)
 _CLAIM = "evaluate:"  # a re-evaluation's claim: evaluate:<trial>:<index>
 _POLL_S = 2.0  # how often a worker waiting for others' re-evaluations looks again
 
 
-def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:
-    """The seed of a configuration's ``index``-th evaluation (0: the search trial's own,
-    ``base_seed + trial_number``)."""
-    return base_seed + trial_number + 1000 * index
-
-
 def _contenders(study: optuna.Study) -> list[Configuration]:
     """The completed configurations trained on the study's whole epoch budget, best first."""
-    max_epochs = study.user_attrs.get("max_epochs")
+    max_epochs = study.user_attrs.get(MAX_EPOCHS)
     return [c for c in configurations(study) if c.complete and c.full_fidelity(max_epochs)]
 
 
@@ -333,11 +335,11 @@ def _evaluate(
     """Train ``config`` once more, as its ``index``-th evaluation (claimed: its seed is
     this evaluation's alone), and add the result to the ledger. A configuration refused for
     the memory ceiling that a fresh process may hold raises :class:`OverMemoryCeiling`,
-    recorded nowhere: the search recycles and retries it."""
-    import optuna
+    recorded nowhere: the search recycles and retries it. Its outcome follows the rule of
+    every trial (:func:`mmtune.search.trial.outcome_of`); a stop (Ctrl-C) records nothing."""
+    from optuna.trial import TrialState
 
     from mmtune.model.training import run_trial
-    from mmtune.search.trial import trial_split
 
     seed = evaluation_seed(cfg.seed, config.number, index)
     params = dict(config.trial.params)
@@ -345,72 +347,48 @@ def _evaluate(
         f"re-evaluating trial {config.number} with seed {seed} (evaluation "
         f"{index + 1} of {cfg.repeats}; mean so far {config.mean:.4f})"
     )
-    curves: dict[str, list[float]] = {}
+    trial = PendingTrial(
+        {
+            EVALUATES: config.number,
+            EVALUATION: index,
+            OWNER: owner_of_this_process(),
+            SEED: seed,
+            TUNER: "re-evaluation",
+            DATA_HASH: _data_hash(study),
+            VAL_ROWS: config.val_rows,
+            EPOCHS: 0,
+        }
+    )
 
     def report(epoch: int, logs: dict[str, float]) -> None:
-        for key in ("val_accuracy", "val_loss", "accuracy", "loss"):
-            if key in logs:
-                curves.setdefault(key, []).append(float(logs[key]))
+        record_epoch(trial, epoch, logs)
         progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     started = time.perf_counter()
-    attrs: dict[str, object] = {
-        EVALUATES: config.number,
-        EVALUATION: index,
-        OWNER: owner_of_this_process(),
-        "seed": seed,
-        "tuner": "re-evaluation",
-        "data_hash": _data_hash(study),
-        "val_rows": config.val_rows,
-    }
     split = trial_split(source, cfg.space, params)
     try:
         result = run_trial(cfg.space.model, params, split, options, seed=seed, report=report)
-    except (TrialFailed, ModelTooLarge) as exc:
-        reason = str(exc)
-        if isinstance(exc, OverMemoryCeiling):  # the backends' rule and reason
-            retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
-            if retried:
-                raise
-        if isinstance(exc, ModelTooLarge):  # untrained: says nothing of the configuration
-            memory.untrained()
-            attrs[SKIPPED] = True
-        attrs.update(
-            fail_reason=reason[:2000],
-            epochs=len(curves.get("loss", [])),
-            duration_s=round(time.perf_counter() - started, 3),
-            **{f"{k}_curve": v for k, v in curves.items()},
+    except BaseException as exc:
+        outcome = outcome_of(exc, memory)
+        if outcome.stops or outcome.retry:  # retried in a fresh process: nothing recorded
+            raise
+        record_end(
+            trial,
+            failed=True,
+            reason=outcome.reason,
+            skipped=outcome.refused,
+            duration_s=time.perf_counter() - started,
         )
-        study.add_trial(
-            optuna.trial.create_trial(
-                state=optuna.trial.TrialState.FAIL,
-                params=params,
-                distributions=config.trial.distributions,
-                user_attrs=attrs,
-            )
-        )
-        progress.message(f"re-evaluation of trial {config.number} failed: {reason[:200]}")
+        trial.add_to(study, outcome.state(reevaluation=True), params, config.trial.distributions)
+        progress.message(f"re-evaluation of trial {config.number} failed: {outcome.reason[:200]}")
         return
-    attrs.update(
-        best_epoch=result.best_epoch,
-        best_val_accuracy=result.best_val_accuracy,
-        val_loss=result.val_loss,
-        epochs=result.epochs,
-        duration_s=round(result.duration_s, 3),
-        params_count=result.params_count,
-        **{f"{k}_curve": v for k, v in curves.items()},
-        **result_predictions(result),
-    )
-    intermediate = {i + 1: v for i, v in enumerate(curves.get("val_accuracy", []))}
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.COMPLETE,
-            value=result.best_val_accuracy,
-            params=params,
-            distributions=config.trial.distributions,
-            user_attrs=attrs,
-            intermediate_values=intermediate,
-        )
+    record_result(trial, result)
+    trial.add_to(
+        study,
+        TrialState.COMPLETE,
+        params,
+        config.trial.distributions,
+        value=result.best_val_accuracy,
     )
     progress.message(
         f"re-evaluation of trial {config.number}: {result.best_val_accuracy:.4f} "
@@ -419,5 +397,5 @@ def _evaluate(
 
 
 def _data_hash(study: optuna.Study) -> str | None:
-    value = study.user_attrs.get("data_hash")
+    value = study.user_attrs.get(DATA_HASH)
     return str(value) if value is not None else None

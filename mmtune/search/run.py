@@ -13,15 +13,17 @@ from typing import TYPE_CHECKING, TypedDict
 
 from mmtune.data.trial_data import DataSource
 from mmtune.errors import MmtuneError, shown
+from mmtune.ledger.records import DURATION_S, MODEL
 from mmtune.ledger.store import Ledger, StudyMeta, finished_count
 from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
 from mmtune.search.backends import Backend, SearchRun, backend_for
-from mmtune.search.config import OPTUNA_TUNERS, TUNERS, SearchConfig, SearchOutcome
+from mmtune.search.config import SearchConfig, SearchOutcome
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.progress import SearchProgress
 from mmtune.search.trial import FailureStreak, default_resolution
+from mmtune.search.tuners import names_that, tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -46,8 +48,8 @@ class PreparedSearch:
 
 def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     """Check the data (building its cache), then create or resume the study."""
-    if cfg.tuner not in TUNERS:
-        raise MmtuneError(f"Expected a tuner among {TUNERS}. Received: tuner={cfg.tuner!r}")
+    tuner = tuner_named(cfg.tuner)
+    tuner.check_available()
     if cfg.trials < 1:
         raise MmtuneError(f"Expected --trials of at least 1. Received: trials={cfg.trials}")
     problem = study_name_problem(cfg.study_name)
@@ -66,7 +68,7 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     ledger = Ledger(
         cfg.results_dir,
         cfg.storage,
-        heartbeat=cfg.heartbeat if cfg.tuner in OPTUNA_TUNERS else None,
+        heartbeat=cfg.heartbeat if tuner.workers else None,
     )
     meta = StudyMeta(
         space=cfg.space.name,
@@ -89,8 +91,8 @@ def prepare_search(cfg: SearchConfig) -> PreparedSearch:
     )
     # Trials left RUNNING by a killed process of this machine: failed now (and, for the
     # sampler's search, queued again), not counted as running until the heartbeat notices.
-    fail_orphaned_trials(study, retry=cfg.tuner in OPTUNA_TUNERS)
-    if cfg.tuner in OPTUNA_TUNERS and not study.get_trials(deepcopy=False):
+    fail_orphaned_trials(study, retry=tuner.workers)  # else its own oracle runs it again
+    if tuner.warm_start and not study.get_trials(deepcopy=False):
         _queue_starting_points(study, cfg, earlier)
     return PreparedSearch(source, ledger, study, backend)
 
@@ -118,9 +120,10 @@ def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
     """``--warm-start``'s study, checked to tune the same space's model."""
     if not cfg.warm_start:
         return None
-    if cfg.tuner not in OPTUNA_TUNERS:
+    if not tuner_named(cfg.tuner).warm_start:
+        takes = " or ".join(f"--tuner {name}" for name in names_that("warm_start"))
         raise MmtuneError(
-            f"--warm-start seeds Optuna's sampler: use it with --tuner tpe. "
+            f"--warm-start seeds the ledger study's sampler: use it with {takes}. "
             f"Received: tuner={cfg.tuner!r}"
         )
     if cfg.warm_start == cfg.study_name:
@@ -129,10 +132,10 @@ def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
             "a study resumes by itself"
         )
     earlier = ledger.load_study(cfg.warm_start)[0]
-    if earlier.user_attrs.get("model") != cfg.space.model:
+    if earlier.user_attrs.get(MODEL) != cfg.space.model:
         raise MmtuneError(
             f"--warm-start {cfg.warm_start}: that study tunes the model "
-            f"{earlier.user_attrs.get('model')!r}, not {cfg.space.model!r}"
+            f"{earlier.user_attrs.get(MODEL)!r}, not {cfg.space.model!r}"
         )
     return earlier
 
@@ -171,7 +174,8 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
         streak = FailureStreak.from_study(study, cfg.max_failures, cfg.max_skips)
         run = SearchRun(study, cfg, prepared.source, progress, streak, options)
         prepared.backend.run(run)
-        while cfg.tuner in OPTUNA_TUNERS and _others_still_running(study, cfg, progress):
+        shared = tuner_named(cfg.tuner).workers
+        while shared and _others_still_running(study, cfg, progress):
             prepared.backend.run(run)  # a place freed (a worker died): take it
         if streak.skipped:
             progress.message(
@@ -255,7 +259,7 @@ def _progress_so_far(study: optuna.Study) -> _SoFar:
     best = max(scored, key=lambda s: (s[0], -s[1])) if scored else None
     return {
         "best": best,
-        "spent_s": sum(float(t.user_attrs.get("duration_s") or 0.0) for t in counted),
+        "spent_s": sum(float(t.user_attrs.get(DURATION_S) or 0.0) for t in counted),
     }
 
 

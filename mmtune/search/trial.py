@@ -1,20 +1,46 @@
-"""One trial's bookkeeping, shared by every backend: ledger records, progress, timing, the
-data at the trial's resolution, and the rules that turn errors into failed trials.
+"""One trial's life, shared by every backend and the re-evaluations: its ledger records,
+progress and timing, the data at its resolution, the one rule from an exception to its
+outcome (:func:`outcome_of`), and the failure streaks that stop a search.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from mmtune.errors import DataError, FatalSearchError, MmtuneError, TrialFailed
+from mmtune.errors import (
+    DataError,
+    FatalSearchError,
+    MmtuneError,
+    ModelTooLarge,
+    OverMemoryCeiling,
+    TrialFailed,
+)
 from mmtune.keras_backend import compilations
-from mmtune.ledger.evaluations import SKIPPED
-from mmtune.ledger.store import record_epoch, record_result
+from mmtune.ledger.evaluations import evaluation_seed
+from mmtune.ledger.records import (
+    COMPILE_S,
+    DATA_HASH,
+    DATA_PATH,
+    EPOCHS,
+    FAIL_REASON,
+    OPTUNA_RETRIED_TRIAL,
+    OWNER,
+    PARAMS_COUNT,
+    PROGRAMS_COMPILED,
+    PROGRAMS_FROM_CACHE,
+    RETRY_OF,
+    SEED,
+    SKIPPED,
+    TUNER,
+    VAL_ACCURACY_CURVE,
+    VAL_ROWS,
+)
+from mmtune.ledger.store import record_end, record_epoch, record_result
 from mmtune.model.params import Params
-from mmtune.search.orphans import OWNER, owner_of_this_process
+from mmtune.search.orphans import owner_of_this_process
 
 if TYPE_CHECKING:
     import keras
@@ -24,6 +50,7 @@ if TYPE_CHECKING:
     from mmtune.model.callbacks import EpochReport
     from mmtune.model.training import TrainOptions, TrialResult
     from mmtune.search.config import SearchConfig
+    from mmtune.search.memory import MemoryWatch
     from mmtune.search.progress import SearchProgress
     from mmtune.search.spaces import Space
 
@@ -32,7 +59,8 @@ __all__ = [
     "TrainKeywords",
     "TrialContext",
     "default_resolution",
-    "failing_as_trial_error",
+    "Outcome",
+    "outcome_of",
     "trial_split",
 ]
 
@@ -70,7 +98,7 @@ class FailureStreak:
             t
             for t in study.get_trials(deepcopy=False, states=ended)
             if not is_reevaluation(t)
-            and not str(t.user_attrs.get("fail_reason", "")).startswith(_NOT_THE_CONFIGURATION)
+            and not str(t.user_attrs.get(FAIL_REASON, "")).startswith(_NOT_THE_CONFIGURATION)
         ]
         skips_open = True
         for t in sorted(trials, key=lambda t: t.number, reverse=True):
@@ -82,7 +110,7 @@ class FailureStreak:
             if t.state != TrialState.FAIL:
                 break
             streak.count += 1
-            streak.last_reason = streak.last_reason or str(t.user_attrs.get("fail_reason", ""))
+            streak.last_reason = streak.last_reason or str(t.user_attrs.get(FAIL_REASON, ""))
         return streak
 
     def update(
@@ -146,13 +174,13 @@ class TrialContext:
         self.started = time.perf_counter()
         self._compiled = compilations()
         self._start_clean(trial)
-        trial.set_user_attr("tuner", tuner)
+        trial.set_user_attr(TUNER, tuner)
         trial.set_user_attr(OWNER, owner_of_this_process())
         if not source.data_hash:  # the data check loads it first; a backend alone, here
             source.get(default_resolution(cfg.space))
-        trial.set_user_attr("data_hash", source.data_hash)
-        trial.set_user_attr("data_path", str(source.data_dir))
-        trial.set_user_attr("val_rows", source.val_rows)
+        trial.set_user_attr(DATA_HASH, source.data_hash)
+        trial.set_user_attr(DATA_PATH, str(source.data_dir))
+        trial.set_user_attr(VAL_ROWS, source.val_rows)
         progress.trial_started(trial.number)
 
     @staticmethod
@@ -163,11 +191,11 @@ class TrialContext:
         )
         if frozen is None:
             return
-        retry_of = frozen.system_attrs.get("failed_trial")
+        retry_of = frozen.system_attrs.get(OPTUNA_RETRIED_TRIAL)
         if retry_of is not None:
-            trial.set_user_attr("retry_of", int(retry_of))
+            trial.set_user_attr(RETRY_OF, int(retry_of))
             for key in frozen.user_attrs:
-                if key != "retry_of":
+                if key != RETRY_OF:
                     trial.set_user_attr(key, None)
 
     def report(self, epoch: int, logs: dict[str, float]) -> None:
@@ -175,7 +203,7 @@ class TrialContext:
         self.progress.epoch_done(epoch, logs.get("val_accuracy"))
 
     def on_model(self, model: keras.Model) -> None:
-        self.trial.set_user_attr("params_count", int(model.count_params()))
+        self.trial.set_user_attr(PARAMS_COUNT, int(model.count_params()))
 
     def tensorboard_callbacks(self, params: Params) -> list[keras.callbacks.Callback]:
         if not self.cfg.tensorboard:
@@ -189,10 +217,8 @@ class TrialContext:
     def train_kwargs(self, params: Params) -> TrainKeywords:
         """The ``train_model`` arguments every backend passes for this trial: the search's
         options, this trial's seed (recorded), and its hooks."""
-        from mmtune.search.reevaluate import evaluation_seed
-
         seed = evaluation_seed(self.cfg.seed, self.trial.number, 0)
-        self.trial.set_user_attr("seed", seed)
+        self.trial.set_user_attr(SEED, seed)
         return TrainKeywords(
             options=self.options,
             seed=seed,
@@ -205,10 +231,16 @@ class TrialContext:
         record_result(self.trial, result)
         self._record_compilation()
 
-    def failed(self, reason: str) -> None:
-        self.trial.set_user_attr("fail_reason", reason[:2000])
-        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+    def ended(self, outcome: Outcome) -> None:
+        """Record a trial that did not complete, as :func:`outcome_of` judged it."""
         self._record_compilation()
+        record_end(
+            self.trial,
+            failed=outcome.failed,
+            reason=outcome.reason,
+            skipped=outcome.refused,
+            duration_s=time.perf_counter() - self.started,
+        )
 
     def _record_compilation(self) -> None:
         """What the trial's programs cost to compile (JAX: ``compile_s``, and how many were
@@ -218,24 +250,15 @@ class TrialContext:
         if not now:
             return
         spent = {k: now[k] - self._compiled.get(k, 0.0) for k in now}
-        self.trial.set_user_attr("compile_s", round(spent["compile_s"], 3))
-        self.trial.set_user_attr("programs_compiled", int(spent["compiled"] - spent["cache_hits"]))
-        self.trial.set_user_attr("programs_from_cache", int(spent["cache_hits"]))
-
-    def pruned(self, reason: str = "", skipped: bool = False) -> None:
-        """A pruned trial; ``skipped``: refused before training, so not counted toward --trials."""
-        self._record_compilation()
-        if reason:
-            self.trial.set_user_attr("prune_reason", reason[:2000])
-        if skipped:
-            self.trial.set_user_attr(SKIPPED, True)
-        self.trial.set_user_attr("duration_s", round(time.perf_counter() - self.started, 3))
+        self.trial.set_user_attr(COMPILE_S, round(spent["compile_s"], 3))
+        self.trial.set_user_attr(PROGRAMS_COMPILED, int(spent["compiled"] - spent["cache_hits"]))
+        self.trial.set_user_attr(PROGRAMS_FROM_CACHE, int(spent["cache_hits"]))
 
     def summary(self) -> tuple[float | None, int, float]:
         attrs = self.trial.user_attrs
-        curve = attrs.get("val_accuracy_curve") or []
+        curve = attrs.get(VAL_ACCURACY_CURVE) or []
         best = max(curve) if curve else None
-        return best, int(attrs.get("epochs") or len(curve)), time.perf_counter() - self.started
+        return best, int(attrs.get(EPOCHS) or len(curve)), time.perf_counter() - self.started
 
 
 def default_resolution(space: Space) -> int:
@@ -268,16 +291,52 @@ def trial_split(
     return source.get(resolution)
 
 
-@contextmanager
-def failing_as_trial_error() -> Iterator[None]:
-    """Turn a crash inside a trial into :class:`TrialFailed`; data and fatal errors pass."""
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a trial that raised: how the ledger records it and what comes next.
+
+    ``failed``: a failed trial (else pruned); ``reason``: why, as recorded and shown;
+    ``refused``: refused before training (recorded ``skipped``: not counted toward
+    ``--trials``, information for the sampler); ``retry``: refused for this grown process's
+    memory, what the configuration needs, when a fresh process may hold it; ``stops``: the
+    search stops (Ctrl-C, bad data, a fatal streak): recorded, then raised again.
+    """
+
+    failed: bool
+    reason: str
+    refused: bool = False
+    retry: str = ""
+    stops: bool = False
+
+    def state(self, reevaluation: bool = False) -> optuna.trial.TrialState:
+        """The trial's state: FAIL or PRUNED. A refused re-evaluation is FAIL (and skipped):
+        it has no epoch to be pruned at, and counts as an attempt of its configuration."""
+        from optuna.trial import TrialState
+
+        failed = self.failed or (reevaluation and self.refused)
+        return TrialState.FAIL if failed else TrialState.PRUNED
+
+
+def outcome_of(exc: BaseException, memory: MemoryWatch) -> Outcome:
+    """The one rule from an exception raised inside a trial to its outcome, for every backend
+    and the re-evaluations. A refusal is told to ``memory`` (:meth:`MemoryWatch.untrained`:
+    the process built nothing), after asking it whether a fresh process may hold the
+    configuration (:meth:`MemoryWatch.refusal_reason`)."""
     import optuna
 
-    try:
-        yield
-    except (TrialFailed, optuna.TrialPruned, DataError, FatalSearchError, KeyboardInterrupt):
-        raise
-    except MmtuneError as exc:  # impossible parameters, e.g. too many blocks for the resolution
-        raise TrialFailed(str(exc)) from exc
-    except Exception as exc:
-        raise TrialFailed(f"{type(exc).__name__}: {exc}") from exc
+    if isinstance(exc, optuna.TrialPruned):  # the pruner's: the curve says why
+        return Outcome(failed=False, reason="")
+    if isinstance(exc, OverMemoryCeiling):
+        retried, reason = memory.refusal_reason(exc.need, exc.need_mb)
+        memory.untrained()
+        return Outcome(False, reason, refused=True, retry=exc.need if retried else "")
+    if isinstance(exc, ModelTooLarge):  # over --max-params / --max-cost
+        memory.untrained()
+        return Outcome(False, str(exc), refused=True)
+    if isinstance(exc, KeyboardInterrupt):
+        return Outcome(True, "interrupted (Ctrl-C)", stops=True)
+    if isinstance(exc, (DataError, FatalSearchError)) or not isinstance(exc, Exception):
+        return Outcome(True, f"{type(exc).__name__}: {exc}", stops=True)
+    if isinstance(exc, (TrialFailed, MmtuneError)):  # NaN, OOM; impossible parameters
+        return Outcome(True, str(exc))
+    return Outcome(True, f"{type(exc).__name__}: {exc}")  # a crash fails this trial alone

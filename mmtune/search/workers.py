@@ -20,8 +20,9 @@ from mmtune.errors import MmtuneError
 from mmtune.launch import mmtune_command
 from mmtune.locations import STORAGE_ENV
 from mmtune.redact import redact_url
-from mmtune.search.config import OPTUNA_TUNERS, SearchConfig
+from mmtune.search.config import SearchConfig
 from mmtune.search.run import prepare_search
+from mmtune.search.tuners import names_that, tuner_named
 
 __all__ = ["run_workers", "worker_environments"]
 
@@ -53,10 +54,11 @@ def worker_environments(
 
 def run_workers(cfg: SearchConfig, worker_argv: list[str]) -> int:
     """Prepare the study, start ``cfg.workers`` workers, wait for them all."""
-    if cfg.tuner not in OPTUNA_TUNERS:
+    tuner = tuner_named(cfg.tuner)
+    if not tuner.workers:
         raise MmtuneError(
-            f"--workers needs an Optuna tuner ({', '.join(OPTUNA_TUNERS)}); "
-            f"Keras Tuner's {cfg.tuner} runs as one process"
+            f"--workers needs a tuner several workers share ({', '.join(names_that('workers'))}); "
+            f"{tuner.family}'s {cfg.tuner} runs as one process"
         )
     from mmtune.ledger.store import Ledger
 

@@ -1,5 +1,6 @@
-"""The tuner backends, each behind :class:`Backend`: Optuna's TPE (``optuna_backend``) and
-Keras Tuner's Hyperband, Bayesian optimization and random search (``keras_tuner_backend``).
+"""The tuner backends, each behind :class:`Backend`: Optuna's samplers (``optuna_backend``)
+and Keras Tuner's oracles (``keras_tuner_backend``); which tuner runs on which is
+:mod:`mmtune.search.tuners`' table.
 
 A backend is a module with two functions: the sampler and pruner of the ledger study it
 records into, and the loop that runs trials until the study holds ``--trials``.
@@ -11,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from mmtune.search.config import OPTUNA_TUNERS
+from mmtune.search.tuners import tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -52,7 +53,8 @@ class Backend(Protocol):
 
 
 def backend_for(tuner: str) -> Backend:
-    """The backend module of ``tuner`` (imported only when a search runs)."""
-    name = "optuna_backend" if tuner in OPTUNA_TUNERS else "keras_tuner_backend"
+    """The backend module of ``tuner`` (imported only when a search runs); an unknown name
+    is an error (:func:`mmtune.search.tuners.tuner_named`)."""
+    name = tuner_named(tuner).backend
     module: Backend = importlib.import_module(f"mmtune.search.backends.{name}")
     return module

@@ -1,4 +1,5 @@
-"""Keras Tuner's Hyperband, Bayesian optimization and random search, recorded in the ledger.
+"""Keras Tuner's oracles (:mod:`mmtune.search.tuners`: Hyperband, Bayesian optimization,
+random search), their trials recorded in the ledger.
 
 Keras Tuner keeps its own project folder (``<results>/<study>/keras_tuner``)
 for its own resume; every trial it runs is also one ledger trial, with the
@@ -26,15 +27,16 @@ import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config
 from optuna.trial import TrialState
 
-from mmtune.errors import FatalSearchError, ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import BUDGET_EPOCHS
+from mmtune.errors import FatalSearchError
+from mmtune.ledger.records import BUDGET_EPOCHS, KERAS_TUNER_TRIAL
 from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.locations import study_dir
 from mmtune.model.training import TrialResult, train_model
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
-from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import TrialContext, outcome_of, trial_split
+from mmtune.search.tuners import tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -75,23 +77,19 @@ def _oracle(cfg: SearchConfig, max_trials: int) -> kt.Oracle:
     objective = kt.Objective("val_accuracy", direction="max")
     declared = kt.HyperParameters()  # declared up front: Hyperband stops on an empty space
     cfg.space.keras_tuner_values(declared)
-    common = dict(
+    tuner = tuner_named(cfg.tuner)
+    if tuner.oracle is None:
+        raise FatalSearchError(f"--tuner {tuner.name} is no Keras Tuner oracle")
+    return tuner.oracle(
+        kt,
+        max_trials,
+        cfg.epochs,
         objective=objective,
         seed=keras_tuner_seed(cfg.seed),
         hyperparameters=declared,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=max(cfg.max_failures, 1) + 1,
     )
-    if cfg.tuner == "hyperband":
-        # Many iterations: the ledger's --trials, not the bracket count, ends the search.
-        oracle = kt.oracles.HyperbandOracle(
-            max_epochs=cfg.epochs, factor=3, hyperband_iterations=1000, **common
-        )
-        oracle.max_trials = max_trials
-        return oracle
-    if cfg.tuner == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
-    return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
 
 
 class LedgerTuner(kt.Tuner):
@@ -123,42 +121,29 @@ class LedgerTuner(kt.Tuner):
         recycle: RecycleProcess | None = None
         told = False
 
-        def tell(**outcome: Any) -> None:
+        def tell(**how: Any) -> None:
             nonlocal told
             if not told:  # a second tell would raise and hide the first error
                 told = True
-                self.search_run.study.tell(ledger_trial, **outcome)
+                self.search_run.study.tell(ledger_trial, **how)
 
         try:
-            with failing_as_trial_error():
-                result = self._train(trial, ctx, params)
+            result = self._train(trial, ctx, params)
             ctx.finished(result)
             value = result.best_val_accuracy
             tell(values=value)
-        except ModelTooLarge as exc:  # refused untrained; Keras Tuner sees a worthless trial
-            state, skipped, reason, value = TrialState.PRUNED, True, str(exc), 0.0
-            if isinstance(exc, OverMemoryCeiling):
-                retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
-                if retried:
-                    recycle = RecycleProcess(
-                        f"trial {ledger_trial.number}: {exc.need} in this process",
-                        self.memory.trial_need_mb,
-                    )
-            self.memory.untrained()  # after the question above: it makes the process "fresh"
-            ctx.pruned(reason, skipped=True)
-            tell(state=state)
-        except TrialFailed as exc:
-            state, reason = TrialState.FAIL, str(exc)
-            ctx.failed(reason)
-            tell(state=state)
-        except KeyboardInterrupt:
-            ctx.failed("interrupted (Ctrl-C)")
-            tell(state=TrialState.FAIL)
-            raise
-        except BaseException as exc:  # data errors, a fatal search error: recorded, raised
-            ctx.failed(f"{type(exc).__name__}: {exc}")
-            tell(state=TrialState.FAIL)
-            raise
+        except BaseException as exc:  # refused ones: Keras Tuner sees a worthless trial
+            outcome = outcome_of(exc, self.memory)
+            ctx.ended(outcome)
+            tell(state=outcome.state())
+            if outcome.stops:  # Ctrl-C, data errors, a fatal search error: recorded, raised
+                raise
+            state, skipped, reason, value = outcome.state(), outcome.refused, outcome.reason, 0.0
+            if outcome.retry:
+                recycle = RecycleProcess(
+                    f"trial {ledger_trial.number}: {outcome.retry} in this process",
+                    self.memory.trial_need_mb,
+                )
         finally:
             clear_keras_session()
         self._close(ledger_trial.number, ctx, state, reason, skipped, recycle)
@@ -176,7 +161,7 @@ class LedgerTuner(kt.Tuner):
         ledger_trial = study.ask(fixed_distributions=cfg.space.optuna_distributions(params))
         options = dataclasses.replace(run.options, epochs=epochs)
         ctx = TrialContext(cfg, run.source, run.progress, ledger_trial, cfg.tuner, options)
-        ledger_trial.set_user_attr("keras_tuner_trial", trial.trial_id)
+        ledger_trial.set_user_attr(KERAS_TUNER_TRIAL, trial.trial_id)
         ledger_trial.set_user_attr(BUDGET_EPOCHS, epochs)  # Hyperband: below max_epochs
         return ledger_trial, ctx
 

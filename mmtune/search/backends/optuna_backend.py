@@ -1,4 +1,5 @@
-"""Optuna's TPE sampler with a pruner fed every epoch's validation accuracy.
+"""Optuna's samplers (:mod:`mmtune.search.tuners`: TPE, ...) with a pruner fed every epoch's
+validation accuracy.
 
 Trials run through ``study.optimize``, which keeps a heartbeat on RDB storages:
 a killed worker's trial goes stale, is marked failed and retried by the next
@@ -7,16 +8,18 @@ worker that starts (see :class:`mmtune.ledger.store.Ledger`).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
-from mmtune.errors import ModelTooLarge, OverMemoryCeiling, TrialFailed
-from mmtune.ledger.evaluations import SKIPPED
+from mmtune.errors import MmtuneError, TrialFailed
+from mmtune.ledger.records import FAIL_REASON, PRUNE_REASON, SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
-from mmtune.search.trial import TrialContext, failing_as_trial_error, trial_split
+from mmtune.search.trial import Outcome, TrialContext, outcome_of, trial_split
+from mmtune.search.tuners import tuner_named
 
 if TYPE_CHECKING:
     import optuna
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from mmtune.ledger.store import StudyOptions
     from mmtune.search.trial import TrainKeywords
 
-__all__ = ["study_options", "make_pruner", "make_tpe", "run"]
+__all__ = ["study_options", "make_pruner", "run"]
 
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -46,8 +49,9 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
 
 
 def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
-    """TPE seeded per trial (:mod:`mmtune.search.backends.trial_seeded`), so a resumed or
-    restarted search draws what an unbroken one would; ``resumed_trials`` is not needed."""
+    """The tuner's sampler (:data:`mmtune.search.tuners.TUNERS`) seeded per trial
+    (:mod:`mmtune.search.backends.trial_seeded`), so a resumed or restarted search draws what
+    an unbroken one would; ``resumed_trials`` is not needed."""
     import warnings
 
     import optuna
@@ -55,21 +59,13 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
     from mmtune.search.backends.trial_seeded import TrialSeededSampler
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    tuner = tuner_named(cfg.tuner)
+    if tuner.sampler is None:
+        raise MmtuneError(f"--tuner {tuner.name} is no Optuna sampler")
     return {
-        "sampler": TrialSeededSampler(make_tpe, cfg.seed),
-        "pruner": make_pruner(cfg.pruner, cfg.epochs),
+        "sampler": TrialSeededSampler(functools.partial(tuner.sampler, optuna), cfg.seed),
+        "pruner": make_pruner(cfg.pruner if tuner.pruners else "none", cfg.epochs),
     }
-
-
-def make_tpe(seed: int) -> optuna.samplers.TPESampler:
-    """The search's TPE. ``group``: conditional parameters (momentum only with sgd) get their
-    own TPE groups. ``constant_liar``: with several workers, running trials count as bad
-    results so that workers do not all sample the same promising point."""
-    import optuna
-
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=6, multivariate=True, group=True, constant_liar=True
-    )
 
 
 def run(search: SearchRun) -> None:
@@ -116,7 +112,7 @@ class _Trials:
         if _surplus(run.study, trial.number, cfg.trials):
             reason = "surplus: the study had its trials when this worker started this one"
             self.memory.untrained()
-            ctx.pruned(reason, skipped=True)
+            ctx.ended(Outcome(failed=False, reason=reason, refused=True))
             raise optuna.TrialPruned(reason)
 
         def report(epoch: int, logs: dict[str, float]) -> None:
@@ -125,33 +121,22 @@ class _Trials:
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         try:
-            with failing_as_trial_error():
-                keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
-                split = trial_split(
-                    run.source, space, params, keywords["options"], keywords["on_model"]
-                )
-                result = run_trial(space.model, params, split, **keywords)
-        except optuna.TrialPruned:
-            ctx.pruned()
-            raise
-        except OverMemoryCeiling as exc:
-            retried, reason = self.memory.refusal_reason(exc.need, exc.need_mb)
-            if retried:
+            keywords: TrainKeywords = {**ctx.train_kwargs(params), "report": report}
+            split = trial_split(
+                run.source, space, params, keywords["options"], keywords["on_model"]
+            )
+            result = run_trial(space.model, params, split, **keywords)
+        except BaseException as exc:
+            outcome = outcome_of(exc, self.memory)
+            ctx.ended(outcome)
+            if outcome.retry:  # queued again, for a fresh process (this one restarts)
                 run.study.enqueue_trial(dict(trial.params))
-                self.retry.append(f"trial {trial.number}: {exc.need} in this process")
-            self.memory.untrained()
-            ctx.pruned(reason, skipped=True)
-            raise optuna.TrialPruned(reason) from exc
-        except ModelTooLarge as exc:  # pruned before its first epoch, so TPE learns to avoid it
-            self.memory.untrained()
-            ctx.pruned(str(exc), skipped=True)
-            raise optuna.TrialPruned(str(exc)) from exc
-        except TrialFailed as exc:
-            ctx.failed(str(exc))
-            raise
-        except KeyboardInterrupt:
-            ctx.failed("interrupted (Ctrl-C)")
-            raise
+                self.retry.append(f"trial {trial.number}: {outcome.retry} in this process")
+            if outcome.stops:
+                raise
+            if outcome.failed:  # caught by study.optimize: FAIL, and the search goes on
+                raise TrialFailed(outcome.reason) from exc
+            raise optuna.TrialPruned(outcome.reason) from exc  # refused ones teach the sampler
         ctx.finished(result)
         return result.best_val_accuracy
 
@@ -160,8 +145,8 @@ class _Trials:
 
         ctx = self.contexts.pop(frozen.number, None)
         best, epochs, duration = ctx.summary() if ctx else (None, 0, 0.0)
-        reason = frozen.user_attrs.get("fail_reason") or ""
-        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get("prune_reason")
+        reason = frozen.user_attrs.get(FAIL_REASON) or ""
+        note = reason if frozen.state == TrialState.FAIL else frozen.user_attrs.get(PRUNE_REASON)
         skipped = bool(frozen.user_attrs.get(SKIPPED))
         self.search_run.progress.trial_done(
             frozen.number,
