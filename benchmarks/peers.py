@@ -1,10 +1,21 @@
-"""Search strength per budget: mmtune against Keras Tuner and Optuna, side by side, same trials.
+"""Search strength per budget: mmtune against Keras Tuner and Optuna, side by side.
 
     python benchmarks/peers.py --set hard --rows 600 --trials 10 --epochs 6 --seeds 0 1 2
+    python benchmarks/peers.py --set hard --rows 1000 --trials 10 --epochs 6 --equal-epochs
+
+Two ways to size the peers' searches:
+
+- fixed trials (the default): every tuner runs ``--trials`` trials of at most ``--epochs``;
+- ``--equal-epochs``: mmtune runs first, on each search seed, and every epoch it trains before
+  naming its best (its search trials and its finalists' race) is that seed's budget; each peer
+  then runs trials until its own epochs reach that total, stopping at the trial that crosses
+  it (``mmtune search --epoch-budget`` for the ``:trainer`` rows, the same rule in the plain
+  loops). The comparison is at equal compute: what the race costs, the peers spend searching.
+  ``mmtune@0.5`` is mmtune given half that budget for its search trials (the moonshot).
 
 Every tuner searches the same data (a graded set of ``benchmarks/quality.py`` with its test
 answers), the same train/validation split, the same network family and space
-(``search_spaces/<space>.yaml``), the same number of trials and the same maximum epochs:
+(``search_spaces/<space>.yaml``), the same number of trials (or epochs, above) and the same maximum epochs a trial:
 
 - ``kt-random``, ``kt-hyperband``: Keras Tuner's ``RandomSearch`` / ``Hyperband`` driven as
   its docs show (a ``HyperModel`` whose ``build(hp)`` returns the compiled network and whose
@@ -100,6 +111,9 @@ def _model(model_name: str, params: dict[str, Any], data: _Data, full: bool = Fa
     return compile_model(model, params)
 
 
+_UNBOUNDED = 100_000  # --trials when epochs, not trials, size a search
+
+
 class _EpochCount:
     def __init__(self) -> None:
         self.epochs = 0
@@ -116,14 +130,23 @@ def _counting_callback(count: _EpochCount) -> Any:
 
 
 def plain_keras_tuner(
-    kind: str, space: Any, data: _Data, trials: int, epochs: int, seed: int, work: Path
+    kind: str,
+    space: Any,
+    data: _Data,
+    trials: int,
+    epochs: int,
+    seed: int,
+    work: Path,
+    budget: int | None = None,
 ) -> dict[str, Any]:
-    """Keras Tuner's RandomSearch or Hyperband on a HyperModel with a plain ``model.fit``."""
+    """Keras Tuner's RandomSearch or Hyperband on a HyperModel with a plain ``model.fit``;
+    with ``budget``, trials go on until their epochs reach it (the crossing one finishes)."""
     import keras_tuner as kt
 
     from mmtune.search.backends.keras_tuner_backend import keras_tuner_seed
 
     count = _EpochCount()
+    tuners: list[Any] = []
 
     class SeedHyperModel(kt.HyperModel):
         def build(self, hp: Any) -> Any:
@@ -133,7 +156,10 @@ def plain_keras_tuner(
             train, val = data.datasets(space.model, space.keras_tuner_values(hp), seed)
             callbacks = [*kwargs.pop("callbacks", []), _counting_callback(count)]
             kwargs["verbose"] = 0
-            return model.fit(train, validation_data=val, callbacks=callbacks, **kwargs)
+            history = model.fit(train, validation_data=val, callbacks=callbacks, **kwargs)
+            if budget is not None and count.epochs >= budget:  # no trial after this one
+                tuners[0].oracle.max_trials = len(tuners[0].oracle.trials)
+            return history
 
     common = dict(
         objective="val_accuracy",
@@ -142,14 +168,17 @@ def plain_keras_tuner(
         project_name=kind,
         overwrite=True,
     )
+    most = trials if budget is None else _UNBOUNDED
     if kind == "kt-random":
-        tuner = kt.RandomSearch(SeedHyperModel(), max_trials=trials, **common)
+        tuner = kt.RandomSearch(SeedHyperModel(), max_trials=most, **common)
+        tuners.append(tuner)
         tuner.search(epochs=epochs, verbose=0)
     else:
         tuner = kt.Hyperband(
             SeedHyperModel(), max_epochs=epochs, factor=3, hyperband_iterations=100, **common
         )
-        tuner.oracle.max_trials = trials  # the same number of trials as every tuner
+        tuners.append(tuner)
+        tuner.oracle.max_trials = most  # the same number of trials as every tuner
         tuner.search(verbose=0)
     best = tuner.oracle.get_best_trials(1)[0]
     params = space.active(
@@ -165,8 +194,11 @@ def plain_keras_tuner(
     }
 
 
-def plain_optuna(space: Any, data: _Data, trials: int, epochs: int, seed: int) -> dict[str, Any]:
-    """Optuna's TPE sampler with a HyperbandPruner, fitting epoch by epoch."""
+def plain_optuna(
+    space: Any, data: _Data, trials: int, epochs: int, seed: int, budget: int | None = None
+) -> dict[str, Any]:
+    """Optuna's TPE sampler with a HyperbandPruner, fitting epoch by epoch; with ``budget``,
+    trials go on until their epochs reach it (the crossing one finishes)."""
     import optuna
 
     count = _EpochCount()
@@ -198,7 +230,12 @@ def plain_optuna(space: Any, data: _Data, trials: int, epochs: int, seed: int) -
             min_resource=1, max_resource=epochs, reduction_factor=3
         ),
     )
-    study.optimize(objective, n_trials=trials)
+
+    def spent(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        if budget is not None and count.epochs >= budget:
+            study.stop()
+
+    study.optimize(objective, n_trials=trials if budget is None else None, callbacks=[spent])
     best = study.best_trial
     return {
         "best_val": float(best.value),
@@ -235,8 +272,10 @@ def run_tuner(
     seed: int,
     work: Path,
     judge_seeds: tuple[int, ...] = SEEDS,
+    budget: int | None = None,
 ) -> dict[str, Any]:
-    """One tuner, one search seed: its search, the judge's retraining and the held-out score."""
+    """One tuner, one search seed: its search, the judge's retraining and the held-out score.
+    ``budget``: the epochs its search may spend (``--equal-epochs``), or None: ``trials``."""
     import keras
 
     from mmtune.search.space_files import load_space
@@ -244,25 +283,32 @@ def run_tuner(
     space = load_space(space_name)
     data = _Data(data_dir)
     started = time.perf_counter()
-    budget = ["--trials", str(trials), "--max-epochs", str(epochs), "--seed", str(seed)]
+    if budget is None:
+        flags = ["--trials", str(trials)]
+    else:  # as many trials as the epochs allow
+        flags = ["--trials", str(_UNBOUNDED), "--epoch-budget", str(budget)]
+    flags += ["--max-epochs", str(epochs), "--seed", str(seed)]
     if name.endswith(":plain"):
         peer = name.split(":")[0]
         keras.utils.set_random_seed(seed)
         out = (
-            plain_optuna(space, data, trials, epochs, seed)
+            plain_optuna(space, data, trials, epochs, seed, budget)
             if peer == "optuna-tpe-hb"
-            else plain_keras_tuner(peer, space, data, trials, epochs, seed, work / f"{peer}-{seed}")
+            else plain_keras_tuner(
+                peer, space, data, trials, epochs, seed, work / f"{peer}-{seed}", budget
+            )
         )
         out["held_out"] = plain_refit(space, data, out["params"], out["best_epoch"], seed)
     else:
-        extra = [] if name == "mmtune" else PEER_TO_MMTUNE[name.split(":")[0]] + AS_PEER
+        own = name.startswith("mmtune")
+        extra = [] if own else PEER_TO_MMTUNE[name.split(":")[0]] + AS_PEER
         got = search_and_refit(
             data_dir,
             space_name,
-            budget,
-            work / f"{name}-{seed}".replace(":", "-"),
+            flags,
+            work / f"{name}-{seed}".replace(":", "-").replace("@", "-"),
             extra,
-            check=name == "mmtune",
+            check=own,
         )
         out = {
             "best_val": got["best_mean"],
@@ -273,6 +319,7 @@ def run_tuner(
             "trials": got["trials"],
         }
     out["wall_s"] = round(time.perf_counter() - started, 1)
+    out["epoch_budget"] = budget
     out["retrained"] = retrain(data_dir, space.model, out["params"], epochs, judge_seeds)
     return out
 
@@ -282,11 +329,15 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
 
-def table(rows: dict[str, list[dict[str, Any]]]) -> str:
+def table(rows: dict[str, list[dict[str, Any]]], equal_epochs: bool = False) -> str:
+    """The markdown table, labelled by how the searches were sized."""
+    sized = "at equal total epochs (mmtune's, race included)" if equal_epochs else "fixed trials"
     lines = [
+        f"Searches sized by {sized}; mean ± sd over search seeds.",
+        "",
         "| tuner | best val (reported) | best retrained, mean of 3 seeds | held-out | "
-        "epochs (of them the race's) | wall |",
-        "|---|---|---|---|---|---|",
+        "epochs (of them the race's) | trials | wall |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, runs in rows.items():
         lines.append(
@@ -295,9 +346,19 @@ def table(rows: dict[str, list[dict[str, Any]]]) -> str:
             f"{_ms([r['held_out'] for r in runs])} | "
             f"{statistics.fmean([r['epochs_spent'] for r in runs]):.0f} "
             f"({statistics.fmean([r.get('race_epochs', 0) for r in runs]):.0f}) | "
+            f"{statistics.fmean([r['trials'] for r in runs]):.1f} | "
             f"{statistics.fmean([r['wall_s'] for r in runs]):.0f} s |"
         )
     return "\n".join(lines)
+
+
+def budget_for(name: str, mmtune_total: int | None) -> int | None:
+    """The epochs ``name`` may spend when mmtune's run spent ``mmtune_total`` (None: fixed
+    trials). ``NAME@F``: the fraction ``F`` of it (``mmtune@0.5``, the moonshot)."""
+    if mmtune_total is None or name == "mmtune":
+        return None
+    fraction = float(name.split("@")[1]) if "@" in name else 1.0
+    return max(1, round(mmtune_total * fraction))
 
 
 def tuner_names() -> list[str]:
@@ -315,6 +376,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--tuners", nargs="+", default=tuner_names())
+    parser.add_argument(
+        "--equal-epochs",
+        action="store_true",
+        help="give every peer mmtune's total epochs on each seed (mmtune runs first)",
+    )
     parser.add_argument("--work", default="/tmp/mmtune-peers")
     parser.add_argument("--out", default=None, help="JSON file of every figure")
     args = parser.parse_args()
@@ -322,8 +388,12 @@ def main() -> None:
     work = Path(args.work)
     data_dir = make_set(work / "data", args.set, args.rows, args.test, args.image_size)
     rows: dict[str, list[dict[str, Any]]] = {}
+    names = args.tuners
+    if args.equal_epochs:  # mmtune first: its epochs are the others' budget
+        names = ["mmtune", *[n for n in names if n != "mmtune"]]
     for seed in args.seeds:
-        for name in args.tuners:
+        total: int | None = None
+        for name in names:
             out = run_tuner(
                 name,
                 data_dir,
@@ -332,12 +402,15 @@ def main() -> None:
                 args.epochs,
                 seed,
                 work / "runs" / str(int(time.time())),
+                budget=budget_for(name, total),
             )
+            if name == "mmtune" and args.equal_epochs:
+                total = int(out["epochs_spent"])
             print(f"[{name} seed {seed}] {json.dumps(out, default=float)}", flush=True)
             rows.setdefault(name, []).append(out)
             if args.out:
                 Path(args.out).write_text(json.dumps(rows, indent=2, default=float))
-    print(table(rows))
+    print(table(rows, args.equal_epochs))
 
 
 if __name__ == "__main__":

@@ -182,8 +182,11 @@ def search_and_refit(
 
 
 def _epochs(trials: list[Any]) -> int:
-    """The epochs ``trials`` trained, in all."""
-    return sum(int(t.user_attrs.get("epochs") or 0) for t in trials)
+    """The epochs ``trials`` trained, in all (a Hyperband continuation counts only its own:
+    :func:`mmtune.ledger.evaluations.epochs_spent`)."""
+    from mmtune.ledger.evaluations import epochs_spent
+
+    return epochs_spent(trials)
 
 
 def _ms(values: list[float]) -> str:

@@ -291,6 +291,16 @@ def _add_search(sub: _Subparsers) -> None:
         metavar="N",
         help="trials in the study in total, resumed runs included (default %(default)s)",
     )
+    search.add_argument(
+        "--epoch-budget",
+        type=LIMIT,
+        default=0,
+        metavar="EPOCHS",
+        help="also stop starting trials once the study's trials have trained this many "
+        "epochs in all (re-evaluations included; the trial that crosses it finishes, then "
+        "the finalists' race runs): a search sized by compute, not by trials (0: no budget; "
+        "default %(default)s)",
+    )
     _add_data(search)
     _add_search_tuner(search)
     _add_ledger(search)
@@ -615,7 +625,7 @@ def command_line(
 
     >>> args = build_parser().parse_args(["search", "--space", "direct_mix", "--trials", "3"])
     >>> command_line("search", args, values={"workers": 1})[:5]
-    ['search', '--space=direct_mix', '--trials=3', '--tuner=tpe', '--pruner=median']
+    ['search', '--space=direct_mix', '--trials=3', '--epoch-budget=0', '--tuner=tpe']
     """
     values = values or {}
     argv = [verb]

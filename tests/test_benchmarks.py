@@ -70,6 +70,32 @@ def test_peers_run_one_trial_and_are_judged_alike(graded, name, in_process):
     assert "|" in peers.table({name: [out]})
 
 
+# --equal-epochs: a peer runs trials until its epochs reach the budget, in each loop.
+@pytest.mark.parametrize("name", ["kt-random:plain", "optuna-tpe-hb:plain", "kt-random:trainer"])
+def test_a_peer_given_epochs_runs_trials_until_it_has_spent_them(graded, name, in_process):
+    data, root = graded
+    out = peers.run_tuner(
+        name,
+        data,
+        str(tiny_space(root)),
+        trials=1,
+        epochs=1,
+        seed=0,
+        work=root / "budget-runs",
+        judge_seeds=(1,),
+        budget=3,
+    )
+    assert out["epochs_spent"] == 3 and out["trials"] >= 3 and out["epoch_budget"] == 3
+    assert "equal total epochs" in peers.table({name: [out]}, equal_epochs=True)
+
+
+def test_a_budget_is_mmtunes_total_or_a_share_of_it():
+    assert peers.budget_for("kt-random:plain", None) is None
+    assert peers.budget_for("mmtune", 40) is None
+    assert peers.budget_for("kt-random:trainer", 40) == 40
+    assert peers.budget_for("mmtune@0.5", 41) == 20
+
+
 def test_every_tuner_has_a_row():
     names = peers.tuner_names()
     assert names[-1] == "mmtune" and len(names) == 7

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from mmtune.ledger.records import (
     VAL_ACCURACY_CURVE,
     VAL_LOSS,
     VAL_ROWS,
+    curve_key,
 )
 from mmtune.ledger.val_predictions import seed_average_accuracy
 
@@ -43,6 +45,8 @@ __all__ = [
     "best_epoch",
     "configurations",
     "counts_toward_trials",
+    "epochs_trained",
+    "epochs_spent",
     "evaluation_seed",
     "is_reevaluation",
     "ran",
@@ -72,6 +76,20 @@ def ran(trial: optuna.trial.FrozenTrial) -> bool:
     from optuna.trial import TrialState
 
     return trial.state != TrialState.WAITING
+
+
+def epochs_trained(trial: optuna.trial.FrozenTrial) -> int:
+    """The epochs ``trial`` itself trained: one entry of its curves per epoch run. A Hyperband
+    continuation's ``epochs`` counts its parent's too; its curves hold only its own epochs,
+    so nothing is counted twice. A killed or failed trial's epochs were spent, and count."""
+    attrs = trial.user_attrs
+    return max(len(attrs.get(VAL_ACCURACY_CURVE) or ()), len(attrs.get(curve_key("loss")) or ()))
+
+
+def epochs_spent(trials: Iterable[optuna.trial.FrozenTrial]) -> int:
+    """What ``trials`` cost, in epochs: every epoch each trained (re-evaluations included).
+    The one measure of a search's compute that ``--epoch-budget`` and the benchmarks use."""
+    return sum(epochs_trained(t) for t in trials)
 
 
 def counts_toward_trials(trial: optuna.trial.FrozenTrial) -> bool:

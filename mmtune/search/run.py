@@ -141,7 +141,8 @@ def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
 
 
 def run_search(cfg: SearchConfig) -> SearchOutcome:
-    """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials."""
+    """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials (or has
+    spent ``cfg.epoch_budget`` epochs), then the finalists' race."""
     from mmtune.search.reevaluate import next_evaluation, reevaluate_finalists
 
     prepared = prepare_search(cfg)
@@ -149,12 +150,13 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, **_progress_so_far(study))
     pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
-    if done >= cfg.trials and not pending:
+    if cfg.searched_enough(study) and not pending:
         progress.message(
             f"study {cfg.study_name!r} already holds {done} finished trials "
-            f"(--trials {cfg.trials}); nothing to run. Raise --trials to search more."
+            f"(--trials {cfg.trials}{_budget_said(cfg, study)}); nothing to run. Raise "
+            f"--trials{' or --epoch-budget' if cfg.epoch_budget else ''} to search more."
         )
-    elif done < cfg.trials:
+    elif not cfg.searched_enough(study):
         from mmtune.keras_backend import device_description
 
         progress.message(
@@ -183,7 +185,12 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
                 "(over --max-params / --max-cost / --max-memory-mb): kept in the ledger for the "
                 "sampler, not counted toward --trials"
             )
-    if finished_count(study) >= cfg.trials:
+    if cfg.searched_enough(study):
+        if cfg.budget_spent(study) and finished_count(study) < cfg.trials:
+            progress.message(
+                f"--epoch-budget {cfg.epoch_budget} spent{_budget_said(cfg, study)} after "
+                f"{finished_count(study)} trials"
+            )
         reevaluate_finalists(study, cfg, prepared.source, progress, train_options(cfg))
     best = _best(study)
     if best is None:
@@ -204,7 +211,7 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
     from mmtune.ledger.evaluations import is_reevaluation
 
     said = False
-    while finished_count(study) < cfg.trials:
+    while not cfg.searched_enough(study):
         optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, retried
         fail_orphaned_trials(study)
         running = [
@@ -212,7 +219,7 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if not is_reevaluation(t)
         ]
-        if finished_count(study) + len(running) < cfg.trials:
+        if finished_count(study) + len(running) < cfg.trials and not cfg.budget_spent(study):
             return True  # a place to take
         if not said:
             progress.message(
@@ -222,6 +229,16 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
             said = True
         time.sleep(min(_POLL_S, cfg.heartbeat))
     return False
+
+
+def _budget_said(cfg: SearchConfig, study: optuna.Study) -> str:
+    """``", 52 of --epoch-budget 50 epochs"``: the budget's state, when there is one."""
+    if cfg.epoch_budget is None:
+        return ""
+    from mmtune.ledger.evaluations import epochs_spent
+
+    spent = epochs_spent(study.get_trials(deepcopy=False))
+    return f", {spent} of --epoch-budget {cfg.epoch_budget} epochs"
 
 
 def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOptions:

@@ -109,7 +109,9 @@ class LedgerTuner(kt.Tuner):
         ``RecycleProcess`` leaves the search, which resumes from both folders)."""
         super().on_trial_end(trial)
         run = self.search_run
-        if finished_count(run.study) < run.cfg.trials:  # no restart only to find nothing
+        if run.cfg.budget_spent(run.study):  # --epoch-budget: Keras Tuner starts no other
+            self.oracle.max_trials = len(self.oracle.trials)
+        elif not run.cfg.searched_enough(run.study):  # no restart only to find nothing
             self.memory.after_trial()
 
     def run_trial(
@@ -257,7 +259,7 @@ def run(search: SearchRun) -> None:
         tuner = make_tuner()
     # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
     # how many more to run, so its budget is topped up until the ledger is full or it stops.
-    while remaining > 0:
+    while remaining > 0 and not cfg.budget_spent(study):
         ended = _ended(tuner.oracle)
         rerun = len(tuner.oracle.trials) - ended  # still running when a process left them
         tuner.oracle.max_trials = len(tuner.oracle.trials) + max(remaining - rerun, 0)

@@ -69,12 +69,13 @@ def study_options(cfg: SearchConfig, resumed_trials: int = 0) -> StudyOptions:
 
 
 def run(search: SearchRun) -> None:
-    """Optimize until the study holds ``cfg.trials`` completed or pruned trials."""
+    """Optimize until the study holds ``cfg.trials`` completed or pruned trials, or its
+    trials have spent ``cfg.epoch_budget`` epochs."""
     study, cfg = search.study, search.cfg
     trials = _Trials(search)
     # One trial per optimize call, each after a look at the study: several workers share it,
     # and --trials counts the study's completed or pruned trials, not this process's.
-    while _should_start_another(study, cfg.trials):
+    while _should_start_another(study, cfg):
         trials.memory.before_trial()
         study.optimize(
             trials.objective,
@@ -85,7 +86,7 @@ def run(search: SearchRun) -> None:
         )
         if trials.retry:
             raise RecycleProcess(trials.retry[0], trials.memory.trial_need_mb)
-        if _should_start_another(study, cfg.trials):  # no restart only to find nothing to do
+        if _should_start_another(study, cfg):  # no restart only to find nothing to do
             trials.memory.after_trial()
 
 
@@ -160,13 +161,14 @@ class _Trials:
         self.search_run.streak.update(frozen.state, note or reason, skipped=skipped)
 
 
-def _should_start_another(study: optuna.Study, target: int) -> bool:
-    """True while counted (completed or pruned) + running trials fall short of ``target``."""
+def _should_start_another(study: optuna.Study, cfg: SearchConfig) -> bool:
+    """True while counted (completed or pruned) + running trials fall short of
+    ``--trials`` and the study's epochs short of ``--epoch-budget``."""
     import optuna
 
     optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
     fail_orphaned_trials(study)  # ... at once when that worker ran on this machine
-    return _taken(study.get_trials(deepcopy=False)) < target
+    return _taken(study.get_trials(deepcopy=False)) < cfg.trials and not cfg.budget_spent(study)
 
 
 def _taken(trials: list[optuna.trial.FrozenTrial]) -> int:
