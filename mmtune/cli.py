@@ -294,12 +294,12 @@ def _add_search(sub: _Subparsers) -> None:
     search.add_argument(
         "--epoch-budget",
         type=LIMIT,
-        default=0,
+        default=SearchConfig.default("epoch_budget"),
         metavar="EPOCHS",
         help="also stop starting trials once the study's trials have trained this many "
         "epochs in all (re-evaluations included; the trial that crosses it finishes, then "
-        "the finalists' race runs): a search sized by compute, not by trials (0: no budget; "
-        "default %(default)s)",
+        "the finalists' race runs): a search sized by compute, not by trials (default and 0: "
+        "no budget)",
     )
     _add_data(search)
     _add_search_tuner(search)
@@ -625,7 +625,7 @@ def command_line(
 
     >>> args = build_parser().parse_args(["search", "--space", "direct_mix", "--trials", "3"])
     >>> command_line("search", args, values={"workers": 1})[:5]
-    ['search', '--space=direct_mix', '--trials=3', '--epoch-budget=0', '--tuner=tpe']
+    ['search', '--space=direct_mix', '--trials=3', '--tuner=tpe', '--pruner=median']
     """
     values = values or {}
     argv = [verb]

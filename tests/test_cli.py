@@ -38,7 +38,8 @@ def test_search_defaults():
 #: Every flag of ``mmtune search`` away from its default (a new flag joins this line: the
 #: test below says so when one is missing).
 FULL_SEARCH = [
-    *("search", "--space", "./my space.yaml", "--trials", "7", "--data=-odd/data"),
+    *("search", "--space", "./my space.yaml", "--trials", "7", "--epoch-budget", "30"),
+    "--data=-odd/data",
     *("--tuner", "random", "--pruner", "hyperband", "--max-epochs", "4", "--study", "s-1"),
     *("--results", "out dir", "--storage", "sqlite:///x.db", "--seed", "9", "--tensorboard"),
     *("--precision", "mixed", "--jit", "on", "--feed", "device", "--patience", "0"),
@@ -76,6 +77,7 @@ def test_every_search_flag_fills_a_setting(tmp_path):
     args.own_process = True
     cfg = SearchConfig.from_args(args, load_space("direct_mix"), tmp_path)
     assert (cfg.trials, cfg.tuner, cfg.study, cfg.seed, cfg.heartbeat) == (7, "random", "s-1", 9, 5)
+    assert cfg.epoch_budget == 30
     assert cfg.results_dir == tmp_path.__class__("out dir") and cfg.portfolio is False
     assert cfg.max_params is None and cfg.max_cost == 2.5 and cfg.warm_start == "earlier"
     assert cfg.recycle_mb is None and cfg.max_memory_mb == 512  # 0: never recycled
