@@ -4,13 +4,15 @@ One short trial of this network family can swing by tens of points between
 seeds; the best of many single runs is then mostly the luckiest. Before a
 search names its best, its finalists race (:func:`next_evaluation`): the leader
 (the best mean) is brought to ``repeats`` evaluations (the search trial counts
-as the first), and each other of the top ``finalists`` configurations is
-evaluated again while another run of it is worth its epochs: while shipping the
-leader instead is expected to cost at least one validation row's accuracy
-(:func:`expected_loss`). The ranking is taken again after every evaluation, so
-a leader whose mean falls lets the next configuration lead. Each evaluation is
-a ledger trial of its own, marked ``evaluates`` (see
-:mod:`mmtune.ledger.evaluations`); they do not count toward ``--trials``.
+as the first; two are enough when they agree within the validation part's
+standard error and no other configuration is worth a run), and each other of
+the top ``finalists`` configurations is evaluated again while another run of it
+is worth its epochs: while shipping the leader instead is expected to cost at
+least one validation row's accuracy (:func:`expected_loss`). The ranking is
+taken again after every evaluation, so a leader whose mean falls lets the next
+configuration lead. Each evaluation is a ledger trial of its own, marked
+``evaluates`` (see :mod:`mmtune.ledger.evaluations`); they do not count toward
+``--trials``.
 
 A re-evaluation trains exactly like a search trial (same epochs, patience and
 trainer), only with another seed, and is never pruned. One that fails (a NaN
@@ -83,6 +85,7 @@ __all__ = [
     "race_summary",
     "reevaluate_finalists",
     "seed_spread",
+    "settled",
     "worth_another_run",
 ]
 
@@ -150,7 +153,8 @@ def next_evaluation(
     """The configuration the race needs evaluated next, or None when it is decided.
 
     Among the top ``finalists`` completed full-budget configurations by mean: the leader
-    until it has ``repeats`` evaluations; then, best first, each other one short of
+    until it has ``repeats`` evaluations (or fewer, two at least, when they agree and no
+    challenger is worth a run: :func:`settled`); then, best first, each other one short of
     ``repeats`` that is :func:`worth_another_run` against the leader (with the seeds' swing
     of :func:`race_spread`). One whose gap to the leader is large for the swing, or too
     small to matter, is not trained again. ``running``: evaluations of each configuration
@@ -166,13 +170,22 @@ def next_evaluation(
         return c.attempts + running.get(c.number, 0)
 
     leader = top[0]
-    if tried(leader) < repeats:
-        return leader
     spread = race_spread(ranked, leader)
-    return next(
+    challenger = next(
         (c for c in top[1:] if tried(c) < repeats and worth_another_run(c, leader, spread)),
         None,
     )
+    if tried(leader) < repeats and not (challenger is None and settled(leader)):
+        return leader
+    return challenger
+
+
+def settled(leader: Configuration) -> bool:
+    """True for a leader whose two or more evaluations agree within the validation part's
+    standard error (their spread no larger than what the rows alone would swing): a further
+    seed would move its mean by less than one validation row is worth, so, with no
+    challenger worth a run, the race stops short of ``--repeats`` and saves its epochs."""
+    return leader.n >= 2 and not leader.failed and (leader.sd or 0.0) <= (leader.se_val or 0.0)
 
 
 @dataclass
