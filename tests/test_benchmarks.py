@@ -119,3 +119,20 @@ def test_the_portfolio_harness_measures_candidates_and_builds_greedily(graded):
     }
     assert portfolio.greedy_portfolio(results, size=3) == [0, 2, 1]
     assert portfolio.greedy_portfolio(results, size=1) == [0]
+
+
+def test_the_small_data_harness_scores_a_search_trial_and_a_seed_averaged_refit(graded):
+    import small_data
+
+    from mmtune.search.space_files import load_space
+
+    data, root = graded
+    space = load_space(str(tiny_space(root)))
+    named = small_data.candidates(space, None)
+    assert list(named) == ["seed's network"], "the tiny space has no portfolio nor their knobs"
+    got = small_data.measure(data, space.model, named["seed's network"], 1, [0, 1])
+    assert len(got["val"]) == len(got["held_out_each"]) == 2
+    assert all(0.0 <= v <= 1.0 for v in [*got["val"], *got["held_out_each"]])
+    assert 0.0 <= got["held_out_seed_avg"] <= 1.0
+    direct_mix = small_data.candidates(load_space("direct_mix"), None)
+    assert "portfolio 1" in direct_mix and "small-32px-aug" in direct_mix
