@@ -1,10 +1,11 @@
 """Refit: retrain chosen configurations on every labelled row and write the submission.
 
-The epoch rule: a member trains for the median of its evaluations' best epochs
+The epoch rule: a member trains for the latest of its evaluations' best epochs
 (the epoch at which validation accuracy peaked, in the search trial and its
-re-evaluations), unscaled. Training on all labelled rows gives each epoch 25%
-more samples (and steps) than the search's 80% training part, which already
-lengthens training in step with the data.
+re-evaluations: ``Configuration.refit_epochs`` in :mod:`mmtune.ledger.evaluations`),
+unscaled. Training on all labelled rows gives each epoch 25% more samples (and
+steps) than the search's 80% training part, which already lengthens training in
+step with the data.
 
 The honest check acts. Before the refit, the same configuration is retrained
 with the same rule on the training part alone, with a seed none of its
