@@ -331,7 +331,7 @@ def _ms(values: list[float]) -> str:
 
 def table(rows: dict[str, list[dict[str, Any]]], equal_epochs: bool = False) -> str:
     """The markdown table, labelled by how the searches were sized."""
-    sized = "at equal total epochs (mmtune's, race included)" if equal_epochs else "fixed trials"
+    sized = "equal total epochs (mmtune's, race included)" if equal_epochs else "fixed trials"
     lines = [
         f"Searches sized by {sized}; mean ± sd over search seeds.",
         "",
