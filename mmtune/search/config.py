@@ -21,8 +21,6 @@ from mmtune.locations import DEFAULT_RESULTS
 from mmtune.search import tuners
 
 if TYPE_CHECKING:
-    import optuna
-
     from mmtune.search.memory import MemoryWatch
     from mmtune.search.spaces import Space
 
@@ -123,23 +121,6 @@ class SearchConfig:
     @property
     def epochs(self) -> int:
         return int(self.max_epochs or self.space.max_epochs)
-
-    def budget_spent(self, study: optuna.Study) -> bool:
-        """True once the study's trials have trained ``epoch_budget`` epochs in all
-        (:func:`mmtune.ledger.evaluations.epochs_spent`); never without a budget."""
-        if self.epoch_budget is None:
-            return False
-        from mmtune.ledger.evaluations import epochs_spent
-
-        return epochs_spent(study.get_trials(deepcopy=False)) >= self.epoch_budget
-
-    def searched_enough(self, study: optuna.Study) -> bool:
-        """True once the study holds ``trials`` counted trials
-        (:func:`mmtune.ledger.store.finished_count`) or has spent its epoch budget: no
-        search trial is to start, and the finalists' race may run."""
-        from mmtune.ledger.store import finished_count
-
-        return finished_count(study) >= self.trials or self.budget_spent(study)
 
     def memory_watch(self) -> MemoryWatch:
         """A watch on this process's memory over its trials, with this search's limits."""

@@ -19,6 +19,7 @@ from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
 from mmtune.search.backends import Backend, SearchRun, backend_for
+from mmtune.search.budget import budget_said, budget_spent, searched_enough
 from mmtune.search.config import SearchConfig, SearchOutcome
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.progress import SearchProgress
@@ -150,13 +151,13 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, **_progress_so_far(study))
     pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
-    if cfg.searched_enough(study) and not pending:
+    if searched_enough(cfg, study) and not pending:
         progress.message(
             f"study {cfg.study_name!r} already holds {done} finished trials "
-            f"(--trials {cfg.trials}{_budget_said(cfg, study)}); nothing to run. Raise "
+            f"(--trials {cfg.trials}{budget_said(cfg, study)}); nothing to run. Raise "
             f"--trials{' or --epoch-budget' if cfg.epoch_budget else ''} to search more."
         )
-    elif not cfg.searched_enough(study):
+    elif not searched_enough(cfg, study):
         from mmtune.keras_backend import device_description
 
         progress.message(
@@ -185,10 +186,10 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
                 "(over --max-params / --max-cost / --max-memory-mb): kept in the ledger for the "
                 "sampler, not counted toward --trials"
             )
-    if cfg.searched_enough(study):
-        if cfg.budget_spent(study) and finished_count(study) < cfg.trials:
+    if searched_enough(cfg, study):
+        if budget_spent(cfg, study) and finished_count(study) < cfg.trials:
             progress.message(
-                f"--epoch-budget {cfg.epoch_budget} spent{_budget_said(cfg, study)} after "
+                f"--epoch-budget {cfg.epoch_budget} spent{budget_said(cfg, study)} after "
                 f"{finished_count(study)} trials"
             )
         reevaluate_finalists(study, cfg, prepared.source, progress, train_options(cfg))
@@ -211,7 +212,7 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
     from mmtune.ledger.evaluations import is_reevaluation
 
     said = False
-    while not cfg.searched_enough(study):
+    while not searched_enough(cfg, study):
         optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, retried
         fail_orphaned_trials(study)
         running = [
@@ -219,7 +220,7 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if not is_reevaluation(t)
         ]
-        if finished_count(study) + len(running) < cfg.trials and not cfg.budget_spent(study):
+        if finished_count(study) + len(running) < cfg.trials and not budget_spent(cfg, study):
             return True  # a place to take
         if not said:
             progress.message(
@@ -229,16 +230,6 @@ def _others_still_running(study: optuna.Study, cfg: SearchConfig, progress: Sear
             said = True
         time.sleep(min(_POLL_S, cfg.heartbeat))
     return False
-
-
-def _budget_said(cfg: SearchConfig, study: optuna.Study) -> str:
-    """``", 52 of --epoch-budget 50 epochs"``: the budget's state, when there is one."""
-    if cfg.epoch_budget is None:
-        return ""
-    from mmtune.ledger.evaluations import epochs_spent
-
-    spent = epochs_spent(study.get_trials(deepcopy=False))
-    return f", {spent} of --epoch-budget {cfg.epoch_budget} epochs"
 
 
 def train_options(cfg: SearchConfig, max_macs: int | None = None) -> TrainOptions:

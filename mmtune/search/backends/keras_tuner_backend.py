@@ -33,6 +33,7 @@ from mmtune.ledger.store import StudyOptions, finished_count
 from mmtune.locations import study_dir
 from mmtune.model.training import TrialResult, train_model
 from mmtune.search.backends import SearchRun
+from mmtune.search.budget import budget_spent, searched_enough
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.trial import TrialContext, outcome_of, trial_split
@@ -109,9 +110,9 @@ class LedgerTuner(kt.Tuner):
         ``RecycleProcess`` leaves the search, which resumes from both folders)."""
         super().on_trial_end(trial)
         run = self.search_run
-        if run.cfg.budget_spent(run.study):  # --epoch-budget: Keras Tuner starts no other
+        if budget_spent(run.cfg, run.study):  # --epoch-budget: Keras Tuner starts no other
             self.oracle.max_trials = len(self.oracle.trials)
-        elif not run.cfg.searched_enough(run.study):  # no restart only to find nothing
+        elif not searched_enough(run.cfg, run.study):  # no restart only to find nothing
             self.memory.after_trial()
 
     def run_trial(
@@ -259,7 +260,7 @@ def run(search: SearchRun) -> None:
         tuner = make_tuner()
     # Keras Tuner counts its own trials (failed ones too, and on resume); the ledger decides
     # how many more to run, so its budget is topped up until the ledger is full or it stops.
-    while remaining > 0 and not cfg.budget_spent(study):
+    while remaining > 0 and not budget_spent(cfg, study):
         ended = _ended(tuner.oracle)
         rerun = len(tuner.oracle.trials) - ended  # still running when a process left them
         tuner.oracle.max_trials = len(tuner.oracle.trials) + max(remaining - rerun, 0)

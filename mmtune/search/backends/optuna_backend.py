@@ -15,6 +15,7 @@ from mmtune.errors import MmtuneError, TrialFailed
 from mmtune.ledger.records import FAIL_REASON, PRUNE_REASON, SKIPPED
 from mmtune.model.training import run_trial
 from mmtune.search.backends import SearchRun
+from mmtune.search.budget import budget_spent
 from mmtune.search.config import SearchConfig
 from mmtune.search.memory import RecycleProcess
 from mmtune.search.orphans import fail_orphaned_trials
@@ -168,7 +169,7 @@ def _should_start_another(study: optuna.Study, cfg: SearchConfig) -> bool:
 
     optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, retry queued
     fail_orphaned_trials(study)  # ... at once when that worker ran on this machine
-    return _taken(study.get_trials(deepcopy=False)) < cfg.trials and not cfg.budget_spent(study)
+    return _taken(study.get_trials(deepcopy=False)) < cfg.trials and not budget_spent(cfg, study)
 
 
 def _taken(trials: list[optuna.trial.FrozenTrial]) -> int:
