@@ -45,17 +45,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
         "learning_rate": 3.0e-3,
         "batch_size": 16,
     },
-    "small-32px-aug-smooth": {
-        "conv_blocks": 2,
-        "base_filters": 16,
-        "resolution": 32,
-        "augment_strength": 1.0,
-        "dense_units": 64,
-        "learning_rate": 3.0e-3,
-        "batch_size": 16,
-        "label_smoothing": 0.1,
-        "weight_decay": 1.0e-4,
-    },
     "tiny-32px": {
         "conv_blocks": 1,
         "base_filters": 16,

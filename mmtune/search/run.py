@@ -151,13 +151,14 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, **_progress_so_far(study))
     pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
-    if searched_enough(cfg, study) and not pending:
+    enough = searched_enough(cfg, study)
+    if enough and not pending:
         progress.message(
             f"study {cfg.study_name!r} already holds {done} finished trials "
             f"(--trials {cfg.trials}{budget_said(cfg, study)}); nothing to run. Raise "
             f"--trials{' or --epoch-budget' if cfg.epoch_budget else ''} to search more."
         )
-    elif not searched_enough(cfg, study):
+    elif not enough:
         from mmtune.keras_backend import device_description
 
         progress.message(
