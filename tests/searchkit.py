@@ -47,3 +47,8 @@ def tiny_space(folder: Path, extra: str = "", name: str = "tiny") -> Path:
 def tiny_data(folder: Path, seed: int = 0) -> Path:
     """36 labelled rows of 3 classes, 9 test rows, 32px pictures."""
     return write_dataset(Path(folder), n_train=36, n_test=9, seed=seed)
+
+
+def search_argv(space: Path, data: Path, results: Path, *extra: str) -> list[str]:
+    """``mmtune search``'s command line on ``space``, ``data`` and ``results``, then ``extra``."""
+    return ["search", "--space", str(space), "--data", str(data), "--results", str(results), *extra]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from searchkit import tiny_data, tiny_space
+from searchkit import search_argv, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.evaluations import counts_toward_trials, epochs_spent, epochs_trained
@@ -34,13 +34,7 @@ def test_the_search_stops_at_the_trial_that_crosses_its_epoch_budget(tmp_path, t
     space.write_text(space.read_text().replace("max_epochs: 1", "max_epochs: 2"))
     results = tmp_path / "results"
     args = [
-        "search",
-        "--space",
-        str(space),
-        "--data",
-        str(tiny_data(tmp_path / "data")),
-        "--results",
-        str(results),
+        *search_argv(space, tiny_data(tmp_path / "data"), results),
         "--tuner",
         tuner,
         "--trials",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from searchkit import tiny_space
+from searchkit import search_argv, tiny_space
 from test_bad_inputs import Outcome, _cli
 from test_bad_inputs import _refused as _refused_at_once
 from tinydata import write_dataset
@@ -60,20 +60,7 @@ def data(tmp_path):
 
 
 def _search(space: Path, data: Path, results: Path, *extra: str) -> list[str]:
-    return [
-        "search",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(results),
-        "--trials",
-        "1",
-        "--finalists",
-        "0",
-        *extra,
-    ]
+    return search_argv(space, data, results, "--trials", "1", "--finalists", "0", *extra)
 
 
 # -- study names never become paths outside --results -----------------------------------------
