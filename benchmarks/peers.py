@@ -361,6 +361,16 @@ def budget_for(name: str, mmtune_total: int | None) -> int | None:
     return max(1, round(mmtune_total * fraction))
 
 
+def measured(files: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The runs of earlier ``--out`` files by (tuner, search seed)."""
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    for file in files:
+        for name, outs in json.loads(Path(file).read_text()).items():
+            for out in outs:
+                runs[(name, int(out["seed"]))] = out
+    return runs
+
+
 def tuner_names() -> list[str]:
     return [f"{p}:{v}" for p in PEERS for v in ("plain", "trainer")] + ["mmtune"]
 
@@ -383,18 +393,28 @@ def main() -> None:
     )
     parser.add_argument("--work", default="/tmp/mmtune-peers")
     parser.add_argument("--out", default=None, help="JSON file of every figure")
+    parser.add_argument(
+        "--reuse",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="earlier --out files: a tuner already measured on a seed is taken from them, "
+        "not run again (with --equal-epochs, mmtune's total too)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     work = Path(args.work)
     data_dir = make_set(work / "data", args.set, args.rows, args.test, args.image_size)
     rows: dict[str, list[dict[str, Any]]] = {}
+    earlier = measured(args.reuse)
     names = args.tuners
     if args.equal_epochs:  # mmtune first: its epochs are the others' budget
         names = ["mmtune", *[n for n in names if n != "mmtune"]]
     for seed in args.seeds:
         total: int | None = None
         for name in names:
-            out = run_tuner(
+            budget = budget_for(name, total)
+            out = earlier.get((name, seed)) or run_tuner(
                 name,
                 data_dir,
                 args.space,
@@ -402,8 +422,13 @@ def main() -> None:
                 args.epochs,
                 seed,
                 work / "runs" / str(int(time.time())),
-                budget=budget_for(name, total),
+                budget=budget,
             )
+            if out.get("epoch_budget") != budget:
+                sys.exit(
+                    f"--reuse: {name} seed {seed} ran on budget {out.get('epoch_budget')}, not {budget}"
+                )
+            out["seed"] = seed
             if name == "mmtune" and args.equal_epochs:
                 total = int(out["epochs_spent"])
             print(f"[{name} seed {seed}] {json.dumps(out, default=float)}", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -136,3 +137,14 @@ def test_the_small_data_harness_scores_a_search_trial_and_a_seed_averaged_refit(
     assert 0.0 <= got["held_out_seed_avg"] <= 1.0
     direct_mix = small_data.candidates(load_space("direct_mix"), None)
     assert "portfolio 1" in direct_mix and "small-32px-aug" in direct_mix
+
+
+def test_earlier_runs_are_found_by_tuner_and_seed(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"mmtune": [{"seed": 0, "epochs_spent": 30}]}))
+    second.write_text(json.dumps({"mmtune": [{"seed": 1, "epochs_spent": 31}], "x": []}))
+    runs = peers.measured([str(first), str(second)])
+    assert runs == {
+        ("mmtune", 0): {"seed": 0, "epochs_spent": 30},
+        ("mmtune", 1): {"seed": 1, "epochs_spent": 31},
+    }
