@@ -14,7 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from searchkit import TINY_SPACE, tiny_data, tiny_space
+from searchkit import TINY_SPACE, search_argv, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.store import Ledger
@@ -41,18 +41,7 @@ def _search_cmd(space, data, results, trials, *extra):
         sys.executable,
         "-m",
         "mmtune",
-        "search",
-        "--finalists",
-        "0",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(results),
-        "--trials",
-        str(trials),
-        *extra,
+        *search_argv(space, data, results, "--finalists", "0", "--trials", str(trials), *extra),
     ]
 
 
@@ -99,14 +88,12 @@ def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, pos
     space = tiny_space(tmp_path)
     assert (
         main(
-            [
-                "search",
+            search_argv(
+                space,
+                data,
+                tmp_path,
                 "--finalists",
                 "0",
-                "--space",
-                str(space),
-                "--data",
-                str(data),
                 "--trials",
                 "6",
                 "--max-epochs",
@@ -116,9 +103,7 @@ def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, pos
                 "2",
                 "--storage",
                 postgres_url,
-                "--results",
-                str(tmp_path),
-            ]
+            )
         )
         == 0
     )
@@ -134,21 +119,17 @@ def test_two_workers_on_postgres_finish_the_trials_once_each(data, tmp_path, pos
 
 def test_several_workers_on_sqlite_are_refused(data, tmp_path, capsys):
     code = main(
-        [
-            "search",
+        search_argv(
+            tiny_space(tmp_path),
+            data,
+            tmp_path,
             "--finalists",
             "0",
-            "--space",
-            str(tiny_space(tmp_path)),
-            "--data",
-            str(data),
             "--trials",
             "2",
             "--workers",
             "2",
-            "--results",
-            str(tmp_path),
-        ]
+        )
     )
     err = capsys.readouterr().err
     assert code == 2 and "SQLite is not safe" in err and "postgresql" in err
@@ -223,19 +204,7 @@ def test_ctrl_c_mid_trial_records_it_as_failed_and_exits_cleanly(data, tmp_path)
 def test_half_written_keras_tuner_state_is_set_aside(data, tmp_path, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    args = [
-        "search",
-        "--finalists",
-        "0",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(results),
-        "--tuner",
-        "random",
-    ]
+    args = search_argv(space, data, results, "--finalists", "0", "--tuner", "random")
     assert main(args + ["--trials", "2"]) == 0
     oracle = results / "tiny" / "keras_tuner" / "oracle.json"
     oracle.write_text(oracle.read_text()[:40])  # cut off mid-write
@@ -252,24 +221,7 @@ def test_half_written_ledger_trial_or_cache_does_not_break_the_next_run(data, tm
     (cache / ".tmp-half.npy").write_bytes(b"\x93NUMPY half a cache")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert (
-        main(
-            [
-                "search",
-                "--finalists",
-                "0",
-                "--space",
-                str(space),
-                "--data",
-                str(data),
-                "--results",
-                str(results),
-                "--trials",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(search_argv(space, data, results, "--finalists", "0", "--trials", "1")) == 0
     refit_dir = results / "tiny" / "refit"
     refit_dir.mkdir(parents=True)
     (refit_dir / ".tmp-submission.csv-x").write_text("id,CLA")
@@ -292,24 +244,7 @@ def _enospc_on(monkeypatch, fragment):
 def test_disk_full_while_writing_the_submission(data, tmp_path, monkeypatch, capsys):
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert (
-        main(
-            [
-                "search",
-                "--finalists",
-                "0",
-                "--space",
-                str(space),
-                "--data",
-                str(data),
-                "--results",
-                str(results),
-                "--trials",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(search_argv(space, data, results, "--finalists", "0", "--trials", "1")) == 0
     assert main(["refit", "--best", "--no-check", "--seeds", "1", "--results", str(results)]) == 0
     submission = results / "tiny" / "refit" / "submission.csv"
     before = submission.read_bytes()
@@ -354,24 +289,7 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     data = tiny_data(tmp_path / "data")
     space = tiny_space(tmp_path)
     results = tmp_path / "results"
-    assert (
-        main(
-            [
-                "search",
-                "--finalists",
-                "0",
-                "--space",
-                str(space),
-                "--data",
-                str(data),
-                "--results",
-                str(results),
-                "--trials",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main(search_argv(space, data, results, "--finalists", "0", "--trials", "1")) == 0
     ledger_before = (results / "ledger.sqlite3").read_bytes()
     (data / "testimg_00002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     capsys.readouterr()

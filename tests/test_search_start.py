@@ -4,7 +4,7 @@ refused before training, which do not take a place in --trials."""
 from __future__ import annotations
 
 import pytest
-from searchkit import tiny_data, tiny_space
+from searchkit import search_argv, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.errors import SpaceError
@@ -57,23 +57,19 @@ def test_refused_configurations_do_not_take_a_place_in_trials(data, tmp_path, ca
     results = tmp_path / "results"
     assert (
         main(
-            [
-                "search",
+            search_argv(
+                space,
+                data,
+                results,
                 "--finalists",
                 "0",
-                "--space",
-                str(space),
-                "--data",
-                str(data),
-                "--results",
-                str(results),
                 "--trials",
                 "2",
                 "--max-params",
                 "3000",
                 "--max-cost",
                 "0",
-            ]
+            )
         )
         == 0
     )
@@ -94,28 +90,14 @@ def test_a_new_study_starts_from_the_seed_the_portfolio_then_a_warm_start(data, 
     space = tiny_space(tmp_path)
     (tmp_path / "tiny.portfolio.yaml").write_text("configurations:\n  - {learning_rate: 5.0e-3}\n")
     results = tmp_path / "results"
-    common = [
-        "--finalists",
-        "0",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(results),
-        "--max-cost",
-        "0",
-    ]
-    assert main(["search", *common, "--trials", "3", "--study", "first"]) == 0
+    common = search_argv(space, data, results, "--finalists", "0", "--max-cost", "0")
+    assert main([*common, "--trials", "3", "--study", "first"]) == 0
     first = _trials(results, "first")
     defaults = load_space(space).defaults()
     assert first[0].params == defaults
     assert first[1].params == {**defaults, "learning_rate": 5.0e-3}
     best = max((t for t in first if t.state.name == "COMPLETE"), key=lambda t: (t.value, -t.number))
-    assert (
-        main(["search", *common, "--trials", "3", "--study", "second", "--warm-start", "first"])
-        == 0
-    )
+    assert main([*common, "--trials", "3", "--study", "second", "--warm-start", "first"]) == 0
     second = _trials(results, "second")
     assert second[0].params == defaults and second[1].params == first[1].params
     assert best.params in [t.params for t in second], "the earlier study's best is tried"
@@ -123,18 +105,7 @@ def test_a_new_study_starts_from_the_seed_the_portfolio_then_a_warm_start(data, 
 
 def test_warm_start_is_refused_for_keras_tuner_and_unknown_studies(data, tmp_path, capsys):
     space = tiny_space(tmp_path)
-    args = [
-        "search",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(tmp_path),
-        "--trials",
-        "1",
-        "--warm-start",
-    ]
+    args = search_argv(space, data, tmp_path, "--trials", "1", "--warm-start")
     assert main([*args, "nope", "--tuner", "random"]) == 2
     assert "--tuner tpe" in capsys.readouterr().err
     assert main([*args, "nope"]) == 2
@@ -160,9 +131,10 @@ def test_starting_points_a_finished_search_did_not_need_stay_out_of_every_view(
     space = tiny_space(tmp_path)
     (tmp_path / "tiny.portfolio.yaml").write_text(PORTFOLIO)
     results = tmp_path / "results"
-    common = ["--finalists", "0", "--space", str(space), "--data", str(data)]
-    common += ["--results", str(results), "--max-cost", "0", "--pruner", "none"]
-    assert main(["search", *common, "--trials", "2"]) == 0
+    common = search_argv(
+        space, data, results, "--finalists", "0", "--max-cost", "0", "--pruner", "none"
+    )
+    assert main([*common, "--trials", "2"]) == 0
     states = [t.state.name for t in _trials(results, "tiny")]
     assert states == ["COMPLETE", "COMPLETE", "WAITING", "WAITING", "WAITING"]
     capsys.readouterr()
@@ -182,7 +154,7 @@ def test_starting_points_a_finished_search_did_not_need_stay_out_of_every_view(
     page = (results / "tiny" / "report" / "report.html").read_text()
     assert "2 (2 complete)" in page and "waiting" not in page.lower()
 
-    assert main(["search", *common, "--trials", "4"]) == 0
+    assert main([*common, "--trials", "4"]) == 0
     trials = _trials(results, "tiny")
     defaults = load_space(space).defaults()
     assert (

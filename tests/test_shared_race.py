@@ -15,7 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from searchkit import tiny_data, tiny_space
+from searchkit import search_argv, tiny_data, tiny_space
 
 from mmtune.cli import main
 from mmtune.ledger.claims import Claims
@@ -117,17 +117,7 @@ def _search(space: Path, data: Path, results: Path, storage: str, *extra: str) -
         sys.executable,
         "-m",
         "mmtune",
-        "search",
-        "--space",
-        str(space),
-        "--data",
-        str(data),
-        "--results",
-        str(results),
-        "--storage",
-        storage,
-        *STEADY,
-        *extra,
+        *search_argv(space, data, results, "--storage", storage, *STEADY, *extra),
     ]
 
 
@@ -162,14 +152,10 @@ def test_workers_share_the_finalists_race_and_name_the_same_best(
     seed twice, and both workers end naming the same best over the same evaluations."""
     space = tiny_space(tmp_path)
     code = main(
-        [
-            "search",
-            "--space",
-            str(space),
-            "--data",
-            str(data),
-            "--results",
-            str(tmp_path / "r"),
+        search_argv(
+            space,
+            data,
+            tmp_path / "r",
             "--storage",
             postgres_url,
             "--trials",
@@ -185,7 +171,7 @@ def test_workers_share_the_finalists_race_and_name_the_same_best(
             "--workers",
             "2",
             *STEADY,
-        ]
+        )
     )
     out, err = capfd.readouterr()
     assert code == 0, err[-3000:]
