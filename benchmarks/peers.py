@@ -12,6 +12,8 @@ Two ways to size the peers' searches:
   it (``mmtune search --epoch-budget`` for the ``:trainer`` rows, the same rule in the plain
   loops). The comparison is at equal compute: what the race costs, the peers spend searching.
   ``mmtune@0.5`` is mmtune given half that budget for its search trials (the moonshot).
+- ``--reuse OUT.json``: a tuner already measured on a search seed (an earlier ``--out``) is
+  taken from that file, not run again, mmtune's total with it.
 
 Every tuner searches the same data (a graded set of ``benchmarks/quality.py`` with its test
 answers), the same train/validation split, the same network family and space
@@ -414,17 +416,19 @@ def main() -> None:
         total: int | None = None
         for name in names:
             budget = budget_for(name, total)
-            out = earlier.get((name, seed)) or run_tuner(
-                name,
-                data_dir,
-                args.space,
-                args.trials,
-                args.epochs,
-                seed,
-                work / "runs" / str(int(time.time())),
-                budget=budget,
-            )
-            if out.get("epoch_budget") != budget:
+            out = earlier.get((name, seed))
+            if out is None:
+                out = run_tuner(
+                    name,
+                    data_dir,
+                    args.space,
+                    args.trials,
+                    args.epochs,
+                    seed,
+                    work / "runs" / str(int(time.time())),
+                    budget=budget,
+                )
+            elif out.get("epoch_budget") != budget:  # a reused run sized otherwise
                 sys.exit(
                     f"--reuse: {name} seed {seed} ran on budget {out.get('epoch_budget')}, not {budget}"
                 )
