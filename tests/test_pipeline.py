@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from tinydata import write_dataset
@@ -188,3 +190,40 @@ def test_training_batches_say_their_length_so_keras_never_runs_out_of_data(tmp_p
         result = train_model("direct_mix", TINY_PARAMS, split, TrainOptions(epochs=2))
     assert result.epochs == 2
     assert not [w for w in seen if "ran out of data" in str(w.message)]
+
+
+def test_batches_under_op_determinism_log_no_rewrite_errors():
+    """Refit turns TensorFlow's op determinism on, which rewrites a parallel ``tf.data`` map
+    into a sequential one and logs "E0000 ... NodeDef mentions attribute
+    use_unbounded_threadpool" for each: two error lines a model in the user's refit output.
+    Under determinism the feed asks for a sequential map, so nothing is rewritten. In a
+    process of its own, logging as the command line does (determinism is process-wide)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from mmtune import keras_backend
+        keras_backend.enable_determinism()
+        from mmtune.data.batch_order import BatchOrder
+        from mmtune.data.tf_batches import index_dataset, rows_dataset
+        arrays = {"audio": np.arange(20, dtype=np.float32).reshape(10, 2),
+                  "label": np.arange(10, dtype=np.int32)}
+        order = BatchOrder(np.arange(10), 4, shuffle=True, seed=3)
+        labels = [np.asarray(y) for _, y in rows_dataset(arrays, order, inputs=("audio",))]
+        rows = [np.asarray(r) for r, _ in index_dataset(order, arrays["label"])]
+        assert [list(y) for y in labels] == [list(r) for r in rows] == [
+            list(b) for b in order.epoch(0)], (labels, rows)
+        print("batches", len(labels))
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MMTUNE_EAGER": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "batches 3" in done.stdout
+    assert "NodeDef mentions" not in done.stderr, done.stderr[-2000:]
+    assert "Warning" not in done.stderr, done.stderr[-2000:]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 # ruff: noqa: E402  (TensorFlow is imported quietly first)
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -70,9 +70,7 @@ def rows_dataset(
         features = dict(zip(inputs, parts))
         return (features, parts[-1]) if with_labels else features
 
-    ds = _batch_indices(order)
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _mapped(_batch_indices(order), gather)
 
 
 def index_dataset(order: BatchOrder, labels: np.ndarray) -> tf.data.Dataset:
@@ -84,5 +82,19 @@ def index_dataset(order: BatchOrder, labels: np.ndarray) -> tf.data.Dataset:
         rows = tf.cast(index, tf.int32)
         return rows, tf.gather(table, rows)
 
-    ds = _batch_indices(order).map(pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _mapped(_batch_indices(order), pair)
+
+
+def _mapped(ds: tf.data.Dataset, fn: Callable[[tf.Tensor], object]) -> tf.data.Dataset:
+    """``fn`` on each batch, in order, prefetched. Batches are gathered several at once, as
+    many as ``tf.data`` finds worth it, except under op determinism (refit turns it on):
+    TensorFlow's determinism then rewrites a parallel map into a sequential one anyway, and
+    logs an error line ("NodeDef mentions attribute use_unbounded_threadpool which is not in
+    the op definition") for every dataset it rewrites, two a model in the refit's output."""
+    from tensorflow.python.framework import config
+
+    if config.is_op_determinism_enabled():
+        ds = ds.map(fn)
+    else:
+        ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
