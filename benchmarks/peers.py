@@ -13,7 +13,9 @@ Two ways to size the peers' searches:
   loops). The comparison is at equal compute: what the race costs, the peers spend searching.
   ``mmtune@0.5`` is mmtune given half that budget for its search trials (the moonshot).
 - ``--reuse OUT.json``: a tuner already measured on a search seed (an earlier ``--out``) is
-  taken from that file, not run again, mmtune's total with it.
+  taken from that file, not run again, mmtune's total with it; each run records its settings
+  (set, rows, test rows, picture size, space, trials, epochs), and a run made with others, or
+  sized by another budget, is refused.
 
 Every tuner searches the same data (a graded set of ``benchmarks/quality.py`` with its test
 answers), the same train/validation split, the same network family and space
@@ -363,6 +365,29 @@ def budget_for(name: str, mmtune_total: int | None) -> int | None:
     return max(1, round(mmtune_total * fraction))
 
 
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes two runs of one tuner and search seed comparable: the set, its size, the
+    space and each search's size. Every run records them; a reused run must match them."""
+    keys = ("set", "rows", "test", "image_size", "space", "trials", "epochs")
+    return {key: getattr(args, key) for key in keys}
+
+
+def reuse_problem(out: dict[str, Any], budget: int | None, settings: dict[str, Any]) -> str | None:
+    """Why an earlier run cannot stand for this one (None when it can): it was sized by
+    another budget, or made on another set, size or space. A run from before runs recorded
+    their settings cannot be checked for them and is taken on trust."""
+    if out.get("epoch_budget") != budget:
+        return f"ran on budget {out.get('epoch_budget')}, not {budget}"
+    recorded = out.get("settings")
+    if recorded is None:
+        return None
+    differ = {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
+    if differ:
+        said = ", ".join(f"{k} {was!r} (now {now!r})" for k, (was, now) in differ.items())
+        return f"was made with other settings: {said}"
+    return None
+
+
 def measured(files: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
     """The runs of earlier ``--out`` files by (tuner, search seed)."""
     runs: dict[tuple[str, int], dict[str, Any]] = {}
@@ -409,6 +434,7 @@ def main() -> None:
     data_dir = make_set(work / "data", args.set, args.rows, args.test, args.image_size)
     rows: dict[str, list[dict[str, Any]]] = {}
     earlier = measured(args.reuse)
+    settings = run_settings(args)
     names = args.tuners
     if args.equal_epochs:  # mmtune first: its epochs are the others' budget
         names = ["mmtune", *[n for n in names if n != "mmtune"]]
@@ -428,10 +454,9 @@ def main() -> None:
                     work / "runs" / str(int(time.time())),
                     budget=budget,
                 )
-            elif out.get("epoch_budget") != budget:  # a reused run sized otherwise
-                sys.exit(
-                    f"--reuse: {name} seed {seed} ran on budget {out.get('epoch_budget')}, not {budget}"
-                )
+                out["settings"] = settings
+            elif problem := reuse_problem(out, budget, settings):
+                sys.exit(f"--reuse: {name} seed {seed} {problem}")
             out["seed"] = seed
             if name == "mmtune" and args.equal_epochs:
                 total = int(out["epochs_spent"])

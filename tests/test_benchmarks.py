@@ -148,3 +148,22 @@ def test_earlier_runs_are_found_by_tuner_and_seed(tmp_path):
         ("mmtune", 0): {"seed": 0, "epochs_spent": 30},
         ("mmtune", 1): {"seed": 1, "epochs_spent": 31},
     }
+
+
+def test_a_reused_run_must_have_been_made_with_the_same_settings_and_budget():
+    import argparse
+
+    args = argparse.Namespace(
+        set="hard", rows=1000, test=300, image_size=64, space="direct_mix", trials=10, epochs=6
+    )
+    settings = peers.run_settings(args)
+    assert settings["set"] == "hard" and settings["image_size"] == 64
+    same = {"epoch_budget": 31, "settings": dict(settings)}
+    assert peers.reuse_problem(same, 31, settings) is None
+    assert "budget 31, not 40" in peers.reuse_problem(same, 40, settings)
+    other = {"epoch_budget": 31, "settings": {**settings, "rows": 300, "set": "medium"}}
+    problem = peers.reuse_problem(other, 31, settings)
+    assert "rows 300 (now 1000)" in problem and "set 'medium' (now 'hard')" in problem
+    assert peers.reuse_problem({"epoch_budget": None}, None, settings) is None, (
+        "a run from before settings were recorded is taken on trust"
+    )
