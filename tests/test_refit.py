@@ -430,3 +430,27 @@ def test_refit_ranks_by_the_mean_of_evaluations(claims, capsys):
     assert [m.trial for m in choose_members(study, 3, 1, 1, 0)] == [1], (
         "a re-evaluation's number names the configuration it repeats"
     )
+
+
+def test_refit_json_states_the_epoch_rule_refit_followed(claims, capsys):
+    """Evaluations that peaked at epochs 1, 3 and 2: refit trains 3 (the latest; the median
+    would be 2), and refit.json's rule says so in words (it once still named the median)."""
+    import optuna
+
+    _study_of_claims(claims, "rule", [0.9])
+    study = Ledger(claims).load_study("rule")[0]
+    (first,) = study.trials
+    for best in (3, 2):
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=0.9,
+                params=first.params,
+                distributions=first.distributions,
+                user_attrs={"best_epoch": best, "epochs": 3, "evaluates": 0, "seed": 1000 + best},
+            )
+        )
+    args = ["refit", "--best", "--seeds", "1", "--no-check", "--study", "rule"]
+    assert main([*args, "--results", str(claims)]) == 0
+    record = json.loads((claims / "rule" / "refit" / "refit.json").read_text())
+    assert record["members"][0]["epochs"] == 3
+    assert "latest best epoch" in record["rule"] and "median" not in record["rule"]

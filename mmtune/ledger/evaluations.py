@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MEAN_DIGITS",
+    "REFIT_EPOCHS_RULE",
     "Configuration",
     "best_epoch",
     "configurations",
@@ -55,6 +56,12 @@ __all__ = [
 ]
 
 MEAN_DIGITS = 9  # means that agree to this many decimals are a tie
+
+#: :attr:`Configuration.refit_epochs` in words, as ``refit.json`` and the report state it.
+REFIT_EPOCHS_RULE = (
+    "epochs = the latest best epoch (validation accuracy peak) of the configuration's "
+    "evaluations, unscaled"
+)
 
 
 def evaluation_seed(base_seed: int, trial_number: int, index: int) -> int:

@@ -43,7 +43,7 @@ import numpy as np
 from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_target
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
-from mmtune.ledger.evaluations import Configuration, configurations
+from mmtune.ledger.evaluations import REFIT_EPOCHS_RULE, Configuration, configurations
 from mmtune.ledger.records import DATA_HASH, DATA_PATH, EVALUATES, MODEL, RefitMember, RefitRecord
 from mmtune.ledger.store import Ledger, latest_note
 from mmtune.locations import study_dir
@@ -489,8 +489,7 @@ def _record(
     return RefitRecord(
         study=name,
         model=model_name,
-        rule="epochs = the median best epoch (validation accuracy peak) of the "
-        "configuration's evaluations, unscaled",
+        rule=REFIT_EPOCHS_RULE,
         members=members,
         rejected_by_check=rejected,
         warning=warning,
