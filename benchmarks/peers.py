@@ -12,6 +12,8 @@ Two ways to size the peers' searches:
   it (``mmtune search --epoch-budget`` for the ``:trainer`` rows, the same rule in the plain
   loops). The comparison is at equal compute: what the race costs, the peers spend searching.
   ``mmtune@0.5`` is mmtune given half that budget for its search trials (the moonshot).
+- ``--table OUT.json ...``: the held-out figures of earlier runs by tuner and search seed, with
+  their means (several files: one set's seeds gathered); nothing is run.
 - ``--reuse OUT.json``: a tuner already measured on a search seed (an earlier ``--out``) is
   taken from that file, not run again, mmtune's total with it; each run records its settings
   (set, rows, test rows, picture size, space, trials, epochs), and a run made with others, or
@@ -356,6 +358,30 @@ def table(rows: dict[str, list[dict[str, Any]]], equal_epochs: bool = False) -> 
     return "\n".join(lines)
 
 
+def seeds_table(runs: dict[tuple[str, int], dict[str, Any]]) -> str:
+    """Held-out accuracy per tuner and search seed, their mean ± sd and the retrained figure's
+    mean (the tuners in the order first met, mmtune first): the equal-epochs verdict of a set,
+    gathered from the runs of several ``--out`` files (:func:`measured`)."""
+    seeds = sorted({seed for _, seed in runs})
+    names = sorted({name for name, _ in runs}, key=lambda n: (not n.startswith("mmtune"), n))
+    lines = [
+        "| tuner | " + " | ".join(f"held-out, seed {s}" for s in seeds) + " | held-out, mean ± sd "
+        "| retrained, mean | epochs, mean |",
+        "|---|" + "---|" * (len(seeds) + 3),
+    ]
+    for name in names:
+        mine = [runs.get((name, s)) for s in seeds]
+        done = [r for r in mine if r is not None]
+        cells = [f"{r['held_out']:.3f}" if r else "-" for r in mine]
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | {_ms([r['held_out'] for r in done])} "
+            f"({len(done)} seeds) | "
+            f"{statistics.fmean(statistics.fmean(r['retrained']) for r in done):.3f} | "
+            f"{statistics.fmean(r['epochs_spent'] for r in done):.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def budget_for(name: str, mmtune_total: int | None) -> int | None:
     """The epochs ``name`` may spend when mmtune's run spent ``mmtune_total`` (None: fixed
     trials). ``NAME@F``: the fraction ``F`` of it (``mmtune@0.5``, the moonshot)."""
@@ -428,7 +454,18 @@ def main() -> None:
         help="earlier --out files: a tuner already measured on a seed is taken from them, "
         "not run again (with --equal-epochs, mmtune's total too)",
     )
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="print the held-out figures of earlier --out files by tuner and search seed, "
+        "and run nothing",
+    )
     args = parser.parse_args()
+    if args.table:
+        print(seeds_table(measured(args.table)))
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     work = Path(args.work)
     data_dir = make_set(work / "data", args.set, args.rows, args.test, args.image_size)

@@ -167,3 +167,16 @@ def test_a_reused_run_must_have_been_made_with_the_same_settings_and_budget():
     assert peers.reuse_problem({"epoch_budget": None}, None, settings) is None, (
         "a run from before settings were recorded is taken on trust"
     )
+
+
+def test_the_seeds_table_gathers_each_tuners_runs_across_files(tmp_path):
+    def run(seed, held_out, epochs=30):
+        return {"seed": seed, "held_out": held_out, "retrained": [0.9, 0.8], "epochs_spent": epochs}
+
+    first, second = tmp_path / "s0.json", tmp_path / "s1.json"
+    first.write_text(json.dumps({"kt-random:trainer": [run(0, 0.5)], "mmtune": [run(0, 0.9)]}))
+    second.write_text(json.dumps({"mmtune": [run(1, 0.7, 40)]}))
+    lines = peers.seeds_table(peers.measured([str(first), str(second)])).splitlines()
+    assert lines[0].startswith("| tuner | held-out, seed 0 | held-out, seed 1 | held-out, mean")
+    assert lines[2] == "| mmtune | 0.900 | 0.700 | 0.800 ± 0.141 (2 seeds) | 0.850 | 35 |"
+    assert lines[3] == "| kt-random:trainer | 0.500 | - | 0.500 ± 0.000 (1 seeds) | 0.850 | 30 |"
