@@ -11,7 +11,8 @@ Two ways to size the peers' searches:
   then runs trials until its own epochs reach that total, stopping at the trial that crosses
   it (``mmtune search --epoch-budget`` for the ``:trainer`` rows, the same rule in the plain
   loops). The comparison is at equal compute: what the race costs, the peers spend searching.
-  ``mmtune@0.5`` is mmtune given half that budget for its search trials (the moonshot).
+  ``mmtune@0.5`` is mmtune given half that budget, its race included (``--epoch-budget``
+  holds the race since 2026-12-06; before, the race ran on top of it): the moonshot.
 - ``--table OUT.json ...``: the held-out figures of earlier runs by tuner and search seed, with
   their means (several files: one set's seeds gathered); nothing is run.
 - ``--reuse OUT.json``: a tuner already measured on a search seed (an earlier ``--out``) is

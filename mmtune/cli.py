@@ -296,10 +296,11 @@ def _add_search(sub: _Subparsers) -> None:
         type=LIMIT,
         default=SearchConfig.default("epoch_budget"),
         metavar="EPOCHS",
-        help="also stop starting trials once the study's trials have trained this many "
-        "epochs in all (re-evaluations included; the trial that crosses it finishes, then "
-        "the finalists' race runs): a search sized by compute, not by trials (default and 0: "
-        "no budget)",
+        help="a search sized by compute, not by trials: every epoch the study trains, the "
+        "finalists' race included, counts toward it. Search trials stop starting when it is "
+        "spent but for one evaluation of the leader (--max-epochs, at most half of it); the "
+        "race then runs until it is decided or the budget is spent. The trial or evaluation "
+        "that crosses a limit finishes (default and 0: no budget)",
     )
     _add_data(search)
     _add_search_tuner(search)

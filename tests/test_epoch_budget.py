@@ -61,3 +61,34 @@ def test_the_search_stops_at_the_trial_that_crosses_its_epoch_budget(tmp_path, t
     assert main([*args[:-5], "6", *args[-4:]]) == 0
     again = Ledger(results).load_study("tiny")[0].get_trials()
     assert len(again) > len(trials) and epochs_spent(again) >= 6
+
+
+@pytest.mark.parametrize("tuner", ["tpe", "random"])
+def test_the_finalists_race_trains_within_the_epoch_budget(tmp_path, tuner, capsys):
+    """The budget is the whole search's: the search trials leave one evaluation's epochs to
+    the race, which runs until decided or until the budget is spent (the evaluation that
+    crosses it finishes), never a dozen evaluations past it."""
+    from mmtune.ledger.evaluations import is_reevaluation
+    from mmtune.search.reevaluate import next_evaluation
+
+    space = tiny_space(tmp_path)
+    space.write_text(space.read_text().replace("max_epochs: 1", "max_epochs: 2"))
+    results = tmp_path / "results"
+    args = [
+        *search_argv(space, tiny_data(tmp_path / "data"), results),
+        *("--tuner", tuner, "--trials", "10", "--epoch-budget", "7", "--patience", "0"),
+        *("--finalists", "3", "--repeats", "5", "--no-portfolio"),
+    ]
+    assert main(args) == 0
+    trials = Ledger(results).load_study("tiny")[0].get_trials()
+    search = [t for t in trials if not is_reevaluation(t) and epochs_trained(t)]
+    race = [t for t in trials if is_reevaluation(t)]
+    assert epochs_spent(search) >= 7 - 2, "the search trials spent their share"
+    assert epochs_spent(search[:-1]) < 7 - 2, "a trial started after its share was spent"
+    assert race, "one leader's evaluation is left to the race"
+    assert epochs_spent(trials) < 7 + 2, "an evaluation started after the budget was spent"
+    err = capsys.readouterr().err
+    assert "the search trials' share (5 epochs) spent" in err, err
+    study = Ledger(results).load_study("tiny")[0]
+    if next_evaluation(study, 3, 5) is not None:  # (on this data, so far: always)
+        assert "finalists' race stopped undecided: --epoch-budget 7 spent" in err, err

@@ -63,7 +63,7 @@ class SearchConfig:
     space: Space
     data_dir: Path
     trials: int = 40
-    epoch_budget: int | None = None  # stop starting trials once this many epochs are spent
+    epoch_budget: int | None = None  # the epochs of the whole search, race included
     tuner: str = tuners.names()[0]  # a name of mmtune.search.tuners.TUNERS
     pruner: str = "median"
     max_epochs: int | None = None

@@ -66,6 +66,7 @@ from mmtune.ledger.records import (
     VAL_ROWS,
 )
 from mmtune.ledger.store import PendingTrial, record_end, record_epoch, record_result
+from mmtune.search.budget import budget_said, race_budget_spent
 from mmtune.search.memory import MemoryWatch, RecycleProcess
 from mmtune.search.orphans import owner_is_gone, owner_of_this_process
 from mmtune.search.trial import outcome_of, trial_split
@@ -267,7 +268,8 @@ def reevaluate_finalists(
     progress: SearchProgress,
     options: TrainOptions,
 ) -> int:
-    """Run the finalists' race (:func:`next_evaluation`) until it is decided; returns the
+    """Run the finalists' race (:func:`next_evaluation`) until it is decided, or until the
+    search's ``--epoch-budget`` is spent (the evaluation that crosses it finishes); returns the
     evaluations run. Their number is bounded (twice what every finalist's ``cfg.repeats``
     would take), so a ranking that keeps changing cannot go on for ever."""
     if cfg.finalists < 1 or cfg.repeats < 2:
@@ -280,7 +282,7 @@ def reevaluate_finalists(
     while True:
         board = _board(study, claims, stale_after_s)
         config = next_evaluation(study, cfg.finalists, cfg.repeats, board.running)
-        if config is None or ran >= limit:
+        if config is None or ran >= limit or race_budget_spent(cfg, study):
             if not board.elsewhere:
                 break
             if not waiting_said:  # their results decide the ranking every worker names
@@ -314,6 +316,13 @@ def reevaluate_finalists(
         summary = race_summary(study, cfg.finalists, cfg.repeats)
         if summary:
             progress.message(summary)
+    elif race_budget_spent(cfg, study):
+        leader = _contenders(study)[0]
+        progress.message(
+            f"finalists' race stopped undecided: --epoch-budget {cfg.epoch_budget} spent"
+            f"{budget_said(cfg, study)}; trial {leader.number} leads with {leader.mean:.4f} over "
+            f"{leader.n} evaluation(s)"
+        )
     return ran
 
 

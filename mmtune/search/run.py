@@ -19,7 +19,13 @@ from mmtune.locations import study_name_problem
 from mmtune.model.networks import macs_budget
 from mmtune.model.training import TrainOptions
 from mmtune.search.backends import Backend, SearchRun, backend_for
-from mmtune.search.budget import budget_said, budget_spent, searched_enough
+from mmtune.search.budget import (
+    budget_said,
+    budget_spent,
+    race_budget_spent,
+    search_share_said,
+    searched_enough,
+)
 from mmtune.search.config import SearchConfig, SearchOutcome
 from mmtune.search.orphans import fail_orphaned_trials
 from mmtune.search.progress import SearchProgress
@@ -143,14 +149,19 @@ def _warm_start_study(cfg: SearchConfig, ledger: Ledger) -> optuna.Study | None:
 
 def run_search(cfg: SearchConfig) -> SearchOutcome:
     """Run ``cfg``'s search until the study holds ``cfg.trials`` finished trials (or has
-    spent ``cfg.epoch_budget`` epochs), then the finalists' race."""
+    spent the search trials' share of ``cfg.epoch_budget``), then the finalists' race (within
+    the rest of the budget: :mod:`mmtune.search.budget`)."""
     from mmtune.search.reevaluate import next_evaluation, reevaluate_finalists
 
     prepared = prepare_search(cfg)
     study = prepared.study
     done = finished_count(study)
     progress = SearchProgress(cfg.trials, done, cfg.epochs, **_progress_so_far(study))
-    pending = cfg.repeats > 1 and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
+    pending = (
+        cfg.repeats > 1
+        and next_evaluation(study, cfg.finalists, cfg.repeats) is not None
+        and not race_budget_spent(cfg, study)
+    )
     enough = searched_enough(cfg, study)
     if enough and not pending:
         progress.message(
@@ -189,10 +200,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             )
     if searched_enough(cfg, study):
         if budget_spent(cfg, study) and finished_count(study) < cfg.trials:
-            progress.message(
-                f"--epoch-budget {cfg.epoch_budget} spent{budget_said(cfg, study)} after "
-                f"{finished_count(study)} trials"
-            )
+            progress.message(search_share_said(cfg, study))
         reevaluate_finalists(study, cfg, prepared.source, progress, train_options(cfg))
     best = _best(study)
     if best is None:
