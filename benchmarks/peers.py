@@ -416,12 +416,36 @@ def reuse_problem(out: dict[str, Any], budget: int | None, settings: dict[str, A
 
 
 def measured(files: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
-    """The runs of earlier ``--out`` files by (tuner, search seed)."""
+    """The runs of earlier ``--out`` files by (tuner, search seed). A run met twice must be
+    the same run (a reused row copied into a later file), and the runs recording their
+    settings must agree on them: files of two sets, sizes or spaces are refused, naming the
+    files, since one table or one budget cannot hold both."""
     runs: dict[tuple[str, int], dict[str, Any]] = {}
+    found_in: dict[tuple[str, int], str] = {}
+    settings: tuple[dict[str, Any], str] | None = None
     for file in files:
         for name, outs in json.loads(Path(file).read_text()).items():
             for out in outs:
-                runs[(name, int(out["seed"]))] = out
+                key = (name, int(out["seed"]))
+                if key in runs and runs[key] != out:
+                    sys.exit(
+                        f"{found_in[key]} and {file} both hold {name} on search seed {key[1]}, "
+                        "and the two runs differ: give the files of one set at a time"
+                    )
+                recorded = out.get("settings")
+                if recorded is not None and settings is None:
+                    settings = (recorded, file)
+                elif recorded is not None and settings is not None and recorded != settings[0]:
+                    differ = sorted(
+                        k
+                        for k in {*recorded, *settings[0]}
+                        if recorded.get(k) != settings[0].get(k)
+                    )
+                    sys.exit(
+                        f"{settings[1]} and {file} hold runs made with other settings "
+                        f"({', '.join(differ)}): give the files of one set at a time"
+                    )
+                runs[key], found_in[key] = out, file
     return runs
 
 

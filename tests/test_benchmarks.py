@@ -180,3 +180,28 @@ def test_the_seeds_table_gathers_each_tuners_runs_across_files(tmp_path):
     assert lines[0].startswith("| tuner | held-out, seed 0 | held-out, seed 1 | held-out, mean")
     assert lines[2] == "| mmtune | 0.900 | 0.700 | 0.800 ± 0.141 (2 seeds) | 0.850 | 35 |"
     assert lines[3] == "| kt-random:trainer | 0.500 | - | 0.500 ± 0.000 (1 seeds) | 0.850 | 30 |"
+
+
+def test_runs_of_two_sets_are_not_gathered_into_one_table(tmp_path):
+    """The hard and the medium set both have a search seed 0: a table of both files would
+    have shown one set's figure under the other's name, so the files are refused."""
+
+    def run(held_out, settings=None):
+        out = {"seed": 0, "held_out": held_out, "retrained": [0.9], "epochs_spent": 30}
+        return out if settings is None else {**out, "settings": settings}
+
+    hard, medium, again = tmp_path / "hard.json", tmp_path / "medium.json", tmp_path / "c.json"
+    hard.write_text(json.dumps({"mmtune": [run(0.97)]}))
+    medium.write_text(json.dumps({"mmtune": [run(0.98)]}))
+    again.write_text(json.dumps({"mmtune": [run(0.97)], "kt-random:trainer": [run(0.9)]}))
+    with pytest.raises(SystemExit, match=r"hard\.json and .*medium\.json both hold mmtune"):
+        peers.measured([str(hard), str(medium)])
+    assert len(peers.measured([str(hard), str(again)])) == 2, "the same run met twice is one"
+
+    first, second = tmp_path / "s0.json", tmp_path / "s1.json"
+    first.write_text(json.dumps({"mmtune": [run(0.9, {"set": "hard", "rows": 1000})]}))
+    second.write_text(
+        json.dumps({"kt-random:trainer": [run(0.8, {"set": "medium", "rows": 1000})]})
+    )
+    with pytest.raises(SystemExit, match=r"other settings \(set\)"):
+        peers.measured([str(first), str(second)])
