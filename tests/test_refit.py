@@ -342,9 +342,10 @@ def claims(tmp_path_factory):
     return results
 
 
-def _study_of_claims(results, name, figures):
+def _study_of_claims(results, name, figures, val_rows=None):
     """A study named ``name`` holding one completed trial per figure (1 epoch each, judged on
-    10,000 validation rows, so the check's tolerance is its floor of 2 points)."""
+    the validation rows ``val_rows`` gives for each: by default 10,000, so the check's
+    tolerance is its floor of 2 points; on 1 row it is 2, so any check holds)."""
     import optuna
 
     ledger = Ledger(results)
@@ -353,20 +354,20 @@ def _study_of_claims(results, name, figures):
     for key, value in searched.user_attrs.items():
         study.set_user_attr(key, value)
     base = searched.trials[0]
-    for figure in figures:
+    for figure, rows in zip(figures, val_rows or [10_000] * len(figures)):
         study.add_trial(
             optuna.trial.create_trial(
                 value=figure,
                 params=base.params,
                 distributions=base.distributions,
                 intermediate_values={1: figure},
-                user_attrs={"best_epoch": 1, "epochs": 1, "val_rows": 10_000},
+                user_attrs={"best_epoch": 1, "epochs": 1, "val_rows": rows},
             )
         )
 
 
 def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, capsys):
-    _study_of_claims(claims, "moves", [1.0, 0.0])
+    _study_of_claims(claims, "moves", [1.0, 0.9], val_rows=[10_000, 1])
     assert (
         main(["refit", "--best", "--seeds", "1", "--study", "moves", "--results", str(claims)]) == 0
     )
@@ -384,6 +385,23 @@ def test_a_check_that_falls_moves_to_the_next_configuration_and_says_so(claims, 
     assert fell["check_val_accuracy"] == pytest.approx(sum(fell["check_draws"]) / 2)
     assert "then" in captured.err and "mean" in captured.err
     assert held["check_seeds"] == [2] and len(held["check_draws"]) == 1, "a draw that holds"
+
+
+def test_a_configuration_claiming_less_than_a_fallen_ones_check_is_not_tried(claims, capsys):
+    """The leader's check falls, but it is a fresh measurement: trial 1 claims 0.0, which the
+    leader's check already reaches, so refit keeps the leader (with the warning) instead of
+    training trial 1 and submitting a configuration measured lower."""
+    _study_of_claims(claims, "claims-less", [1.0, 0.0])
+    argv = ["refit", "--best", "--seeds", "1", "--study", "claims-less"]
+    assert main([*argv, "--results", str(claims)]) == 0
+    captured = capsys.readouterr()
+    assert "FALLS" in captured.err and "honest check, trial 1" not in captured.err
+    assert "trial 1, the next on the leaderboard, claims 0.0000: no more than the check of" in (
+        captured.err
+    )
+    record = json.loads((claims / "claims-less" / "refit" / "refit.json").read_text())
+    assert [m["trial"] for m in record["members"]] == [0] and record["rejected_by_check"] == []
+    assert record["warning"] and "WARNING" in captured.out
 
 
 def test_when_no_configuration_holds_the_submission_carries_a_warning(claims, capsys):

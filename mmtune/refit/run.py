@@ -14,9 +14,14 @@ leaderboard's mean. A draw that falls below that figure by more than the
 measured spread (:attr:`Configuration.tolerance`) is followed by a second
 draw, and the check is their mean. When that falls too, refit says so in
 one line and moves to the next configuration of the leaderboard (up to
-``candidates``); it refits the first that holds. When none holds, it refits the
-one whose check was best and writes the warning in its output and in
-``refit.json``.
+``candidates``); it refits the first that holds. A fallen configuration's check is
+still a fresh measurement of it, so the next is tried only while its leaderboard
+figure is above the best check of those that fell: one that claims less is not
+expected to beat a configuration already measured at more (on the hard set, a
+leader claiming 0.950 checked at 0.915, and the seed's network behind it, claiming
+0.890, then held at 0.865 and was refitted: 0.930 held-out). When none holds, or
+none left is worth trying, it refits the one whose check was best and writes the
+warning in its output and in ``refit.json``.
 
 Seeds are averaged by default. One refit of a short-trained network is one draw:
 on the demo, six seeds of the same configuration scored 0.926-0.978 on the
@@ -311,6 +316,18 @@ def _check_line(m: RefitMember) -> str:
     )
 
 
+def _measured_above(
+    config: Configuration, fallen: list[RefitMember], places: int
+) -> list[RefitMember]:
+    """The fallen configurations whose checks reach ``config``'s leaderboard figure, when
+    there are enough of them to fill the ``places`` left (else none): checking ``config``
+    could not then give a better member than those already measured."""
+    if config.mean is None:
+        return []
+    reach = [m for m in fallen if (m.check_val_accuracy or 0.0) >= config.mean]
+    return reach if len(reach) >= places else []
+
+
 def _checked_members(
     cfg: RefitConfig, study: optuna.Study, trainer: _Trainer, log: Callable[[str], None]
 ) -> tuple[list[RefitMember], list[RefitMember], str | None]:
@@ -318,8 +335,9 @@ def _checked_members(
 
     Candidates are tried in leaderboard order (only the named one with ``--trial`` and no
     ensemble) until the ensemble's places are filled by configurations whose check holds;
-    at most ``cfg.candidates - 1`` rejections are replaced. When too few hold, the best
-    checked of the rejected fill the places and the warning says so.
+    at most ``cfg.candidates - 1`` rejections are replaced, and none by a configuration
+    whose leaderboard figure the rejected ones' checks already reach. When too few hold, the
+    best checked of the rejected fill the places and the warning says so.
     """
     wanted = cfg.ensemble
     pool = ranked_candidates(study, cfg.trial)
@@ -331,16 +349,22 @@ def _checked_members(
     for config in pool:
         if len(held) == wanted:
             break
+        if ahead := _measured_above(config, rejected, wanted - len(held)):
+            log(
+                f"trial {config.number}, the next on the leaderboard, claims "
+                f"{config.mean:.4f}: no more than the check of trial(s) "
+                f"{', '.join(str(m.trial) for m in ahead)}, so no configuration left is "
+                "worth trying"
+            )
+            break
+        if held or rejected:
+            log(f"trying trial {config.number}, the next on the leaderboard")
         m = _member(config, cfg.seed)
         trainer.check(m)
         log(_check_line(m))
         (held if m.check_holds else rejected).append(m)
-        left = [c for c in pool if c.number not in {x.trial for x in held + rejected}]
-        if not m.check_holds and left and len(held) < wanted:
-            log(
-                f"trial {m.trial} does not hold its figure: trying trial {left[0].number}, "
-                "the next on the leaderboard"
-            )
+        if not m.check_holds:
+            log(f"trial {m.trial} does not hold its figure")
     warning = None
     if len(held) < wanted:
         fill = sorted(rejected, key=lambda m: -(m.check_val_accuracy or 0.0))[: wanted - len(held)]
