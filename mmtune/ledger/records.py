@@ -122,7 +122,9 @@ class RefitMember:
     search_val_accuracy: float | None  # the leaderboard's figure: mean over evaluations
     search_sd: float | None = None
     search_evals: int = 1
+    # How far below search_val_accuracy the check's mean may land and hold (its draws known).
     tolerance: float = 0.0
+    val_rows: int | None = None  # the validation part's rows the evaluations were scored on
     # The accuracy of the evaluations' averaged probabilities: the seed average's figure.
     search_seed_avg: float | None = None
     # The honest check: its seeds (ones no evaluation used), each draw's accuracy, their mean.

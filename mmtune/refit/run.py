@@ -10,9 +10,9 @@ step with the data.
 The honest check acts. Before the refit, the same configuration is retrained
 with the same rule on the training part alone, with a seed none of its
 evaluations used, and its validation accuracy is compared with the
-leaderboard's mean. A draw that falls below that figure by more than the
-measured spread (:attr:`Configuration.tolerance`) is followed by a second
-draw, and the check is their mean. When that falls too, refit says so in
+leaderboard's mean. A draw that falls below that figure by more than twice the
+standard error of their difference (:func:`check_tolerance`) is followed by a
+second draw, and the check is their mean. When that falls too, refit says so in
 one line and moves to the next configuration of the leaderboard (up to
 ``candidates``); it refits the first that holds. A fallen configuration's check is
 still a fresh measurement of it, so the next is tried only while its leaderboard
@@ -48,7 +48,12 @@ import numpy as np
 from mmtune.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_target
 from mmtune.data.trial_data import DataSource, SplitData
 from mmtune.errors import LedgerError, MmtuneError
-from mmtune.ledger.evaluations import REFIT_EPOCHS_RULE, Configuration, configurations
+from mmtune.ledger.evaluations import (
+    REFIT_EPOCHS_RULE,
+    Configuration,
+    check_tolerance,
+    configurations,
+)
 from mmtune.ledger.records import DATA_HASH, DATA_PATH, EVALUATES, MODEL, RefitMember, RefitRecord
 from mmtune.ledger.store import Ledger, latest_note
 from mmtune.locations import study_dir
@@ -120,11 +125,11 @@ def _member(config: Configuration, seed: int) -> RefitMember:
         dict(config.trial.params),
         epochs,
         seed,
-        config.mean,
-        config.sd,
-        max(config.n, 1),
-        round(config.tolerance, 4),
-        config.seed_average,
+        search_val_accuracy=config.mean,
+        search_sd=config.sd,
+        search_evals=max(config.n, 1),
+        val_rows=config.val_rows,  # the check's tolerance follows from its draws
+        search_seed_avg=config.seed_average,
         check_seeds=config.unused_seeds(CHECK_DRAWS, offset=seed),
     )
 
@@ -257,6 +262,17 @@ class _Trainer:
             m.check_draws.append(accuracy)
             m.val_confusion = _added(m.val_confusion, confusion)
             m.check_val_accuracy = statistics.fmean(m.check_draws)
+            if m.search_val_accuracy is not None:
+                m.tolerance = round(
+                    check_tolerance(
+                        m.search_val_accuracy,
+                        m.search_evals,
+                        m.search_sd,
+                        m.val_rows,
+                        m.check_draws,
+                    ),
+                    4,
+                )
             m.check_holds = (
                 m.search_val_accuracy is None
                 or m.check_val_accuracy >= m.search_val_accuracy - m.tolerance
@@ -309,7 +325,11 @@ def _check_line(m: RefitMember) -> str:
         if m.search_sd is not None
         else f"{m.search_val_accuracy:.4f}"
     )
-    verdict = "holds" if m.check_holds else f"FALLS more than {m.tolerance:.3f} below"
+    verdict = (
+        f"holds (within {m.tolerance:.3f})"
+        if m.check_holds
+        else f"FALLS more than {m.tolerance:.3f} below"
+    )
     return (
         f"honest check, trial {m.trial}: {m.epochs} epochs on the training part give "
         f"val_accuracy {draws}; the leaderboard's {figure}: {verdict}"
