@@ -177,7 +177,9 @@ def search_and_refit(
         "race_epochs": _epochs(race),
         "race_evaluations": len(race),
         "search_wall_s": round(wall, 1),
-        "trials": len(trials),
+        # Search trials that trained: not the race's re-evaluations, nor portfolio entries
+        # still queued (WAITING) when a budget stopped the search, nor trials refused untrained.
+        "trials": sum(1 for t in trials if not is_reevaluation(t) and _epochs([t]) > 0),
     }
 
 

@@ -58,6 +58,7 @@ def test_peers_run_one_trial_and_are_judged_alike(graded, name, in_process):
     assert 0.0 <= out["best_val"] <= 1.0 and 0.0 <= out["held_out"] <= 1.0
     assert len(out["retrained"]) == 1 and out["epochs_spent"] >= 1
     assert 0 <= out.get("race_epochs", 0) <= out["epochs_spent"]
+    assert out["trials"] == 1, "search trials only: not the race's re-evaluations"
     assert set(out["params"]) <= {
         "conv_blocks",
         "base_filters",
