@@ -133,7 +133,7 @@ def search_and_refit(
     import pandas as pd
 
     from mmtune.ledger.evaluations import configurations, is_reevaluation
-    from mmtune.ledger.store import Ledger
+    from mmtune.ledger.store import Ledger, finished_count
 
     started = time.perf_counter()
     run = _mmtune(
@@ -177,9 +177,9 @@ def search_and_refit(
         "race_epochs": _epochs(race),
         "race_evaluations": len(race),
         "search_wall_s": round(wall, 1),
-        # Search trials that trained: not the race's re-evaluations, nor portfolio entries
-        # still queued (WAITING) when a budget stopped the search, nor trials refused untrained.
-        "trials": sum(1 for t in trials if not is_reevaluation(t) and _epochs([t]) > 0),
+        # What --trials counts: not the race's re-evaluations, nor portfolio entries still
+        # queued (WAITING) when a budget stopped the search, nor trials refused untrained.
+        "trials": finished_count(study),
     }
 
 
