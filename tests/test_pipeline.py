@@ -227,3 +227,27 @@ def test_batches_under_op_determinism_log_no_rewrite_errors():
     assert "batches 3" in done.stdout
     assert "NodeDef mentions" not in done.stderr, done.stderr[-2000:]
     assert "Warning" not in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("rows", "size", "drop"), [(10, 4, False), (10, 4, True), (8, 4, False), (3, 4, True)]
+)
+def test_tf_data_batches_are_the_batch_orders_epoch_after_epoch(rows, size, drop):
+    """``fit`` iterates a training dataset once an epoch; each pass gives exactly the next
+    epoch of :class:`BatchOrder` (rows, order, a last partial batch or none), and whole batches
+    have their static size (one traced step)."""
+    from mmtune.data.batch_order import BatchOrder
+    from mmtune.data.tf_batches import rows_dataset
+
+    arrays = {
+        "audio": np.arange(2 * rows, dtype=np.float32).reshape(rows, 2),
+        "label": np.arange(rows, dtype=np.int32),
+    }
+    order = BatchOrder(np.arange(rows), size, shuffle=True, seed=5, drop_remainder=drop)
+    ds = rows_dataset(arrays, order, inputs=("audio",))
+    assert int(ds.cardinality()) == len(order)
+    if order.whole_batches:
+        assert ds.element_spec[1].shape[0] == size
+    for epoch in range(3):
+        got = [np.asarray(y).tolist() for _, y in ds]
+        assert got == [b.tolist() for b in order.epoch(epoch)], epoch
