@@ -300,6 +300,19 @@ def test_bad_data_is_refused_by_refit_with_the_ledger_untouched(tmp_path, capsys
     assert not (results / "tiny" / "refit" / "submission.csv").exists()
 
 
+_GROWING = """
+import runpy, sys
+from mmtune.model import training
+kept, run_trial = [], training.run_trial
+def growing(*args, **kwargs):
+    kept.append(b"x" * (8 << 20))
+    return run_trial(*args, **kwargs)
+training.run_trial = growing
+sys.argv[0] = "mmtune"
+runpy.run_module("mmtune", run_name="__main__")
+"""
+
+
 @pytest.mark.parametrize(
     ("flags", "need", "trials", "restarts"),
     [
@@ -317,13 +330,12 @@ def test_a_grown_search_process_recycles_itself_and_resumes(
     env = dict(os.environ)
     if need:
         env[TRIAL_NEED_ENV] = need
-    run = subprocess.run(
-        _search_cmd(tiny_space(tmp_path), data, results, trials, *flags),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    command = _search_cmd(tiny_space(tmp_path), data, results, trials, *flags)
+    if not need:
+        # A process that grows: each trial keeps 8 MB (the tiny models themselves leave less
+        # than the 1 MB --recycle-mb allows); the recycled process runs unpatched.
+        command[1:3] = ["-c", _GROWING]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stderr.count("restarting the search process") == restarts, run.stderr[-2000:]
     states = [t.state.name for t in _study(results).get_trials()]
