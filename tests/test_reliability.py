@@ -314,24 +314,31 @@ runpy.run_module("mmtune", run_name="__main__")
 
 
 @pytest.mark.parametrize(
-    ("flags", "need", "trials", "restarts"),
+    ("flags", "need", "grows", "trials", "restarts"),
     [
-        (("--recycle-mb", "1", "--max-memory-mb", "0"), None, 3, 1),  # after trial 2 (1: baseline)
+        # a process that grows (_GROWING) restarts after trial 2 (trial 1 sets the baseline)
+        (("--recycle-mb", "1", "--max-memory-mb", "0"), None, True, 3, 1),
         # a trial "needed" 1 TB: each one could pass the ceiling (the models fit it easily), so
         # the process restarts after each trial but the last
-        (("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "100000"), "1e6", 2, 1),
+        (
+            ("--tuner", "random", "--recycle-mb", "0", "--max-memory-mb", "100000"),
+            "1e6",
+            False,
+            2,
+            1,
+        ),
     ],
     ids=["grown-optuna", "ceiling-keras-tuner"],
 )
 def test_a_grown_search_process_recycles_itself_and_resumes(
-    data, tmp_path, flags, need, trials, restarts
+    data, tmp_path, flags, need, grows, trials, restarts
 ):
     results = tmp_path / "results"
     env = dict(os.environ)
     if need:
         env[TRIAL_NEED_ENV] = need
     command = _search_cmd(tiny_space(tmp_path), data, results, trials, *flags)
-    if not need:
+    if grows:
         # A process that grows: each trial keeps 8 MB (the tiny models themselves leave less
         # than the 1 MB --recycle-mb allows); the recycled process runs unpatched.
         command[1:3] = ["-c", _GROWING]
