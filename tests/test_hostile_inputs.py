@@ -473,6 +473,7 @@ def test_the_numeric_check_reads_13802_rows_of_104_mfcc(tmp_path):
     tables = read_tables(d)
     assert tables.train_mfcc.shape == (13_802, 104)
     np.testing.assert_allclose(tables.train_mfcc, written["data_train.csv"], atol=1e-6)
+    np.testing.assert_allclose(tables.test_mfcc, written["data_test_novt.csv"], atol=1e-6)
 
 
 def test_the_vectorized_numeric_check_reads_cells_as_to_numeric_does():
