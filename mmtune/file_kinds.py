@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["NotAFile", "describe", "is_regular", "kind_of", "open_regular"]
+__all__ = ["NotAFile", "describe", "is_regular", "kind_of", "open_regular", "read_at_most"]
 
 _KINDS = (
     (stat.S_ISREG, "a regular file"),
@@ -97,3 +97,19 @@ def is_regular(path: str | os.PathLike[str] | Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+def read_at_most(fh: BinaryIO, limit: int) -> bytes:
+    """The file's bytes to its end, or its first ``limit + 1`` (more than ``limit`` tells the
+    caller it is over), sized by ``fstat``: ``fh.read(limit + 1)`` allocates the whole limit
+    at once, whatever the file (1 GB for every CSV, 64 MB for every picture). A file that
+    grew since ``fstat`` is read on, in 1 MB pieces, up to the same cap.
+    """
+    wanted = min(os.fstat(fh.fileno()).st_size, limit) + 1
+    pieces = [fh.read(wanted)]
+    total = len(pieces[0])
+    while total == wanted <= limit:  # every byte asked for came: the file may go on
+        ask = min(limit + 1 - total, 1 << 20)
+        pieces.append(fh.read(ask))
+        total, wanted = total + len(pieces[-1]), total + ask
+    return b"".join(pieces)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mmtune.errors import DataError, Problem, shown
-from mmtune.file_kinds import NotAFile, describe, is_regular, open_regular
+from mmtune.file_kinds import NotAFile, describe, is_regular, open_regular, read_at_most
 
 __all__ = [
     "read_tables",
@@ -232,7 +232,7 @@ def _read_csv(
                     )
                 )
                 return None
-            raw = fh.read(MAX_CSV_BYTES + 1)
+            raw = read_at_most(fh, MAX_CSV_BYTES)
     except NotAFile as exc:
         problems.append(Problem(name, f"Expected a CSV file. Received: {exc.kind} at {path}"))
         return None
@@ -528,7 +528,7 @@ def _read_class_names(path: Path, problems: list[Problem]) -> tuple[str, ...] | 
                     )
                 )
                 return None
-            raw = fh.read(_MAX_CLASS_NAMES_BYTES + 1)
+            raw = read_at_most(fh, _MAX_CLASS_NAMES_BYTES)
     except NotAFile as exc:
         problems.append(
             Problem(

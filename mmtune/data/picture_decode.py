@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 
 from mmtune.errors import shown
-from mmtune.file_kinds import NotAFile, open_regular
+from mmtune.file_kinds import NotAFile, open_regular, read_at_most
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,7 +67,7 @@ def decode_one(path: str, resolution: int) -> tuple[PictureInfo, np.ndarray | No
         # a link swapped in since is not followed), and a regular file, opened without
         # blocking (a FIFO swapped in is refused, never waited on).
         with open_regular(path, follow=False) as fh:
-            raw = fh.read(MAX_PICTURE_BYTES + 1)  # never more than the limit, whatever the file
+            raw = read_at_most(fh, MAX_PICTURE_BYTES)  # never more than the limit
     except NotAFile as exc:
         return {"error": f"is {exc}"}, None
     except OSError as exc:
