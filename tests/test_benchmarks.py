@@ -14,6 +14,7 @@ from searchkit import tiny_space
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+import contract_check
 import peers
 import quality
 
@@ -206,3 +207,11 @@ def test_runs_of_two_sets_are_not_gathered_into_one_table(tmp_path):
     )
     with pytest.raises(SystemExit, match=r"other settings \(set\)"):
         peers.measured([str(first), str(second)])
+
+
+def test_the_contract_check_benchmark_times_the_check_against_a_plain_read(monkeypatch, capsys):
+    argv = ["contract_check.py", "--rows", "30", "--test", "5", "--mfcc", "4", "--repeats", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    contract_check.main()
+    out = capsys.readouterr().out
+    assert "30 + 5 rows of 4 MFCC" in out and "the check costs" in out

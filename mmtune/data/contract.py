@@ -29,6 +29,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,7 +269,7 @@ def _read_csv(
             )
             return None
         records = [header, *(r for r in reader if r)]  # as pandas: no blank lines
-    except csv.Error as exc:  # a field over 131,072 characters, a NUL byte...
+    except csv.Error as exc:  # a field over 131,072 characters...
         problems.append(
             Problem(
                 name,
@@ -639,6 +640,18 @@ def _inside(root: Path, image: str) -> tuple[Path | None, str]:
         return None, "which is no usable file name"
     if os.path.isabs(image) or image.startswith(("/", "\\")) or _DRIVE.match(image):
         return None, "an absolute path (paths are relative to the data directory)"
+    if "/" not in image and os.sep not in image and image not in (".", ".."):
+        # A name directly in the resolved root (the competition's layout) resolves to itself
+        # unless it is a symbolic link: one lstat, not resolve's walk from "/" (5 s of the
+        # check's 6 at 17,252 pictures).
+        path = root / image
+        try:
+            if not stat.S_ISLNK(os.lstat(path).st_mode):
+                return path, ""
+        except FileNotFoundError:
+            return path, ""
+        except (OSError, ValueError):
+            pass  # a name too long...: resolve below says why
     try:
         path = (root / image).resolve()
     except (OSError, RuntimeError, ValueError):  # a symbolic link loop, a name too long
