@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,6 +46,12 @@ def no_hang(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _bytes_read() -> int:
+    """What this process has read so far, in bytes (Linux's ``rchar``: every read call)."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["rchar"])
 
 
 def _tree(root: Path) -> set[str]:
@@ -290,10 +295,10 @@ def test_results_in_a_folder_that_cannot_be_written_is_refused(
 )
 def test_an_in_memory_storage_is_refused_before_anything_runs(url, tmp_path, data, capsys):
     results = tmp_path / "results"
-    started = time.monotonic()
+    (data / "data_train.csv").unlink()  # the data check, had it run first, would say so
     outcome = _cli(capsys, *_search(tiny_space(tmp_path), data, results, "--storage", url))
     _refused(outcome, ["--storage", "in-memory SQLite database", "lost when the command exits"])
-    assert time.monotonic() - started < 5, "refused before the data check"
+    assert "data_train.csv" not in outcome.err, "refused before the data check"
     assert not results.exists()
     _refused(_cli(capsys, "results", "--storage", url), ["in-memory SQLite database"])
 
@@ -449,7 +454,7 @@ def test_an_unreadable_class_names_file_is_an_error_naming_it(data, capsys):
 def test_the_numeric_check_reads_13802_rows_of_104_mfcc(tmp_path):
     """The competition's size: the CSV check (pictures aside) reads every row and column.
     How long it takes is not asserted here (a timed assert failed at 12.5 s against 8 on 2
-    cores shared with two benchmarks); it is a benchmark's to measure."""
+    cores shared with two benchmarks): benchmarks/contract_check.py measures it, as a ratio."""
     import numpy as np
     from PIL import Image
 
@@ -493,14 +498,17 @@ def test_the_vectorized_numeric_check_reads_cells_as_to_numeric_does():
     np.testing.assert_array_equal(_numbers(clean), [[1, 2.5], [-300, np.nan]])
 
 
-def test_a_header_of_100000_columns_is_refused_in_a_moment(tmp_path, data, capsys):
+def test_a_header_of_100000_columns_is_refused_from_the_header_alone(tmp_path, data, capsys):
+    """The rows after it are not parsed: the last one, not CSV (a field over the csv module's
+    131,072 characters), goes unnoticed; parsed, it is refused as not a readable CSV."""
     header = ",".join(["IMAGE", *(f"mfcc_{i}" for i in range(100_000)), "CLASS"])
     row = ",".join(["trainimg_00000.png", *(["0.5"] * 100_000), "0"])
-    (data / "data_train.csv").write_text(header + "\n" + "\n".join([row] * 10) + "\n")
-    started = time.perf_counter()
-    outcome = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
+    unreadable = "trainimg_00001.png," + "1" * 200_000
+    (data / "data_train.csv").write_text("\n".join([header, *[row] * 10, unreadable]) + "\n")
+    with no_hang(120):
+        outcome = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
     _refused(outcome, ["data_train.csv", "Expected at most 10,000 columns", "100,002"])
-    assert time.perf_counter() - started < 5
+    assert "not a readable CSV" not in outcome.err
 
 
 # -- cases found beyond the issue's list -------------------------------------------------------
@@ -576,10 +584,10 @@ def test_a_model_or_space_file_that_is_no_file_is_named_for_what_it_is(what, tmp
 def test_a_csv_of_more_than_a_gigabyte_is_refused_unread(data, capsys):
     with open(data / "data_train.csv", "r+b") as fh:  # sparse: 2 GB on paper
         fh.truncate(2 * 2**30)
-    started = time.monotonic()
+    before = _bytes_read()
     outcome = _cli(capsys, "data", "check", "--data", str(data), "--resolution", "8")
     _refused(outcome, ["data_train.csv", "Expected a CSV of at most 1,024 MB", "not read"])
-    assert time.monotonic() - started < 10
+    assert _bytes_read() - before < 64 * 2**20, "the 2 GB file was read"
 
 
 def test_refit_refuses_a_file_where_its_folder_goes(tmp_path, data, capsys):
