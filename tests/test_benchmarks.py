@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from searchkit import tiny_space
+from tinydata import write_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+import cache_key
 import contract_check
 import peers
 import quality
@@ -215,3 +217,12 @@ def test_the_contract_check_benchmark_times_the_check_against_a_plain_read(monke
     contract_check.main()
     out = capsys.readouterr().out
     assert "30 + 5 rows of 4 MFCC" in out and "the check costs" in out
+
+
+def test_the_cache_key_benchmark_times_hashing_against_decoding(tmp_path, monkeypatch, capsys):
+    write_dataset(tmp_path / "data", n_train=6, n_test=2, n_mfcc=4, n_classes=2, size=32)
+    argv = ["cache_key.py", "--data", str(tmp_path / "data"), "--repeats", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    cache_key.main()
+    out = capsys.readouterr().out
+    assert "8 pictures" in out and "hashing costs" in out
