@@ -68,6 +68,57 @@ def test_columns_in_another_order_are_matched_by_name(tmp_path):
     assert [w.severity for w in tables.warnings] == ["warning"]
 
 
+def test_a_row_with_more_fields_than_the_header_is_located(tmp_path):
+    """A trailing comma on every data row, not on the header: pandas took the first column for
+    the index and shifted every column left (a picture named by an MFCC value)."""
+    data = write_dataset(tmp_path, n_train=9, n_test=3)
+    path = data / "data_train.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    width = len(lines[0].split(","))
+    assert exc.value.problems == [
+        Problem(
+            "data_train.csv",
+            f"Expected {width} fields, as the header has. Received {width + 1}: more",
+            row=row,
+        )
+        for row in range(9)
+    ]
+
+
+def test_a_header_column_without_a_name_is_refused(tmp_path):
+    data = write_dataset(tmp_path, n_train=9, n_test=3, n_mfcc=3)
+    path = data / "data_test_novt.csv"
+    path.write_text("".join(line + ",\n" for line in path.read_text().splitlines()))
+    with pytest.raises(DataError) as exc:
+        read_tables(data)
+    assert exc.value.problems == [
+        Problem(
+            "data_test_novt.csv",
+            "Expected a name for every column of the header. Received none for column 5 "
+            "(of 5; a trailing comma?)",
+        )
+    ]
+
+
+def test_blank_lines_and_spaces_after_commas_are_read_as_pandas_reads_them(tmp_path):
+    data = write_dataset(tmp_path, n_train=9, n_test=3, n_mfcc=3)
+    path = data / "data_train.csv"
+    before = read_tables(data)
+    lines = path.read_text().splitlines()
+    spaced = [
+        ", ".join(f'"{c}"' if i == 1 else c for i, c in enumerate(line.split(",")))
+        for line in lines
+    ]
+    path.write_text("\n\n".join([spaced[0], "   ", *spaced[1:]]) + "\n\n")
+    after = read_tables(data)
+    assert after.train_images == before.train_images
+    np.testing.assert_array_equal(after.train_mfcc, before.train_mfcc)
+    np.testing.assert_array_equal(after.train_labels, before.train_labels)
+
+
 def test_dataspec_is_frozen():
     spec = DataSpec(("a", "b"), ("x",), (256, 256))
     assert spec.n_mfcc == 2 and spec.n_classes == 1

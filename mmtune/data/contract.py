@@ -216,10 +216,34 @@ def _names(cols: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(cols) - limit} more" if len(cols) > limit else "")
 
 
+@dataclass(frozen=True)
+class _Csv:
+    """One CSV's cells as text: row-major, in the order the rows were read (a column-major
+    copy would make the text-to-float pass twice as slow, its strings read out of order)."""
+
+    columns: tuple[str, ...]
+    cells: np.ndarray  # (rows, columns), dtype object: every cell a str
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def block(self, names: list[str]) -> np.ndarray:
+        """The named columns, in that order, still row-major (``take``: an index list on the
+        second axis, ``cells[:, idx]``, comes back column-major)."""
+        return np.take(self.cells, [self.columns.index(n) for n in names], axis=1)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.cells[:, self.columns.index(name)]
+
+
 def _read_csv(
     data_dir: Path, name: str, problems: list[Problem], digests: dict[str, str]
-) -> pd.DataFrame | None:
-    """Read one CSV with every cell as text (so that nothing is parsed silently)."""
+) -> _Csv | None:
+    """Read one CSV with every cell as text (so that nothing is parsed silently), parsed once
+    by the ``csv`` module: the header alone first (a 100,000-column line is refused before the
+    rows are read), then the rows, each checked against the header's width. Blank lines are
+    skipped, as pandas skips them; a row with more fields than the header is reported (pandas
+    took a whole column of them for the index, silently shifting every column)."""
     path = data_dir / name
     try:
         with open_regular(path) as fh:  # a FIFO or a device is never waited on
@@ -255,9 +279,9 @@ def _read_csv(
             Problem(name, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
         )
         return None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
     try:
-        header = next((r for r in reader if r), [])  # the header alone, before the rest
+        header = next((r for r in reader if not _blank(r)), [])  # the header before the rest
         if len(header) > MAX_COLUMNS:
             problems.append(
                 Problem(
@@ -268,7 +292,7 @@ def _read_csv(
                 )
             )
             return None
-        records = [header, *(r for r in reader if r)]  # as pandas: no blank lines
+        rows = [r for r in reader if not _blank(r)]
     except csv.Error as exc:  # a field over 131,072 characters...
         problems.append(
             Problem(
@@ -277,52 +301,60 @@ def _read_csv(
             )
         )
         return None
-    header = records[0] if records else []
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except Exception as exc:
-        problems.append(
-            Problem(name, f"the file is not a readable CSV: {shown(str(exc).strip(), 200)}")
-        )
-        return None
-    dupes = sorted(c for c, n in Counter(h.strip() for h in header).items() if n > 1)
+    columns = [h.strip() for h in header]
+    dupes = sorted(c for c, n in Counter(columns).items() if n > 1)
     if dupes:
         problems.append(
             Problem(name, f"the header names a column more than once: {shown(_names(dupes))}")
         )
         return None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame) == 0:
-        problems.append(Problem(name, "the file has a header but no data rows"))
-        return None
-    if IMAGE not in frame.columns:
+    unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
+    if unnamed:  # a trailing comma, most often
         problems.append(
             Problem(
                 name,
-                f"Expected a column named {IMAGE}. "
-                f"Received columns: {shown(_names(list(frame.columns)))}",
+                f"Expected a name for every column of the header. Received none for column "
+                f"{_names(unnamed)} (of {len(columns)}; a trailing comma?)",
+            )
+        )
+        return None
+    if not rows:
+        problems.append(Problem(name, "the file has a header but no data rows"))
+        return None
+    if IMAGE not in columns:
+        problems.append(
+            Problem(
+                name,
+                f"Expected a column named {IMAGE}. Received columns: {shown(_names(columns))}",
                 column=IMAGE,
             )
         )
         return None
-    if len(records) - 1 == len(frame):  # pandas fills a short row's missing fields silently
-        for row, record in enumerate(records[1:]):
-            if len(record) < len(header):
-                problems.append(
-                    Problem(
-                        name,
-                        f"Expected {len(header)} fields, as the header has. "
-                        f"Received {len(record)}: fewer",
-                        row=row,
-                    )
+    width = len(columns)
+    for row, record in enumerate(rows):
+        if len(record) != width:  # reported, then padded with empty cells or cut to the header
+            more = len(record) > width
+            problems.append(
+                Problem(
+                    name,
+                    f"Expected {width} fields, as the header has. "
+                    f"Received {len(record)}: {'more' if more else 'fewer'}",
+                    row=row,
                 )
-    return frame.fillna("")
+            )
+            rows[row] = record[:width] if more else record + [""] * (width - len(record))
+    cells = np.empty((len(rows), width), dtype=object)
+    cells[:] = rows
+    return _Csv(tuple(columns), cells)
+
+
+def _blank(record: list[str]) -> bool:
+    """An empty line, or one of spaces only: skipped, as pandas skips blank lines."""
+    return not record or (len(record) == 1 and not record[0].strip())
 
 
 def _mfcc_columns(
-    frame: pd.DataFrame, name: str, problems: list[Problem], *, is_test: bool
+    frame: _Csv, name: str, problems: list[Problem], *, is_test: bool
 ) -> list[str] | None:
     cols = [c for c in frame.columns if c not in (IMAGE, CLASS)]
     if is_test and CLASS in frame.columns:
@@ -348,15 +380,13 @@ def _mfcc_columns(
     return cols
 
 
-def _mfcc_values(
-    frame: pd.DataFrame, cols: list[str], name: str, problems: list[Problem]
-) -> np.ndarray:
+def _mfcc_values(frame: _Csv, cols: list[str], name: str, problems: list[Problem]) -> np.ndarray:
     """The MFCC block as float32; every NaN, inf, non-number or absurd magnitude is a problem."""
-    text = frame[cols]
-    values = _numbers(text.to_numpy(dtype=object))
+    text = frame.block(cols)
+    values = _numbers(text)
     bad = ~np.isfinite(values)
     for row, col in zip(*np.nonzero(bad)):
-        cell = str(text.iat[row, col])
+        cell = text[row, col]
         if cell.strip() == "" or cell.strip().lower() in ("nan", "na", "null", "none"):
             what = "is empty" if cell.strip() == "" else f"is {shown(cell.strip())}"
             msg = f"Expected a finite number. Received: a value that {what}"
@@ -373,7 +403,7 @@ def _mfcc_values(
                 f"Expected a number of magnitude at most "
                 f"{MAX_MFCC_MAGNITUDE:g} (MFCCs are tens or hundreds; the model "
                 "squares them in float32). Received: "
-                f"{shown(text.iat[row, col])}",
+                f"{shown(text[row, col])}",
                 row=int(row),
                 column=cols[col],
             )
@@ -403,12 +433,14 @@ def _numbers(cells: np.ndarray) -> np.ndarray:
     return flat.to_numpy(dtype=np.float64).reshape(cells.shape)
 
 
-def _labels(frame: pd.DataFrame, problems: list[Problem]) -> np.ndarray:
+def _labels(frame: _Csv, problems: list[Problem]) -> np.ndarray:
     """CLASS as integers (``-1`` where unusable, each such row reported)."""
     if CLASS not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int64)
-    text = frame[CLASS].astype(str).str.strip()
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    text = [cell.strip() for cell in frame.column(CLASS)]
+    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
     labels = np.full(len(frame), -1, dtype=np.int64)
     for row, (cell, value) in enumerate(zip(text, numbers)):
         if cell == "":
@@ -571,7 +603,7 @@ def _read_class_names(path: Path, problems: list[Problem]) -> tuple[str, ...] | 
 
 
 def _images(
-    frame: pd.DataFrame | None,
+    frame: _Csv | None,
     name: str,
     data_dir: Path,
     problems: list[Problem],
@@ -582,7 +614,7 @@ def _images(
     if frame is None:
         return []
     root = data_dir.resolve()
-    images = [str(v).strip() for v in frame[IMAGE]]
+    images = [cell.strip() for cell in frame.column(IMAGE)]
     first_seen: dict[Path, int] = {}
     for row, image in enumerate(images):
         if image == "":
