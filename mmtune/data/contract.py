@@ -438,9 +438,7 @@ def _labels(frame: _Csv, problems: list[Problem]) -> np.ndarray:
     if CLASS not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int64)
     text = [cell.strip() for cell in frame.column(CLASS)]
-    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
+    numbers = _numbers(np.array(text, dtype=object))  # the MFCC cells' one rule for numbers
     labels = np.full(len(frame), -1, dtype=np.int64)
     for row, (cell, value) in enumerate(zip(text, numbers)):
         if cell == "":
